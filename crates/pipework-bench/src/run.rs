@@ -1,0 +1,212 @@
+//! The parent's loop: for each scenario, size and system, write the input
+//! if the work reads one, run the system in a child process, check what it
+//! reports, print its line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::child;
+use crate::cli::Options;
+use crate::measure::{Measurement, SUBCOMMAND};
+use crate::peers;
+use crate::report::{Failed, Figures, Line};
+use crate::scenario::{Runner, Scenario, System};
+use crate::summary;
+
+/// Longest a child may run before it is killed and reported as an error.
+const LIMIT_FULL: Duration = Duration::from_secs(900);
+/// The same for `--quick`.
+const LIMIT_QUICK: Duration = Duration::from_secs(60);
+
+/// Runs the selected scenarios and prints their lines.
+///
+/// Exits 1 when a Rust system (pipework or a baseline) has an error line,
+/// else 0; a Python peer that cannot run is reported in its line but does
+/// not change the exit code.
+///
+/// # Errors
+///
+/// When the temporary directory, the own executable or stdout fail.
+pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("locating the pipework-bench executable")?;
+    let dir = tempfile::Builder::new()
+        .prefix("pipework-bench-")
+        .tempdir()
+        .context("creating a temporary directory for inputs")?;
+    let python = options.peers.then(peers::python);
+    let limit = if options.quick {
+        LIMIT_QUICK
+    } else {
+        LIMIT_FULL
+    };
+    for name in &options.waiting {
+        eprintln!("pipework-bench: {name}: no system implemented yet, skipped");
+    }
+
+    let mut rust_failed = false;
+    let mut all = Vec::new();
+    for scenario in &options.scenarios {
+        let mut inputs = Inputs::new(dir.path(), scenario);
+        let mut lines = Vec::new();
+        for &size in scenario.sizes(options.quick) {
+            for system in scenario.systems {
+                let program = match (&system.runner, &python) {
+                    (Runner::Rust(_), _) => Ok(exe.clone()),
+                    (Runner::Python { .. }, None) => continue,
+                    (Runner::Python { .. }, Some(python)) => python.clone(),
+                };
+                let items = system.items(size);
+                let line = measure(scenario, system, items, program, &mut inputs, limit);
+                if matches!(line, Line::Failed(_)) && !system.is_peer() {
+                    rust_failed = true;
+                }
+                line.print().context("writing to stdout")?;
+                lines.push(line);
+            }
+        }
+        summary::scenario(scenario, &lines);
+        all.extend(lines);
+    }
+    summary::closing(&all);
+    Ok(if rust_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs one system on `items` items and turns the outcome into a line.
+fn measure(
+    scenario: &'static Scenario,
+    system: &'static System,
+    items: u64,
+    program: Result<PathBuf, String>,
+    inputs: &mut Inputs<'_>,
+    limit: Duration,
+) -> Line {
+    let failed = |error: String| {
+        Line::Failed(Failed {
+            scenario: scenario.name,
+            system: system.name,
+            items,
+            error,
+        })
+    };
+    let program = match program {
+        Ok(program) => program,
+        Err(error) => return failed(error),
+    };
+    let input = match inputs.get(items) {
+        Ok(input) => input,
+        Err(error) => return failed(format!("{error:#}")),
+    };
+    let command = match system.runner {
+        Runner::Rust(_) => {
+            let mut command = Command::new(&program);
+            command.args([SUBCOMMAND, scenario.name, system.name, &items.to_string()]);
+            if let Some(input) = &input {
+                command.arg(input);
+            }
+            command
+        }
+        Runner::Python { script, .. } => peers::command(&program, script, items, input.as_deref()),
+    };
+    eprintln!(
+        "pipework-bench: {} / {} / {items} items ...",
+        scenario.name, system.name
+    );
+    let finished = match child::run(command, limit) {
+        Ok(finished) => finished,
+        Err(err) => return failed(format!("cannot run the child process: {err}")),
+    };
+    if let Some(failure) = finished.failure {
+        return failed(format!("{failure}: {}", tail(&finished.stderr)));
+    }
+    let measurement: Measurement = match finished.stdout.lines().last().map(serde_json::from_str) {
+        Some(Ok(measurement)) => measurement,
+        _ => {
+            return failed(format!(
+                "no measurement line on stdout (got {:?}); stderr: {}",
+                tail(&finished.stdout),
+                tail(&finished.stderr)
+            ))
+        }
+    };
+    if measurement.items != items {
+        return failed(format!(
+            "reported {} items, expected {items}",
+            measurement.items
+        ));
+    }
+    let expected = (scenario.check)(items);
+    if measurement.check != expected {
+        return failed(format!(
+            "wrong result: check value {}, expected {expected}",
+            measurement.check
+        ));
+    }
+    eprintln!(
+        "pipework-bench:   {:.3}s of work, {:.3}s with process start-up",
+        measurement.seconds,
+        finished.wall.as_secs_f64()
+    );
+    Line::Figures(Figures::new(
+        scenario.name,
+        system.name,
+        items,
+        measurement.seconds,
+        finished.peak_rss_bytes,
+        scenario.ideal_seconds.map(|ideal| ideal(items)),
+    ))
+}
+
+/// The last few lines of a child's output, for an error message.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(3);
+    let joined = lines[start..].join(" | ");
+    if joined.is_empty() {
+        "(no output)".to_owned()
+    } else {
+        joined
+    }
+}
+
+/// The input files of one scenario, written once per size on first use.
+#[derive(Debug)]
+struct Inputs<'a> {
+    dir: &'a Path,
+    scenario: &'static Scenario,
+    written: HashMap<u64, PathBuf>,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(dir: &'a Path, scenario: &'static Scenario) -> Self {
+        Inputs {
+            dir,
+            scenario,
+            written: HashMap::new(),
+        }
+    }
+
+    /// The input for `items`, or `None` when the scenario reads none.
+    fn get(&mut self, items: u64) -> anyhow::Result<Option<PathBuf>> {
+        let Some(write) = self.scenario.input else {
+            return Ok(None);
+        };
+        if let Some(path) = self.written.get(&items) {
+            return Ok(Some(path.clone()));
+        }
+        let path = self
+            .dir
+            .join(format!("{}-{items}.input", self.scenario.name));
+        write(items, &path)
+            .with_context(|| format!("writing the input file {}", path.display()))?;
+        self.written.insert(items, path.clone());
+        Ok(Some(path))
+    }
+}

@@ -1,0 +1,15 @@
+//! The scenarios of the benchmark contract, one file each. A file holds the
+//! workload (sizes, check value, ideal time, input file) and the Rust code
+//! of each Rust system; Python peers are scripts in `peers/`.
+
+mod buffered_sleep;
+mod buffered_trivial;
+mod dataflow_file;
+mod jsonl_map;
+mod pipeline_io;
+mod pipeline_trivial;
+mod registry;
+mod run_bounded_sleep;
+mod run_bounded_trivial;
+
+pub(crate) use registry::{find, names, ALL, WAITING};

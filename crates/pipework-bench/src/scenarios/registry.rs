@@ -1,0 +1,38 @@
+//! The list of scenarios, in the contract's order.
+
+use super::{
+    buffered_sleep, buffered_trivial, dataflow_file, jsonl_map, pipeline_io, pipeline_trivial,
+    run_bounded_sleep, run_bounded_trivial,
+};
+use crate::scenario::Scenario;
+
+/// Every scenario that has at least one system.
+pub(crate) const ALL: &[&Scenario] = &[
+    &pipeline_trivial::SCENARIO,
+    &pipeline_io::SCENARIO,
+    &run_bounded_trivial::SCENARIO,
+    &run_bounded_sleep::SCENARIO,
+    &buffered_trivial::SCENARIO,
+    &buffered_sleep::SCENARIO,
+    &jsonl_map::SCENARIO,
+    &dataflow_file::SCENARIO,
+];
+
+/// Contract scenarios with no system yet, and the layer they wait for.
+/// Naming one runs nothing (it is not an unknown name).
+pub(crate) const WAITING: &[(&str, &str)] = &[
+    ("pipeline-endless-rss", "pipework::pipeline"),
+    ("dataflow-recovery", "pipework-dataflow recovery"),
+];
+
+/// The scenario called `name`.
+pub(crate) fn find(name: &str) -> Option<&'static Scenario> {
+    ALL.iter().copied().find(|scenario| scenario.name == name)
+}
+
+/// Every scenario name the contract has, runnable or waiting.
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter()
+        .map(|scenario| scenario.name)
+        .chain(WAITING.iter().map(|(name, _)| *name))
+}
