@@ -3,3 +3,6 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
+
+pub mod iter;
+pub mod pipeline;
