@@ -6,6 +6,7 @@ mod buffered_sleep;
 mod buffered_trivial;
 mod dataflow_file;
 mod jsonl_map;
+mod pipeline_endless_rss;
 mod pipeline_io;
 mod pipeline_trivial;
 mod registry;

@@ -3,6 +3,12 @@
 //! time: `ceil(N / 256) × 10 ms` (0.400 s for 10k items; `N × 10 ms / 256`
 //! = 0.39 s cannot be reached, as some thread must take 40 items).
 
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pipework::pipeline::Pipeline;
+
+use crate::measure::{Job, Measurement};
 use crate::scenario::{sum_below, waves, Runner, Scenario, System};
 
 /// Threads of the one step.
@@ -18,15 +24,42 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     ideal_seconds: Some(ideal),
     check: sum_below,
     input: None,
-    systems: &[System {
-        name: "paipa",
-        runner: Runner::Python {
-            script: "paipa_io.py",
-            divisor: 1,
+    systems: &[
+        System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
         },
-    }],
+        System {
+            name: "paipa",
+            runner: Runner::Python {
+                script: "paipa_io.py",
+                divisor: 1,
+            },
+        },
+    ],
 };
 
 fn ideal(items: u64) -> f64 {
     waves(items, THREADS, SLEEP)
+}
+
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let start = Instant::now();
+    let mut pipeline = Pipeline::new()
+        .map(|x: u64| {
+            thread::sleep(Duration::from_secs_f64(SLEEP));
+            x
+        })
+        .threads(THREADS as usize);
+    pipeline.put_iter(0..job.items);
+    let (mut count, mut sum) = (0u64, 0u64);
+    for x in pipeline.outputs()? {
+        count += 1;
+        sum += x?;
+    }
+    Ok(Measurement {
+        items: count,
+        check: sum,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }

@@ -2,18 +2,19 @@
 //! over `0..N` as `u64`. Measures the per-item cost of the threaded pipeline
 //! itself, against a hand-written crossbeam pipeline of the same shape: a
 //! source thread, three step threads and the consumer, joined by bounded
-//! channels.
+//! channels of pipework's default capacity.
 
 use std::thread;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver};
+use pipework::pipeline::{Pipeline, DEFAULT_QUEUE};
 
 use crate::measure::{Job, Measurement};
 use crate::scenario::{sum_below, Runner, Scenario, System};
 
-/// Capacity of each channel of the hand-written baseline.
-const QUEUE: usize = 64;
+/// Capacity of each channel of the hand-written baseline: pipework's default.
+const QUEUE: usize = DEFAULT_QUEUE;
 
 pub(crate) const SCENARIO: Scenario = Scenario {
     name: "pipeline-trivial",
@@ -24,6 +25,10 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     check,
     input: None,
     systems: &[
+        System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
+        },
         System {
             name: "crossbeam-threads",
             runner: Runner::Rust(crossbeam_threads),
@@ -41,6 +46,27 @@ pub(crate) const SCENARIO: Scenario = Scenario {
 /// The sum of the outputs: each input `i` comes out as `i + 3`.
 fn check(n: u64) -> u64 {
     sum_below(n) + 3 * n
+}
+
+/// `put_iter` feeds `0..N` from its feeder thread; the outputs are
+/// consumed on this thread, like the baseline's consumer.
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let start = Instant::now();
+    let mut pipeline = Pipeline::new()
+        .map(|x: u64| x + 1)
+        .map(|x| x + 1)
+        .map(|x| x + 1);
+    pipeline.put_iter(0..job.items);
+    let (mut count, mut sum) = (0u64, 0u64);
+    for x in pipeline.outputs()? {
+        count += 1;
+        sum += x?;
+    }
+    Ok(Measurement {
+        items: count,
+        check: sum,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 fn crossbeam_threads(job: &Job) -> anyhow::Result<Measurement> {

@@ -1,8 +1,8 @@
 //! The list of scenarios, in the contract's order.
 
 use super::{
-    buffered_sleep, buffered_trivial, dataflow_file, jsonl_map, pipeline_io, pipeline_trivial,
-    run_bounded_sleep, run_bounded_trivial,
+    buffered_sleep, buffered_trivial, dataflow_file, jsonl_map, pipeline_endless_rss, pipeline_io,
+    pipeline_trivial, run_bounded_sleep, run_bounded_trivial,
 };
 use crate::scenario::Scenario;
 
@@ -10,6 +10,7 @@ use crate::scenario::Scenario;
 pub(crate) const ALL: &[&Scenario] = &[
     &pipeline_trivial::SCENARIO,
     &pipeline_io::SCENARIO,
+    &pipeline_endless_rss::SCENARIO,
     &run_bounded_trivial::SCENARIO,
     &run_bounded_sleep::SCENARIO,
     &buffered_trivial::SCENARIO,
@@ -20,10 +21,7 @@ pub(crate) const ALL: &[&Scenario] = &[
 
 /// Contract scenarios with no system yet, and the layer they wait for.
 /// Naming one runs nothing (it is not an unknown name).
-pub(crate) const WAITING: &[(&str, &str)] = &[
-    ("pipeline-endless-rss", "pipework::pipeline"),
-    ("dataflow-recovery", "pipework-dataflow recovery"),
-];
+pub(crate) const WAITING: &[(&str, &str)] = &[("dataflow-recovery", "pipework-dataflow recovery")];
 
 /// The scenario called `name`.
 pub(crate) fn find(name: &str) -> Option<&'static Scenario> {
