@@ -3,3 +3,5 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
+
+pub mod batch;
