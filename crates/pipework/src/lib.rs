@@ -5,3 +5,6 @@
 #![deny(unused_must_use)]
 
 pub mod batch;
+#[cfg(feature = "stream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
+pub mod stream;

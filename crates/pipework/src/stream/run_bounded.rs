@@ -1,0 +1,287 @@
+//! `run_bounded(tasks, limit)`: run a lazy stream of futures, at most `limit`
+//! at once, results in completion order.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{FutureExt, Stream};
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
+
+use super::error::{panic_message, Error, TaskError};
+
+/// What a spawned task hands back: its position, and its output or panic.
+type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
+
+/// Runs the futures of `tasks` as spawned tokio tasks, at most `limit` at
+/// once, and yields their results in completion order.
+///
+/// This is abstractions' `run_bounded`. `tasks` is pulled lazily: a new
+/// future is taken only when fewer than `limit` tasks are running (and not
+/// yet collected), so a source of 10 million tasks never sits in memory and
+/// **memory is O(`limit`)**, not O(tasks). Each future runs as its own task,
+/// so it makes progress while the consumer is busy with earlier results and
+/// tasks use every worker thread of the runtime; a finished task's result
+/// waits (it still counts against `limit`) until the consumer takes it.
+///
+/// Each item is the task's `Ok` value, or a [`TaskError`] for that task
+/// alone: [`Failed`](TaskError::Failed) if it returned `Err`,
+/// [`Panicked`](TaskError::Panicked) if it panicked. The other tasks go on.
+///
+/// Dropping the returned stream aborts every task still running.
+///
+/// # Bounds
+///
+/// The futures are spawned, so they and their outputs must be
+/// `Send + 'static`: they may run on any worker thread and may outlive the
+/// caller's stack frame. The task stream itself is polled only by the
+/// consumer and needs neither.
+///
+/// # Errors
+///
+/// [`Error::Zero`] if `limit` is 0; [`Error::NoRuntime`] if not called from
+/// within a tokio runtime (the tasks are spawned on the runtime current at
+/// this call).
+///
+/// # Cancel safety
+///
+/// `RunBounded` is a `Stream`; `next()` on it is cancel-safe: a result that
+/// is ready is kept until the next call, and tasks keep running meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, StreamExt};
+/// use pipework::stream::run_bounded;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tasks = stream::iter(1..=10).map(|n: u64| async move {
+///     tokio::task::yield_now().await; // e.g. an HTTP call
+///     Ok::<_, std::io::Error>(n * n)
+/// });
+/// let mut sum = 0;
+/// let mut results = run_bounded(tasks, 3)?;
+/// while let Some(result) = results.next().await {
+///     sum += result?;
+/// }
+/// assert_eq!(sum, 385);
+/// # Ok(())
+/// # }
+/// ```
+pub fn run_bounded<S, Fut, T, E>(tasks: S, limit: usize) -> Result<RunBounded<S, Fut, E>, Error>
+where
+    S: Stream<Item = Fut>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    RunBounded::new(tasks, limit, Ok, "run_bounded")
+}
+
+/// Like [`run_bounded`], for a task stream that can itself fail: its items
+/// are `Result<future, E>`.
+///
+/// When the source yields `Err(error)`, no further task is pulled; the
+/// results of the tasks already running are still yielded, then
+/// [`TaskError::Source`] as the last item.
+///
+/// # Errors
+///
+/// As [`run_bounded`].
+///
+/// # Cancel safety
+///
+/// As [`run_bounded`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, StreamExt};
+/// use pipework::stream::{try_run_bounded, TaskError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pipework::stream::Error> {
+/// let lines = ["1", "2", "x"];
+/// let tasks = stream::iter(lines).map(|line| {
+///     line.parse::<u32>().map(|n| async move { Ok(n * 10) })
+/// });
+/// let out: Vec<_> = try_run_bounded(tasks, 2)?.collect().await;
+/// assert_eq!(out.len(), 3);
+/// assert!(matches!(out[2], Err(TaskError::Source { pulled: 2, .. })));
+/// # Ok(())
+/// # }
+/// ```
+pub fn try_run_bounded<S, Fut, T, E>(tasks: S, limit: usize) -> Result<RunBounded<S, Fut, E>, Error>
+where
+    S: Stream<Item = Result<Fut, E>>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    RunBounded::new(tasks, limit, |item| item, "try_run_bounded")
+}
+
+/// The stream returned by [`run_bounded`] and [`try_run_bounded`].
+#[must_use = "streams do nothing unless polled"]
+pub struct RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future,
+{
+    /// The task source; `None` once it ended or failed.
+    tasks: Option<Pin<Box<S>>>,
+    /// Turns a source item into a task or a source error.
+    classify: fn(S::Item) -> Result<Fut, E>,
+    running: JoinSet<Finished<Fut::Output>>,
+    limit: usize,
+    pulled: u64,
+    source_error: Option<E>,
+    handle: Handle,
+}
+
+impl<S, Fut, T, E> RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn new(
+        tasks: S,
+        limit: usize,
+        classify: fn(S::Item) -> Result<Fut, E>,
+        function: &'static str,
+    ) -> Result<Self, Error> {
+        if limit == 0 {
+            return Err(Error::zero(function, "limit"));
+        }
+        let handle = Error::runtime(function)?;
+        Ok(RunBounded {
+            tasks: Some(Box::pin(tasks)),
+            classify,
+            running: JoinSet::new(),
+            limit,
+            pulled: 0,
+            source_error: None,
+            handle,
+        })
+    }
+
+    /// How many tasks are running or finished but not yet yielded (never
+    /// more than `limit`).
+    #[must_use]
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// How many tasks have been pulled from the source so far.
+    #[must_use]
+    pub fn pulled(&self) -> u64 {
+        self.pulled
+    }
+
+    /// Pulls and spawns tasks while there is room and the source has them.
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while self.running.len() < self.limit {
+            let Some(tasks) = self.tasks.as_mut() else {
+                return;
+            };
+            match tasks.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match (self.classify)(item) {
+                    Ok(future) => {
+                        let task = self.pulled;
+                        self.pulled += 1;
+                        let run = AssertUnwindSafe(future)
+                            .catch_unwind()
+                            .map(move |out| (task, out));
+                        self.running.spawn_on(run, &self.handle);
+                    }
+                    Err(error) => {
+                        self.source_error = Some(error);
+                        self.tasks = None;
+                    }
+                },
+                Poll::Ready(None) => self.tasks = None,
+                Poll::Pending => return,
+            }
+        }
+    }
+}
+
+// No field is pinned structurally (the source is boxed, tasks live in the
+// JoinSet), so moving a `RunBounded` is fine whatever its type parameters.
+impl<S: Stream, Fut: Future, E> Unpin for RunBounded<S, Fut, E> {}
+
+impl<S, Fut, T, E> Stream for RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Item = Result<T, TaskError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.fill(cx);
+        match this.running.poll_join_next(cx) {
+            Poll::Ready(Some(Ok((_, Ok(Ok(value)))))) => Poll::Ready(Some(Ok(value))),
+            Poll::Ready(Some(Ok((task, Ok(Err(error)))))) => {
+                Poll::Ready(Some(Err(TaskError::Failed { task, error })))
+            }
+            Poll::Ready(Some(Ok((task, Err(payload))))) => {
+                Poll::Ready(Some(Err(TaskError::Panicked {
+                    task,
+                    message: panic_message(&*payload),
+                })))
+            }
+            // Panics are caught inside the task, so a join error is an abort
+            // from outside (runtime shutdown).
+            Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(TaskError::Cancelled))),
+            Poll::Ready(None) if this.tasks.is_some() => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(this.source_error.take().map(|error| {
+                Err(TaskError::Source {
+                    pulled: this.pulled,
+                    error,
+                })
+            })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let running = self.running.len();
+        match &self.tasks {
+            Some(tasks) => {
+                let (lo, hi) = tasks.size_hint();
+                (
+                    running.saturating_add(lo),
+                    hi.and_then(|hi| hi.checked_add(running)),
+                )
+            }
+            None => {
+                let n = running + usize::from(self.source_error.is_some());
+                (n, Some(n))
+            }
+        }
+    }
+}
+
+impl<S, Fut, E> std::fmt::Debug for RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunBounded")
+            .field("limit", &self.limit)
+            .field("running", &self.running.len())
+            .field("pulled", &self.pulled)
+            .field("source_done", &self.tasks.is_none())
+            .finish_non_exhaustive()
+    }
+}
