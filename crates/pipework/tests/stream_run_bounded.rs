@@ -351,3 +351,40 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 }
+
+#[tokio::test]
+async fn ready_futures_finish_in_place_unless_every_task_is_spawned() {
+    // The test body runs in `block_on`, outside any task: a future polled
+    // in place sees no task id, a spawned one does.
+    let in_task =
+        || stream::iter(0..4).map(|_| async { Ok::<_, Never>(tokio::task::try_id().is_some()) });
+    let inline: Vec<bool> = run_bounded(in_task(), 2)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(inline, [false; 4]);
+    let spawned: Vec<bool> = run_bounded(in_task(), 2)
+        .unwrap()
+        .spawn_every_task()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(spawned, [true; 4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn futures_pending_on_first_poll_run_as_tasks() {
+    let out: Vec<bool> = run_bounded(
+        stream::iter(0..4).map(|_| async {
+            tokio::task::yield_now().await;
+            Ok::<_, Never>(tokio::task::try_id().is_some())
+        }),
+        2,
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+    .await;
+    assert_eq!(out, [true; 4]);
+}

@@ -2,6 +2,7 @@
 //! at once, results in completion order.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -22,10 +23,13 @@ type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
 /// This is abstractions' `run_bounded`. `tasks` is pulled lazily: a new
 /// future is taken only when fewer than `limit` tasks are running (and not
 /// yet collected), so a source of 10 million tasks never sits in memory and
-/// **memory is O(`limit`)**, not O(tasks). Each future runs as its own task,
-/// so it makes progress while the consumer is busy with earlier results and
-/// tasks use every worker thread of the runtime; a finished task's result
-/// waits (it still counts against `limit`) until the consumer takes it.
+/// **memory is O(`limit`)**, not O(tasks). Each future is polled once when
+/// pulled; if that does not finish it, it runs as its own spawned task, so
+/// it makes progress while the consumer is busy with earlier results, and
+/// tasks use every worker thread of the runtime (see
+/// [`RunBounded::spawn_every_task`] to spawn even futures that are ready at
+/// once). A finished task's result waits (it still counts against `limit`)
+/// until the consumer takes it.
 ///
 /// Each item is the task's `Ok` value, or a [`TaskError`] for that task
 /// alone: [`Failed`](TaskError::Failed) if it returned `Err`,
@@ -137,10 +141,13 @@ where
     /// Turns a source item into a task or a source error.
     classify: fn(S::Item) -> Result<Fut, E>,
     running: JoinSet<Finished<Fut::Output>>,
+    /// Tasks that their first poll finished, waiting for the consumer.
+    ready: VecDeque<Finished<Fut::Output>>,
     limit: usize,
     pulled: u64,
     source_error: Option<E>,
     handle: Handle,
+    spawn_all: bool,
 }
 
 impl<S, Fut, T, E> RunBounded<S, Fut, E>
@@ -164,10 +171,12 @@ where
             tasks: Some(Box::pin(tasks)),
             classify,
             running: JoinSet::new(),
+            ready: VecDeque::new(),
             limit,
             pulled: 0,
             source_error: None,
             handle,
+            spawn_all: false,
         })
     }
 
@@ -175,7 +184,7 @@ where
     /// more than `limit`).
     #[must_use]
     pub fn running(&self) -> usize {
-        self.running.len()
+        self.running.len() + self.ready.len()
     }
 
     /// How many tasks have been pulled from the source so far.
@@ -184,9 +193,26 @@ where
         self.pulled
     }
 
-    /// Pulls and spawns tasks while there is room and the source has them.
+    /// Spawns every task, even one that its first poll would finish.
+    ///
+    /// By default, a task pulled from the source is polled once in place
+    /// (inside the consumer's `poll_next`) and spawned only if it is not
+    /// finished by then, which spares a spawn for futures that are ready
+    /// at once (a cache hit, a no-op): with 1M ready futures that makes
+    /// `run_bounded` several times faster. A future that does CPU work
+    /// before its first `.await` would then do it on the consumer's task;
+    /// call this so that such work always goes to the runtime's worker
+    /// threads instead.
+    pub fn spawn_every_task(mut self) -> Self {
+        self.spawn_all = true;
+        self
+    }
+
+    /// Pulls tasks while there is room and the source has them: each is
+    /// polled once in place (unless [`spawn_every_task`](Self::spawn_every_task))
+    /// and kept in `ready` if that finished it, else spawned.
     fn fill(&mut self, cx: &mut Context<'_>) {
-        while self.running.len() < self.limit {
+        while self.running.len() + self.ready.len() < self.limit {
             let Some(tasks) = self.tasks.as_mut() else {
                 return;
             };
@@ -195,10 +221,19 @@ where
                     Ok(future) => {
                         let task = self.pulled;
                         self.pulled += 1;
-                        let run = AssertUnwindSafe(future)
-                            .catch_unwind()
-                            .map(move |out| (task, out));
-                        self.running.spawn_on(run, &self.handle);
+                        let mut run = Box::pin(AssertUnwindSafe(future).catch_unwind());
+                        if !self.spawn_all {
+                            // Futures may expect the runtime's context
+                            // (timers, I/O) even when the consumer is
+                            // polled elsewhere.
+                            let _runtime = self.handle.enter();
+                            if let Poll::Ready(out) = run.as_mut().poll(cx) {
+                                self.ready.push_back((task, out));
+                                continue;
+                            }
+                        }
+                        self.running
+                            .spawn_on(run.map(move |out| (task, out)), &self.handle);
                     }
                     Err(error) => {
                         self.source_error = Some(error);
@@ -209,6 +244,29 @@ where
                 Poll::Pending => return,
             }
         }
+    }
+}
+
+/// The item for a task that finished with `out` (its output or panic).
+fn outcome<T, E>(task: u64, out: std::thread::Result<Result<T, E>>) -> Result<T, TaskError<E>> {
+    match out {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(TaskError::Failed { task, error }),
+        Err(payload) => Err(TaskError::Panicked {
+            task,
+            message: panic_message(&*payload),
+        }),
+    }
+}
+
+/// The item for a joined task. Panics are caught inside the task, so a
+/// join error is an abort from outside (runtime shutdown).
+fn joined<T, E>(
+    joined: Result<Finished<Result<T, E>>, tokio::task::JoinError>,
+) -> Result<T, TaskError<E>> {
+    match joined {
+        Ok((task, out)) => outcome(task, out),
+        Err(_) => Err(TaskError::Cancelled),
     }
 }
 
@@ -227,21 +285,19 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // Tasks that finished earlier come before new ones.
+        if !this.running.is_empty() {
+            if let Poll::Ready(Some(done)) = this.running.poll_join_next(cx) {
+                return Poll::Ready(Some(joined(done)));
+            }
+        }
         this.fill(cx);
+        if let Some((task, out)) = this.ready.pop_front() {
+            return Poll::Ready(Some(outcome(task, out)));
+        }
         match this.running.poll_join_next(cx) {
-            Poll::Ready(Some(Ok((_, Ok(Ok(value)))))) => Poll::Ready(Some(Ok(value))),
-            Poll::Ready(Some(Ok((task, Ok(Err(error)))))) => {
-                Poll::Ready(Some(Err(TaskError::Failed { task, error })))
-            }
-            Poll::Ready(Some(Ok((task, Err(payload))))) => {
-                Poll::Ready(Some(Err(TaskError::Panicked {
-                    task,
-                    message: panic_message(&*payload),
-                })))
-            }
-            // Panics are caught inside the task, so a join error is an abort
-            // from outside (runtime shutdown).
-            Poll::Ready(Some(Err(_))) => Poll::Ready(Some(Err(TaskError::Cancelled))),
+            Poll::Ready(Some(done)) => Poll::Ready(Some(joined(done))),
+            // The source is pending and nothing runs.
             Poll::Ready(None) if this.tasks.is_some() => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(this.source_error.take().map(|error| {
                 Err(TaskError::Source {
@@ -254,7 +310,7 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let running = self.running.len();
+        let running = self.running.len() + self.ready.len();
         match &self.tasks {
             Some(tasks) => {
                 let (lo, hi) = tasks.size_hint();
