@@ -171,3 +171,16 @@ proptest! {
         prop_assert_eq!(flat, expected);
     }
 }
+
+#[cfg(feature = "stream")]
+#[test]
+fn ex_reads_a_tokio_channel() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    let mut batches = batch_getter_ex(|| rx.try_recv(), 5).unwrap();
+    assert_eq!(batches.next(), Some(Ok(vec![1, 2])));
+    assert_eq!(batches.next(), Some(Ok(vec![])));
+    drop(tx);
+    assert_eq!(batches.next(), None);
+}

@@ -103,3 +103,34 @@ async fn slow_trickle_batches_by_time_not_size() {
     // from 40 ms to 140 ms; the second from 160 ms, cut short by the end.
     assert_eq!(out, [(vec![0, 1, 2], 140), (vec![3, 4, 5], 240)]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn flattened_batches_equal_input_and_respect_size(
+        delays in proptest::collection::vec(0u64..30, 0..40),
+        size in 1usize..6,
+        timeout_ms in 1u64..50,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let n = delays.len();
+        let out: Vec<Vec<usize>> = rt.block_on(async {
+            stream::iter(delays.into_iter().enumerate())
+                .then(|(i, ms)| async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    i
+                })
+                .batch_timeout(size, Duration::from_millis(timeout_ms))
+                .unwrap()
+                .collect()
+                .await
+        });
+        proptest::prop_assert!(out.iter().all(|b| !b.is_empty() && b.len() <= size));
+        let flat: Vec<usize> = out.into_iter().flatten().collect();
+        proptest::prop_assert_eq!(flat, (0..n).collect::<Vec<_>>());
+    }
+}

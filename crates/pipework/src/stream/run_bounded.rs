@@ -37,6 +37,11 @@ type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
 ///
 /// Dropping the returned stream aborts every task still running.
 ///
+/// Unlike abstractions' version, whose queue of finished results is
+/// unbounded (a slow consumer lets results pile up while new tasks start),
+/// a finished result here keeps its slot until it is taken, so memory stays
+/// O(`limit`) whatever the consumer's pace.
+///
 /// # Bounds
 ///
 /// The futures are spawned, so they and their outputs must be
