@@ -315,3 +315,19 @@ async fn standalone_buffered_and_ext_method() {
     let out: Vec<_> = b.collect().await;
     assert_eq!(out, [Ok(1), Ok(2), Ok(3), Ok(4)]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn error_crosses_a_concurrent_stage_between_buffered_stages() {
+    let pipeline = BufferedPipeline::new();
+    let first = pipeline
+        .buffered(stream::iter([Ok(1), Ok(2), Err(Failure::Bad(3)), Ok(4)]))
+        .unwrap();
+    let middle = first
+        .concurrent_map(2, |v: u32| async move { Ok(v * 10) })
+        .unwrap();
+    let last = pipeline.buffered(middle).unwrap();
+    let out: Vec<_> = last.collect().await;
+    assert_eq!(out, [Ok(10), Ok(20), Err(Failure::Bad(3))]);
+    quiesce().await;
+    assert_eq!(alive_tasks(), 0);
+}

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::buffered_pipeline::Scope;
 use super::error::{Error, StagePanic};
+use super::stage_task::{as_stage_task, in_stage_task};
 
 /// Runs `stream` on its own tokio task, prefetching exactly `size` items,
 /// as a one-stage [`BufferedPipeline`](crate::stream::BufferedPipeline).
@@ -69,8 +70,8 @@ where
 /// The stream of a buffered stage: see [`buffered`] and
 /// [`BufferedPipeline`](crate::stream::BufferedPipeline).
 ///
-/// Dropping it cancels its stage task (and, when dropped outside the
-/// scope's stage tasks, every stage of its scope).
+/// Dropping it cancels its stage task (and, when dropped outside
+/// pipework's stage tasks, every stage of its scope).
 #[must_use = "streams do nothing unless polled"]
 pub struct Buffered<T, E> {
     rx: mpsc::Receiver<Result<T, E>>,
@@ -103,7 +104,7 @@ where
     // The task catches panics of `stream` and reports them through the
     // channel, and it ends on cancellation; its JoinHandle has nothing more
     // to say, so the task is detached.
-    drop(handle.spawn(scope.enter(run_stage(stream, tx, stage.clone(), index))));
+    drop(handle.spawn(as_stage_task(run_stage(stream, tx, stage.clone(), index))));
     Ok(Buffered {
         rx,
         stage,
@@ -170,7 +171,7 @@ impl<T, E> Stream for Buffered<T, E> {
             Some(Ok(_)) => {}
             Some(Err(_)) => {
                 self.done = true;
-                if !self.scope.is_inside() {
+                if !in_stage_task() {
                     // The error reached the consumer: the pipeline is over.
                     self.scope.token.cancel();
                 }
@@ -192,7 +193,7 @@ impl<T, E> Stream for Buffered<T, E> {
 impl<T, E> Drop for Buffered<T, E> {
     fn drop(&mut self) {
         self.stage.cancel();
-        if !self.scope.is_inside() {
+        if !in_stage_task() {
             self.scope.token.cancel();
         }
     }

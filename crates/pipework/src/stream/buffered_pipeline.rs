@@ -1,7 +1,7 @@
 //! `BufferedPipeline`: the scope whose buffered stages share fate.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::Stream;
@@ -10,20 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::buffered::{spawn_stage, Buffered};
 use super::error::{Error, StagePanic};
 
-tokio::task_local! {
-    /// The id of the scope whose stage task is running, set inside every
-    /// stage task: a handle polled or dropped there belongs to the pipeline's
-    /// inside, anywhere else to its consumer.
-    static STAGE_OF: u64;
-}
-
-/// Ids that tell scopes apart (for [`STAGE_OF`]).
-static NEXT_SCOPE: AtomicU64 = AtomicU64::new(0);
-
 /// What the scope's stages share.
 #[derive(Debug)]
 pub(crate) struct Scope {
-    id: u64,
     /// Cancelled when the consumer got an error or dropped a stage: every
     /// stage task of the scope stops.
     pub(crate) token: CancellationToken,
@@ -33,7 +22,6 @@ pub(crate) struct Scope {
 impl Scope {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Scope {
-            id: NEXT_SCOPE.fetch_add(1, Ordering::Relaxed),
             token: CancellationToken::new(),
             stages: AtomicUsize::new(0),
         })
@@ -42,19 +30,6 @@ impl Scope {
     /// The index of a new stage.
     pub(crate) fn next_stage(&self) -> usize {
         self.stages.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Whether the caller runs inside one of this scope's stage tasks.
-    pub(crate) fn is_inside(&self) -> bool {
-        STAGE_OF.try_with(|id| *id == self.id).unwrap_or(false)
-    }
-
-    /// Runs `future` as a stage task of this scope.
-    pub(crate) fn enter<F: std::future::Future>(
-        &self,
-        future: F,
-    ) -> tokio::task::futures::TaskLocalFuture<u64, F> {
-        STAGE_OF.scope(self.id, future)
     }
 }
 
@@ -71,12 +46,15 @@ impl Scope {
 /// Stages carry `Result<T, E>` items. The stages of one scope share fate:
 /// - when a stage's stream yields `Err`, the stage passes it on after the
 ///   items it already buffered and stops; once an `Err` reaches the
-///   consumer (code outside this scope's stage tasks), every stage task of
+///   consumer (code outside pipework's stage tasks), every stage task of
 ///   the scope is cancelled;
 /// - a panic in a stage's stream becomes an `Err` (via
 ///   `E: From<`[`StagePanic`]`>`) and travels the same way;
-/// - dropping a stage's stream outside the scope's stage tasks (typically
+/// - dropping a stage's stream outside pipework's stage tasks (typically
 ///   the consumer dropping the last stage) cancels every stage task.
+///
+/// Buffered stages mix freely with concurrent stages and plain stream
+/// adapters: an error passes through them to the consumer.
 ///
 /// A stage cancelled because of an error or a drop elsewhere in the scope
 /// ends its stream early, without an error of its own.

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::{Error, StagePanic};
+use super::stage_task::as_stage_task;
 
 /// Applies the async function `f` to every `Ok` item of `stream`, at most
 /// `concurrency` calls at once, and yields the results **in input order**.
@@ -269,7 +270,7 @@ where
     // The task catches every panic of user code and reports it through the
     // channel, and it ends on cancellation; its JoinHandle has nothing more
     // to say, so the task is detached.
-    drop(handle.spawn(task));
+    drop(handle.spawn(as_stage_task(task)));
     Ok(Stage {
         rx,
         _cancel_on_drop: token.drop_guard(),

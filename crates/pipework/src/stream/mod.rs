@@ -118,6 +118,7 @@ mod concurrent;
 mod error;
 mod ext;
 mod run_bounded;
+mod stage_task;
 
 pub use self::batch_timeout::{batch_timeout, BatchTimeout};
 pub use self::buffered::{buffered, Buffered};
