@@ -284,3 +284,28 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 }
+
+#[tokio::test]
+async fn concurrency_beyond_a_channel_is_an_error() {
+    let input = stream::iter([Ok::<u8, StagePanic>(1)]);
+    let err = concurrent_map(input, usize::MAX, |v| async move { Ok(v) }).unwrap_err();
+    assert_eq!(
+        err,
+        Error::TooLarge {
+            function: "concurrent_map",
+            argument: "concurrency",
+            max: usize::MAX >> 3,
+            got: usize::MAX
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_huge_concurrency_allocates_nothing_up_front() {
+    let input = stream::iter(0..3u8).map(Ok::<u8, StagePanic>);
+    let out: Vec<_> = concurrent_map(input, usize::MAX >> 3, |v| async move { Ok(v) })
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(out, [Ok(0), Ok(1), Ok(2)]);
+}

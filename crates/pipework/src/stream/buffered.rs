@@ -34,8 +34,8 @@ use super::stage_task::{as_stage_task, in_stage_task};
 ///
 /// # Errors
 ///
-/// [`Error::Zero`] if `size` is 0; [`Error::NoRuntime`] outside a tokio
-/// runtime.
+/// [`Error::Zero`] if `size` is 0, [`Error::TooLarge`] if it is above
+/// `usize::MAX >> 3`; [`Error::NoRuntime`] outside a tokio runtime.
 ///
 /// # Cancel safety
 ///
@@ -94,9 +94,7 @@ where
     T: Send + 'static,
     E: From<StagePanic> + Send + 'static,
 {
-    if size == 0 {
-        return Err(Error::zero(function, "size"));
-    }
+    Error::check_capacity(function, "size", size)?;
     let handle = Error::runtime(function)?;
     let index = scope.next_stage();
     let stage = scope.token.child_token();

@@ -119,8 +119,8 @@ impl BufferedPipeline {
     ///
     /// # Errors
     ///
-    /// [`Error::Zero`] if `size` is 0; [`Error::NoRuntime`] outside a tokio
-    /// runtime.
+    /// [`Error::Zero`] if `size` is 0, [`Error::TooLarge`] if it is above
+    /// `usize::MAX >> 3`; [`Error::NoRuntime`] outside a tokio runtime.
     ///
     /// # Cancel safety
     ///

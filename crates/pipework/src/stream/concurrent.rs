@@ -50,8 +50,8 @@ use super::stage_task::as_stage_task;
 ///
 /// # Errors
 ///
-/// [`Error::Zero`] if `concurrency` is 0; [`Error::NoRuntime`] outside a
-/// tokio runtime.
+/// [`Error::Zero`] if `concurrency` is 0, [`Error::TooLarge`] if it is above
+/// `usize::MAX >> 3`; [`Error::NoRuntime`] outside a tokio runtime.
 ///
 /// # Cancel safety
 ///
@@ -259,9 +259,7 @@ where
     Y: Send + 'static,
     E: From<StagePanic> + Send + 'static,
 {
-    if concurrency == 0 {
-        return Err(Error::zero(function, "concurrency"));
-    }
+    Error::check_capacity(function, "concurrency", concurrency)?;
     let handle = Error::runtime(function)?;
     let (tx, rx) = mpsc::channel(concurrency);
     let token = CancellationToken::new();
@@ -302,7 +300,7 @@ async fn run_stage<Q, S, X, Y, E, F, Fut>(
     let mut stream = pin!(stream);
     let mut cancelled = pin!(token.cancelled());
     let mut in_flight = Q::default();
-    let mut finished: VecDeque<Result<Y, E>> = VecDeque::with_capacity(concurrency);
+    let mut finished: VecDeque<Result<Y, E>> = VecDeque::new();
     let mut input_done = false;
     let mut pulled: u64 = 0;
     loop {

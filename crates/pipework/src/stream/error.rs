@@ -17,6 +17,19 @@ pub enum Error {
         /// The argument that was 0 (`limit`, `size`, ...).
         argument: &'static str,
     },
+    /// A buffer size or concurrency above what a tokio channel can hold
+    /// (`usize::MAX >> 3`) was given.
+    #[error("{function}: {argument} must be at most {max}, got {got}")]
+    TooLarge {
+        /// The function that was called.
+        function: &'static str,
+        /// The argument that was too large.
+        argument: &'static str,
+        /// The largest value allowed.
+        max: usize,
+        /// The value given.
+        got: usize,
+    },
     /// The function spawns tasks but was not called from within a tokio
     /// runtime.
     #[error("{function}: must be called from within a tokio runtime")]
@@ -29,6 +42,28 @@ pub enum Error {
 impl Error {
     pub(crate) fn zero(function: &'static str, argument: &'static str) -> Self {
         Error::Zero { function, argument }
+    }
+
+    /// Checks a channel capacity: at least 1, at most what tokio allows.
+    pub(crate) fn check_capacity(
+        function: &'static str,
+        argument: &'static str,
+        got: usize,
+    ) -> Result<(), Self> {
+        /// The most permits a tokio semaphore (so a bounded channel) holds.
+        const MAX: usize = usize::MAX >> 3;
+        if got == 0 {
+            Err(Error::zero(function, argument))
+        } else if got > MAX {
+            Err(Error::TooLarge {
+                function,
+                argument,
+                max: MAX,
+                got,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// The tokio runtime to spawn on, or [`Error::NoRuntime`].
