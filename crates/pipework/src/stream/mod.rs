@@ -90,24 +90,24 @@
 //!
 //! # Cost, and when to use something else
 //!
-//! Measured on a shared 2-core machine (release build; figures vary by a
-//! few tens of percent from run to run):
+//! Measured on a shared 2-core machine (release build, tokio multi-thread
+//! runtime with 2 workers unless noted; figures vary by ~10% between runs):
 //!
 //! | work | time | compared with |
 //! |---|---|---|
-//! | `run_bounded`, 1M ready futures, limit 64 | 0.05–0.07 s | `buffer_unordered(64)` in the same run: 0.7–1.35× its throughput |
-//! | the same with [`RunBounded::spawn_every_task`] | 0.3 s (current-thread), 0.6 s (2 workers) | a spawn per task costs ~0.3–0.6 µs |
-//! | `run_bounded`, 10k × 10 ms sleeps, limit 1000 | 0.12 s | ideal 0.100 s; `buffer_unordered` also 0.12 s (tokio's 1 ms timer) |
-//! | 3 buffered stages (buffer 1), 1M trivial items | 1.1–1.2 s current-thread; 1.7 s on 2 workers with the consumer in a spawned task | |
-//! | 3 buffered stages × 10 items × 50 ms | 0.614 s | ideal 0.600 s |
-//! | peak RSS of `run_bounded` over 10k and over 10M lazy tasks | 3.3 MB and 3.2 MB | |
+//! | `run_bounded`, 1M ready futures, limit 64 | 0.042 s | `buffer_unordered(64)` in the same run: 0.046 s (ours 1.1–1.2× its throughput) |
+//! | the same with [`RunBounded::spawn_every_task`] | 0.33 s current-thread, 0.8 s on 2 workers | a spawn costs 0.3–0.8 µs |
+//! | `run_bounded`, 10k × 10 ms sleeps, limit 1000 | 0.114–0.117 s | ideal 0.100 s; `buffer_unordered` 0.113 s; 10 bare 10 ms tokio sleeps in a row take 0.110–0.115 s (1 ms timer) |
+//! | 3 buffered stages (buffer 1), 1M trivial items | 0.77 s current-thread; 1.7 s on 2 workers, consumer in a spawned task | |
+//! | 3 buffered stages × 10 items × 50 ms | 0.613–0.617 s | ideal 0.600 s; 12 bare 50 ms tokio sleeps in a row take 0.612–0.617 s |
+//! | peak RSS of `run_bounded` over 10k and over 10M lazy tasks | 3.1 MB and 3.0 MB | |
 //!
 //! Each item of a buffered or concurrent stage crosses a channel, so a
 //! stage costs about a microsecond per item: nothing next to an HTTP call,
 //! a lot next to `x + 1`. Consume a pipeline from a task (or on a
 //! current-thread runtime): on a multi-thread runtime, a consumer in
-//! `block_on` wakes the main thread for every item, which was 8× slower in
-//! the 1M-item test. For CPU-bound work on data in memory, use rayon; for a
+//! `block_on` wakes the main thread for every item, which made the 1M-item
+//! test 5–9× slower. For CPU-bound work on data in memory, use rayon; for a
 //! few futures that need no isolation from a slow consumer, `futures`'
 //! `buffer_unordered` is lighter.
 
