@@ -134,3 +134,13 @@ proptest::proptest! {
         proptest::prop_assert_eq!(flat, (0..n).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_timeout_batches_by_size_only() {
+    let out: Vec<Vec<i32>> = stream::iter(0..5)
+        .batch_timeout(2, Duration::MAX)
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(out, [vec![0, 1], vec![2, 3], vec![4]]);
+}

@@ -24,7 +24,8 @@ use super::error::Error;
 /// batch. Memory is one batch. The timer runs on tokio's clock (so a
 /// paused clock in tests controls it).
 ///
-/// A `timeout` of zero yields whatever is ready at each poll.
+/// A `timeout` of zero yields whatever is ready at each poll; one too long
+/// to add to the clock (`Duration::MAX`) never fires, leaving only `size`.
 ///
 /// # Errors
 ///
@@ -91,7 +92,10 @@ pub struct BatchTimeout<S: Stream> {
 impl<S: Stream> BatchTimeout<S> {
     /// Starts the timer of a new batch (reusing the timer allocation).
     fn arm(&mut self) {
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long to add to the clock never fires.
+        let Some(deadline) = Instant::now().checked_add(self.timeout) else {
+            return;
+        };
         match self.deadline.as_mut() {
             Some(sleep) => sleep.as_mut().reset(deadline),
             None => self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline))),
