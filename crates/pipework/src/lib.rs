@@ -4,5 +4,9 @@
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
 
+pub mod batch;
 pub mod iter;
 pub mod pipeline;
+#[cfg(feature = "stream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
+pub mod stream;
