@@ -3,3 +3,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
+
+#[cfg(feature = "jsonl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
+pub mod jsonl;
