@@ -309,9 +309,9 @@ where
     ) -> Result<(), Error> {
         let result = match outcome {
             Ok(Ok(out)) => S::check(&out, &key, &self.key_column).map(|()| out),
-            Ok(Err(source)) => Err(Error::Call {
+            Ok(Err(cause)) => Err(Error::Call {
                 key: key.clone(),
-                source,
+                cause,
             }),
             Err(message) => Err(Error::CallPanicked {
                 key: key.clone(),

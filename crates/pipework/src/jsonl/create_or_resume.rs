@@ -193,7 +193,7 @@ fn finish(
                 Ok(row)
             }
         },
-        Ok(Err(source)) => Err(Error::Call { key, source }),
+        Ok(Err(cause)) => Err(Error::Call { key, cause }),
         Err(message) => Err(Error::CallPanicked { key, message }),
     }
 }
@@ -227,7 +227,7 @@ fn count_rows(
     }
     let rows = match read(path) {
         Ok(rows) => rows,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
             return Ok((counts, report))
         }
         Err(e) => return Err(e),

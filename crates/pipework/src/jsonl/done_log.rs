@@ -103,10 +103,10 @@ pub(crate) fn reconcile(
 }
 
 fn parse_record(bytes: &[u8], log: &Path, line: u64) -> Result<(Value, u64), Error> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|source| Error::InvalidJson {
+    let value: Value = serde_json::from_slice(bytes).map_err(|cause| Error::InvalidJson {
         path: log.to_path_buf(),
         line,
-        source,
+        cause,
     })?;
     let Value::Object(mut record) = value else {
         return Err(Error::NotAnObject {

@@ -9,7 +9,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong while reading, resuming or writing a JSONL file.
 ///
-/// Every variant says where: the file and 1-based line for bad input, the key
+/// Messages are complete on one line: the underlying error (`cause`) is part
+/// of the message rather than a separate `source()`, so it is never printed
+/// twice. Every variant says where: the file and 1-based line for bad input, the key
 /// for a failed call. Under [`OnError::Skip`](super::OnError::Skip) the
 /// variants that concern one row or one key are reported to the skip callback
 /// instead of being returned.
@@ -17,26 +19,24 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// Opening, reading, writing or syncing a file failed.
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {cause}", path.display())]
     Io {
         /// What was being done ("reading", "appending to", ...).
         op: &'static str,
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (part of the message).
+        cause: std::io::Error,
     },
     /// A line is not valid JSON.
-    #[error("{}:{line}: invalid json: {source}", path.display())]
+    #[error("{}:{line}: invalid json: {cause}", path.display())]
     InvalidJson {
         /// The file.
         path: PathBuf,
         /// The 1-based line number.
         line: u64,
-        /// What the parser said.
-        #[source]
-        source: serde_json::Error,
+        /// What the parser said (part of the message).
+        cause: serde_json::Error,
     },
     /// A line is valid JSON but not an object.
     #[error("{}:{line}: expected a json object, found {found}", path.display())]
@@ -105,13 +105,12 @@ pub enum Error {
         key_count: usize,
     },
     /// The user function returned an error for a key.
-    #[error("key {key}: {source}")]
+    #[error("key {key}: {cause}")]
     Call {
         /// The key whose call failed.
         key: Value,
-        /// The function's error.
-        #[source]
-        source: BoxError,
+        /// The function's error (part of the message).
+        cause: BoxError,
     },
     /// The user function panicked for a key.
     #[error("key {key}: the function panicked: {message}")]
@@ -225,11 +224,11 @@ impl Error {
         )
     }
 
-    pub(crate) fn io(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Error {
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, cause: std::io::Error) -> Error {
         Error::Io {
             op,
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

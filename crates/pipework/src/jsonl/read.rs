@@ -107,10 +107,10 @@ pub(crate) fn parse_row(bytes: &[u8], path: &Path, line: u64) -> Result<Row, Err
             line,
             found: kind_of(&other),
         }),
-        Err(source) => Err(Error::InvalidJson {
+        Err(cause) => Err(Error::InvalidJson {
             path: path.to_path_buf(),
             line,
-            source,
+            cause,
         }),
     }
 }

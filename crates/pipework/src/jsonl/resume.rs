@@ -42,7 +42,7 @@ pub(crate) fn scan_map_dst(
     }
     let rows = match read(dst) {
         Ok(rows) => rows,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
             return Ok(keys)
         }
         Err(e) => return Err(e),
