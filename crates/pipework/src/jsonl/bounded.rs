@@ -66,6 +66,13 @@ where
         self.set.join_next().await
     }
 
+    /// The next finished call, if one has finished already; never waits.
+    pub(crate) fn try_join_next(
+        &mut self,
+    ) -> Option<Result<(K, Outcome<T>), tokio::task::JoinError>> {
+        self.set.try_join_next()
+    }
+
     /// Aborts every running call.
     pub(crate) fn abort_all(&mut self) {
         self.set.abort_all();

@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 use super::bounded::{panic_message, Bounded, Outcome};
 use super::error::{BoxError, Error};
 use super::options::{Common, MapOptions};
-use super::read::{spawn_reader, SrcRow};
 use super::report::Report;
 use super::resume::Resumed;
-use super::write::{DoneLog, Item, Writer};
+use super::source::{spawn_reader, SrcRow};
+use super::write::{Base, DoneLog, Item, Writer};
 use super::Row;
 
 /// What differs between a map and a flatmap.
@@ -35,7 +35,7 @@ pub(crate) trait Shape {
     /// Checks that a result does not change the key column.
     fn check(out: &Self::Out, key: &Value, column: &str) -> Result<(), Error>;
     /// The output of one source row.
-    fn item(base: Row, key: &Value, out: &Arc<Self::Out>) -> Item;
+    fn item(base: Base, key: &Value, out: &Arc<Self::Out>) -> Item;
     /// How many lines [`item`](Self::item) writes.
     fn lines(out: &Self::Out) -> u64;
 }
@@ -57,9 +57,12 @@ struct KeyState<O> {
     slot: Slot<O>,
 }
 
-struct Pending {
+struct Pending<O> {
+    id: usize,
     key: Value,
-    base: Row,
+    base: Base,
+    /// The key's result, if it was known when the row was placed.
+    ready: Option<Arc<O>>,
     /// The first row of a key computed in this run: writing it makes the key safe.
     first: bool,
 }
@@ -79,32 +82,17 @@ where
     Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    let keys = resumed
-        .into_iter()
-        .map(|(key, r)| {
-            let slot = match r.result {
-                Some(out) => Slot::Ready(out),
-                None => Slot::NotStarted,
-            };
-            let state = KeyState {
-                seen: 0,
-                resumed: r.rows,
-                first_line: 0,
-                slot,
-            };
-            (key, state)
-        })
-        .collect();
-    let (rows, reader) = spawn_reader(src.to_path_buf(), opts.key.clone());
+    let columns = columns(&opts.key, &opts.keep_columns);
+    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS);
     let mut engine = Engine::<S, F> {
         src: src.to_path_buf(),
-        key_column: opts.key.clone(),
-        keep_columns: opts.keep_columns.clone(),
+        columns,
         concurrency: opts.concurrency,
         read_ahead: opts.read_ahead_rows(),
         common: opts.common.clone(),
         f,
-        keys,
+        keys: Vec::new(),
+        resumed,
         inbox: VecDeque::new(),
         pending: VecDeque::new(),
         calls: Bounded::new(opts.concurrency),
@@ -123,20 +111,43 @@ where
     result
 }
 
+/// A row made of the base columns only (never used: see `place_row`).
+fn base_row(base: &Base) -> Row {
+    base.names
+        .iter()
+        .zip(&base.values)
+        .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
+        .collect()
+}
+
+/// The key column followed by the kept columns, without repeats.
+fn columns(key: &str, keep: &[String]) -> Arc<[String]> {
+    let mut columns = vec![key.to_owned()];
+    for column in keep {
+        if !columns.contains(column) {
+            columns.push(column.clone());
+        }
+    }
+    columns.into()
+}
+
 struct Engine<S: Shape, F> {
     src: PathBuf,
-    key_column: String,
-    keep_columns: Vec<String>,
+    /// The key column, then the kept columns (without repeats).
+    columns: Arc<[String]>,
     concurrency: usize,
     read_ahead: usize,
     common: Common,
     f: F,
-    keys: HashMap<Value, KeyState<S::Out>>,
+    /// Every key seen in the source, by its number (see `SrcRow::id`).
+    keys: Vec<KeyState<S::Out>>,
+    /// What the destination holds, by key, until the key shows up in the source.
+    resumed: HashMap<Value, Resumed<S::Out>>,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
-    pending: VecDeque<Pending>,
-    calls: Bounded<Value, Result<S::Out, BoxError>>,
+    pending: VecDeque<Pending<S::Out>>,
+    calls: Bounded<(usize, Value), Result<S::Out, BoxError>>,
     writer: Writer,
     dst: PathBuf,
     /// Batches sent but not yet acknowledged, with the number of keys each makes safe.
@@ -182,6 +193,12 @@ where
                 Some(joined) = self.calls.join_next(), if !self.calls.is_empty() => {
                     let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
                     self.finish_call(key, outcome)?;
+                    // Take every other call that has finished too, so their
+                    // rows go to the writer in one batch.
+                    while let Some(joined) = self.calls.try_join_next() {
+                        let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
+                        self.finish_call(key, outcome)?;
+                    }
                 }
                 () = self.writer.written(), if !self.at_risk.is_empty() => {
                     let acked = self.writer.acked();
@@ -236,12 +253,20 @@ where
     /// Places one row; gives it back if its key needs a call and none may start.
     fn place_row(&mut self, src: SrcRow) -> Result<Option<SrcRow>, Error> {
         let has_room = self.unsafe_keys < self.concurrency && self.calls.has_room();
-        let state = self.keys.entry(src.key.clone()).or_insert(KeyState {
-            seen: 0,
-            resumed: 0,
-            first_line: 0,
-            slot: Slot::NotStarted,
-        });
+        while self.keys.len() <= src.id {
+            let resumed = self.resumed.remove(&src.key);
+            self.keys.push(KeyState {
+                seen: 0,
+                resumed: resumed.as_ref().map_or(0, |r| r.rows),
+                first_line: 0,
+                slot: match resumed.and_then(|r| r.result) {
+                    Some(out) => Slot::Ready(out),
+                    None => Slot::NotStarted,
+                },
+            });
+        }
+        let id = src.id;
+        let state = &mut self.keys[id];
         if S::UNIQUE_KEYS && state.seen > 0 {
             let error = Error::DuplicateKey {
                 path: self.src.clone(),
@@ -269,46 +294,67 @@ where
             self.common.progress(&self.report)?;
             return Ok(None);
         }
-        let SrcRow { key, mut row, .. } = src;
-        let mut base = Row::new();
-        for column in &self.keep_columns {
-            if let Some(value) = row.get(column) {
-                base.insert(column.clone(), value.clone());
-            }
-        }
-        base.insert(self.key_column.clone(), key.clone());
+        let SrcRow {
+            key,
+            mut values,
+            row,
+            ..
+        } = src;
         let first = matches!(state.slot, Slot::NotStarted);
+        values[0] = Some(key.clone());
+        let base = Base {
+            names: Arc::clone(&self.columns),
+            values,
+        };
+        let ready = match &state.slot {
+            Slot::Ready(out) => Some(Arc::clone(out)),
+            _ => None,
+        };
         if first {
             state.slot = Slot::Running;
             self.unsafe_keys += 1;
             let f = &mut self.f;
-            match catch_unwind(AssertUnwindSafe(|| f(std::mem::take(&mut row)))) {
-                Ok(call) => self
-                    .calls
-                    .spawn(key.clone(), async move { call.await.map_err(Into::into) }),
+            // The reader parses in full the first row of every key (every row
+            // of a flatmap), which is always the row that starts a call.
+            let row = row.unwrap_or_else(|| base_row(&base));
+            match catch_unwind(AssertUnwindSafe(|| f(row))) {
+                Ok(call) => {
+                    self.calls.spawn(
+                        (id, key.clone()),
+                        async move { call.await.map_err(Into::into) },
+                    )
+                }
                 Err(payload) => {
                     let message = panic_message(payload.as_ref());
                     self.pending.push_back(Pending {
+                        id,
                         key: key.clone(),
                         base,
+                        ready: None,
                         first,
                     });
-                    self.fail(key.clone(), Error::CallPanicked { key, message })?;
+                    self.fail(id, Error::CallPanicked { key, message })?;
                     return Ok(None);
                 }
             }
         }
-        self.pending.push_back(Pending { key, base, first });
+        self.pending.push_back(Pending {
+            id,
+            key,
+            base,
+            ready,
+            first,
+        });
         Ok(None)
     }
 
     fn finish_call(
         &mut self,
-        key: Value,
+        (id, key): (usize, Value),
         outcome: Outcome<Result<S::Out, BoxError>>,
     ) -> Result<(), Error> {
         let result = match outcome {
-            Ok(Ok(out)) => S::check(&out, &key, &self.key_column).map(|()| out),
+            Ok(Ok(out)) => S::check(&out, &key, &self.columns[0]).map(|()| out),
             Ok(Err(cause)) => Err(Error::Call {
                 key: key.clone(),
                 cause,
@@ -321,18 +367,18 @@ where
         match result {
             Ok(out) => {
                 self.report.keys_computed += 1;
-                if let Some(state) = self.keys.get_mut(&key) {
+                if let Some(state) = self.keys.get_mut(id) {
                     state.slot = Slot::Ready(Arc::new(out));
                 }
                 Ok(())
             }
-            Err(error) => self.fail(key, error),
+            Err(error) => self.fail(id, error),
         }
     }
 
     /// Marks a key failed; under `Raise`, stops every call and returns the error.
-    fn fail(&mut self, key: Value, error: Error) -> Result<(), Error> {
-        if let Some(state) = self.keys.get_mut(&key) {
+    fn fail(&mut self, id: usize, error: Error) -> Result<(), Error> {
+        if let Some(state) = self.keys.get_mut(id) {
             state.slot = Slot::Failed;
         }
         self.report.keys_failed += 1;
@@ -348,11 +394,15 @@ where
         let mut batch = Vec::new();
         let mut made_safe = 0;
         while let Some(front) = self.pending.front() {
-            let Some(state) = self.keys.get(&front.key) else {
-                break;
+            let slot = self.keys.get(front.id).map(|state| &state.slot);
+            let (slot, failed) = match (&front.ready, slot) {
+                (Some(out), _) => (Some(out), false),
+                (None, Some(Slot::Ready(out))) => (Some(out), false),
+                (None, Some(Slot::Failed)) => (None, true),
+                (None, _) => (None, false),
             };
-            match &state.slot {
-                Slot::Ready(out) => {
+            match (slot, failed) {
+                (Some(out), _) => {
                     let out = Arc::clone(out);
                     let Some(row) = self.pending.pop_front() else {
                         break;
@@ -364,7 +414,7 @@ where
                     self.report.lines_written += S::lines(&out);
                     batch.push(S::item(row.base, &row.key, &out));
                 }
-                Slot::Failed => {
+                (None, true) => {
                     let Some(row) = self.pending.pop_front() else {
                         break;
                     };
@@ -373,7 +423,7 @@ where
                     }
                     self.report.rows_failed += 1;
                 }
-                Slot::Running | Slot::NotStarted => break,
+                (None, false) => break,
             }
             self.common.progress(&self.report)?;
         }

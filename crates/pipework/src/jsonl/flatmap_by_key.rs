@@ -14,7 +14,7 @@ use super::map_by_key::check_key;
 use super::options::MapOptions;
 use super::report::Report;
 use super::resume::Resumed;
-use super::write::{DoneLog, Item};
+use super::write::{Base, DoneLog, Item};
 use super::Row;
 
 struct FlatMap;
@@ -27,7 +27,7 @@ impl Shape for FlatMap {
         out.iter().try_for_each(|row| check_key(row, key, column))
     }
 
-    fn item(base: Row, key: &Value, out: &Arc<Vec<Row>>) -> Item {
+    fn item(base: Base, key: &Value, out: &Arc<Vec<Row>>) -> Item {
         Item::Group {
             base,
             key: key.clone(),

@@ -11,7 +11,7 @@ use super::error::{BoxError, Error};
 use super::options::MapOptions;
 use super::report::Report;
 use super::resume::scan_map_dst;
-use super::write::Item;
+use super::write::{Base, Item};
 use super::Row;
 
 struct Map;
@@ -24,7 +24,7 @@ impl Shape for Map {
         check_key(out, key, column)
     }
 
-    fn item(base: Row, _key: &Value, out: &Arc<Row>) -> Item {
+    fn item(base: Base, _key: &Value, out: &Arc<Row>) -> Item {
         Item::Merged {
             base,
             result: Arc::clone(out),

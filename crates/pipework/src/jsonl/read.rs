@@ -37,14 +37,8 @@ use super::Row;
 /// # }
 /// ```
 pub fn read(path: impl AsRef<Path>) -> Result<Rows, Error> {
-    let path = path.as_ref();
-    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     Ok(Rows {
-        reader: BufReader::with_capacity(64 * 1024, file),
-        path: path.to_path_buf(),
-        line: 0,
-        buf: Vec::new(),
-        done: false,
+        lines: read_lines(path.as_ref())?,
     })
 }
 
@@ -55,17 +49,13 @@ pub fn read(path: impl AsRef<Path>) -> Result<Rows, Error> {
 /// error it ends.
 #[derive(Debug)]
 pub struct Rows {
-    reader: BufReader<File>,
-    path: PathBuf,
-    line: u64,
-    buf: Vec<u8>,
-    done: bool,
+    lines: Lines,
 }
 
 impl Rows {
     /// The file being read.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.lines.path
     }
 }
 
@@ -73,28 +63,11 @@ impl Iterator for Rows {
     type Item = Result<(u64, Row), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.done {
-                return None;
-            }
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(Error::io("reading", &self.path, e)));
-                }
-            }
-            self.line += 1;
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(parse_row(&self.buf, &self.path, self.line).map(|row| (self.line, row)));
-        }
+        let (line, bytes) = match self.lines.next()? {
+            Ok(item) => item,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(parse_row(&bytes, &self.lines.path, line).map(|row| (line, row)))
     }
 }
 
@@ -133,59 +106,50 @@ pub(crate) fn key_of(row: &Row, key: &str, path: &Path, line: u64) -> Result<Val
     }
 }
 
-/// Rows the reader thread sends per message.
-const BATCH: usize = 128;
-/// Messages the reader thread may queue ahead.
-const QUEUED_BATCHES: usize = 4;
-
-/// A source row with its line number and validated key.
-#[derive(Debug)]
-pub(crate) struct SrcRow {
-    pub(crate) line: u64,
-    pub(crate) key: Value,
-    pub(crate) row: Row,
+/// The non-blank lines of a file with their 1-based numbers, as raw bytes.
+pub(crate) fn read_lines(path: &Path) -> Result<Lines, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    Ok(Lines {
+        reader: BufReader::with_capacity(64 * 1024, file),
+        path: path.to_path_buf(),
+        line: 0,
+        done: false,
+    })
 }
 
-/// Reads `path` on a blocking thread, checks each row's `key` column, and
-/// sends the rows in batches over a bounded channel. The thread ends at the
-/// end of the file, after an I/O error, or when the receiver is dropped; when
-/// the channel closes, the caller joins the handle to tell the end of the file
-/// from a crash of the thread.
-pub(crate) fn spawn_reader(
+/// An iterator over raw lines, made by [`read_lines`].
+#[derive(Debug)]
+pub(crate) struct Lines {
+    reader: BufReader<File>,
     path: PathBuf,
-    key: String,
-) -> (
-    tokio::sync::mpsc::Receiver<Vec<Result<SrcRow, Error>>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
-    // A send error means the run was dropped or has ended: the thread stops.
-    let handle = tokio::task::spawn_blocking(move || {
-        let rows = match read(&path) {
-            Ok(rows) => rows,
-            Err(e) => {
-                let _ = tx.blocking_send(vec![Err(e)]);
-                return;
+    line: u64,
+    done: bool,
+}
+
+impl Iterator for Lines {
+    type Item = Result<(u64, Vec<u8>), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
             }
-        };
-        let mut batch = Vec::with_capacity(BATCH);
-        for item in rows {
-            let item = item.and_then(|(line, row)| {
-                let key = key_of(&row, &key, &path, line)?;
-                Ok(SrcRow { line, key, row })
-            });
-            batch.push(item);
-            if batch.len() == BATCH
-                && tx
-                    .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_err()
-            {
-                return;
+            let mut buf = Vec::new();
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(Error::io("reading", &self.path, e)));
+                }
+            }
+            self.line += 1;
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                return Some(Ok((self.line, buf)));
             }
         }
-        if !batch.is_empty() {
-            let _ = tx.blocking_send(batch);
-        }
-    });
-    (rx, handle)
+    }
 }

@@ -27,15 +27,24 @@ const CHANNEL_BATCHES: usize = 4;
 /// Bytes gathered from queued batches before they are written.
 const MAX_WRITE: usize = 1 << 20;
 
+/// The part of an output row taken from its source row: the key column and
+/// the kept columns. `names` is shared by all rows; `values` lines up with it
+/// (`None` for a kept column the source row lacks).
+#[derive(Debug)]
+pub(crate) struct Base {
+    pub(crate) names: Arc<[String]>,
+    pub(crate) values: Vec<Option<Value>>,
+}
+
 /// One unit of output.
 #[derive(Debug)]
 pub(crate) enum Item {
-    /// One line: `base` (kept columns and key) merged with `result`; `result` wins.
-    Merged { base: Row, result: Arc<Row> },
+    /// One line: `base` merged with `result`; `result` wins a name clash.
+    Merged { base: Base, result: Arc<Row> },
     /// Zero or more lines, each `base` merged with one of `rows`, then a done-log
     /// record saying `key` is complete.
     Group {
-        base: Row,
+        base: Base,
         key: Value,
         rows: Arc<Vec<Row>>,
     },
@@ -232,11 +241,14 @@ fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(
 }
 
 /// Writes `{...base, ...result}` as one JSON object without building it.
-fn write_merged(buf: &mut Vec<u8>, base: &Row, result: &Row) {
+fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Row) {
     buf.push(b'{');
     let mut first = true;
     let entries = base
+        .names
         .iter()
+        .zip(&base.values)
+        .filter_map(|(name, value)| Some((name, value.as_ref()?)))
         .filter(|(name, _)| !result.contains_key(*name))
         .chain(result.iter());
     for (name, value) in entries {
