@@ -371,3 +371,33 @@ async fn create_or_resume_after_skipped_failures_generates_only_the_gap() {
     assert_eq!((second.rows_resumed, second.rows_written), (8, 1));
     assert_eq!(rows(&path).len(), 9);
 }
+
+#[tokio::test]
+async fn fsync_durability_writes_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flushed, synced) = (
+        dir.path().join("flush.jsonl"),
+        dir.path().join("fsync.jsonl"),
+    );
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &flushed,
+        support::plus_one,
+        opts(),
+    )
+    .await
+    .unwrap();
+    let fsync = opts().durability(pipework::jsonl::Durability::Fsync);
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &synced,
+        support::plus_one,
+        fsync,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&flushed).unwrap(),
+        std::fs::read(&synced).unwrap()
+    );
+}
