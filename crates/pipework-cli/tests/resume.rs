@@ -62,13 +62,20 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
         env.script("slow.sh", scripts::SLOW_ECHO);
         let mut kills = 0;
         let mut finished = false;
-        for _ in 0..40 {
+        for attempt in 0..40 {
             let mut child = env
                 .pipework(&args)
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawn: {e}"));
-            std::thread::sleep(Duration::from_millis(rng.random_range(10..250)));
+            // The first kill lands surely mid-run (a run takes at least 20 keys x
+            // 10 ms / 4 jobs); later ones anywhere, including after the end.
+            let wait = if attempt == 0 {
+                rng.random_range(5..40)
+            } else {
+                rng.random_range(10..250)
+            };
+            std::thread::sleep(Duration::from_millis(wait));
             if let Ok(Some(status)) = child.try_wait() {
                 assert!(status.success(), "trial {trial}: {status}");
                 finished = true;
@@ -80,6 +87,7 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
             kills += 1;
         }
         assert!(finished, "trial {trial}: never finished");
+        assert!(kills >= 1, "trial {trial}: the run was never interrupted");
         check_complete(&env);
         let calls = env.calls().len();
         assert!(

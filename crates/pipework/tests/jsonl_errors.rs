@@ -294,3 +294,38 @@ async fn panicking_progress_callback_is_an_error() {
     let err = result.unwrap_err();
     assert_eq!(err.to_string(), "the progress callback panicked: bad bar");
 }
+
+#[tokio::test]
+async fn destination_that_is_the_source_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("same.jsonl");
+    std::fs::write(&path, "{\"key\": 1}\n").unwrap();
+    let err = map_by_key(&path, &path, support::plus_one, MapOptions::new("key"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "dst", .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"key\": 1}\n");
+}
+
+#[tokio::test]
+async fn create_or_resume_rejects_keys_that_are_not_scalars() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) };
+    let err = create_or_resume(
+        dir.path().join("g.jsonl"),
+        "k",
+        1,
+        [json!(["a"])],
+        generate,
+        CreateOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "keys", .. }),
+        "{err}"
+    );
+}

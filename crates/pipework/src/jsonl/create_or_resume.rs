@@ -90,6 +90,12 @@ where
     let mut counts: HashMap<Value, usize> = HashMap::new();
     for key in keys {
         let key = key.into();
+        if !matches!(key, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+            return Err(Error::InvalidOption {
+                name: "keys",
+                reason: "every key must be a string, number or boolean",
+            });
+        }
         if counts.insert(key.clone(), 0).is_none() {
             wanted.push(key);
         }

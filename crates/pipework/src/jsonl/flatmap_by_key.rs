@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::by_key::{self, Shape};
 use super::done_log::{done_log_path, reconcile};
 use super::error::{BoxError, Error};
-use super::map_by_key::check_key;
+use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
 use super::report::Report;
 use super::resume::Resumed;
@@ -104,6 +104,7 @@ where
 {
     opts.validate()?;
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    check_distinct(src, dst)?;
     let log = done_log_path(dst);
     let (done, dst_len) = {
         let (dst, log, common) = (dst.to_path_buf(), log.clone(), opts.common.clone());

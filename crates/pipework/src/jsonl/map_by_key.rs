@@ -36,6 +36,22 @@ impl Shape for Map {
     }
 }
 
+/// Errors if `src` and `dst` are the same file: appending to the file being
+/// read would never end.
+pub(crate) fn check_distinct(src: &Path, dst: &Path) -> Result<(), Error> {
+    let same = match (std::fs::canonicalize(src), std::fs::canonicalize(dst)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::InvalidOption {
+            name: "dst",
+            reason: "the destination is the source file",
+        });
+    }
+    Ok(())
+}
+
 /// Errors if `row` sets the key column to something other than `key`.
 pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Error> {
     match row.get(column) {
@@ -74,7 +90,8 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// still running are aborted; rows before the failure that could be written
 /// are, and stay. Under [`OnError::Skip`](super::OnError::Skip) these are
 /// reported and the run goes on. Always: [`Error::Io`] and
-/// [`Error::InvalidOption`] (a concurrency or read-ahead of 0).
+/// [`Error::InvalidOption`] (a concurrency or read-ahead of 0, or `dst` being
+/// `src`).
 ///
 /// # Cancel safety
 ///
@@ -131,6 +148,7 @@ where
 {
     opts.validate()?;
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    check_distinct(src, dst)?;
     let resumed = {
         let (dst, key, keep, common) = (
             dst.to_path_buf(),
