@@ -329,3 +329,30 @@ async fn create_or_resume_rejects_keys_that_are_not_scalars() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rows_ready_when_a_call_fails_under_raise_are_still_written() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, "{\"key\": 1}\n{\"key\": 2}\n{\"key\": 3}\n").unwrap();
+    let others_done = Arc::new(tokio::sync::Semaphore::new(0));
+    let f = move |row: Row| {
+        let others_done = others_done.clone();
+        async move {
+            if row["key"] == json!(2) {
+                let _permits = others_done.acquire_many(2).await;
+                return Err("late failure".to_owned());
+            }
+            others_done.add_permits(1);
+            Ok(support::row(json!({"ok": true})))
+        }
+    };
+    let err = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "key 2: late failure");
+    let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(keys, [json!(1), json!(3)]);
+}

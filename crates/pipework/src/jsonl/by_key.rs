@@ -40,6 +40,9 @@ pub(crate) trait Shape {
     fn lines(out: &Self::Out) -> u64;
 }
 
+/// A finished call as the task set gives it back.
+type Joined<O> = Result<((usize, Value), Outcome<Result<O, BoxError>>), tokio::task::JoinError>;
+
 /// Where a key's result stands in this run.
 enum Slot<O> {
     NotStarted,
@@ -191,13 +194,20 @@ where
                     self.inbox.clear();
                 }
                 Some(joined) = self.calls.join_next(), if !self.calls.is_empty() => {
-                    let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
-                    self.finish_call(key, outcome)?;
+                    let mut finished = self.finish_call(joined);
                     // Take every other call that has finished too, so their
                     // rows go to the writer in one batch.
-                    while let Some(joined) = self.calls.try_join_next() {
-                        let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
-                        self.finish_call(key, outcome)?;
+                    while finished.is_ok() {
+                        let Some(joined) = self.calls.try_join_next() else {
+                            break;
+                        };
+                        finished = self.finish_call(joined);
+                    }
+                    if let Err(error) = finished {
+                        // The run stops; still write the rows that are ready
+                        // before the failed key's first row.
+                        self.write_head().await?;
+                        return Err(error);
                     }
                 }
                 () = self.writer.written(), if !self.at_risk.is_empty() => {
@@ -348,11 +358,8 @@ where
         Ok(None)
     }
 
-    fn finish_call(
-        &mut self,
-        (id, key): (usize, Value),
-        outcome: Outcome<Result<S::Out, BoxError>>,
-    ) -> Result<(), Error> {
+    fn finish_call(&mut self, joined: Joined<S::Out>) -> Result<(), Error> {
+        let ((id, key), outcome) = joined.map_err(|_| Error::Cancelled)?;
         let result = match outcome {
             Ok(Ok(out)) => S::check(&out, &key, &self.columns[0]).map(|()| out),
             Ok(Err(cause)) => Err(Error::Call {
