@@ -39,6 +39,7 @@ use super::Row;
 pub fn read(path: impl AsRef<Path>) -> Result<Rows, Error> {
     Ok(Rows {
         lines: read_lines(path.as_ref())?,
+        buf: Vec::new(),
     })
 }
 
@@ -50,6 +51,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<Rows, Error> {
 #[derive(Debug)]
 pub struct Rows {
     lines: Lines,
+    buf: Vec<u8>,
 }
 
 impl Rows {
@@ -63,11 +65,11 @@ impl Iterator for Rows {
     type Item = Result<(u64, Row), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (line, bytes) = match self.lines.next()? {
-            Ok(item) => item,
+        let line = match self.lines.next_into(&mut self.buf)? {
+            Ok(line) => line,
             Err(e) => return Some(Err(e)),
         };
-        Some(parse_row(&bytes, &self.lines.path, line).map(|row| (line, row)))
+        Some(parse_row(&self.buf, &self.lines.path, line).map(|row| (line, row)))
     }
 }
 
@@ -117,7 +119,7 @@ pub(crate) fn read_lines(path: &Path) -> Result<Lines, Error> {
     })
 }
 
-/// An iterator over raw lines, made by [`read_lines`].
+/// A reader of raw lines, made by [`read_lines`].
 #[derive(Debug)]
 pub(crate) struct Lines {
     reader: BufReader<File>,
@@ -126,16 +128,16 @@ pub(crate) struct Lines {
     done: bool,
 }
 
-impl Iterator for Lines {
-    type Item = Result<(u64, Vec<u8>), Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Lines {
+    /// Reads the next non-blank line into `buf` (replacing its contents) and
+    /// returns its number; `None` at the end of the file.
+    pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<Result<u64, Error>> {
         loop {
             if self.done {
                 return None;
             }
-            let mut buf = Vec::new();
-            match self.reader.read_until(b'\n', &mut buf) {
+            buf.clear();
+            match self.reader.read_until(b'\n', buf) {
                 Ok(0) => {
                     self.done = true;
                     return None;
@@ -148,7 +150,7 @@ impl Iterator for Lines {
             }
             self.line += 1;
             if !buf.iter().all(u8::is_ascii_whitespace) {
-                return Some(Ok((self.line, buf)));
+                return Some(Ok(self.line));
             }
         }
     }

@@ -21,7 +21,7 @@ use super::read::{key_of, parse_row};
 use super::Row;
 
 /// Rows the reader thread sends per message.
-const BATCH: usize = 128;
+const BATCH: usize = 256;
 /// Messages the reader thread may queue ahead.
 const QUEUED_BATCHES: usize = 4;
 
@@ -51,7 +51,7 @@ pub(crate) fn spawn_reader(
 ) -> (mpsc::Receiver<Vec<Result<SrcRow, Error>>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
     let handle = tokio::task::spawn_blocking(move || {
-        let lines = match super::read::read_lines(&path) {
+        let mut lines = match super::read::read_lines(&path) {
             Ok(lines) => lines,
             Err(e) => {
                 // A send error means the run is gone: nothing left to do.
@@ -61,8 +61,9 @@ pub(crate) fn spawn_reader(
         };
         let mut ids: HashMap<Value, usize> = HashMap::new();
         let mut batch = Vec::with_capacity(BATCH);
-        for item in lines {
-            let item = item.and_then(|(line, bytes)| {
+        let mut bytes = Vec::new();
+        while let Some(line) = lines.next_into(&mut bytes) {
+            let item = line.and_then(|line| {
                 let (key, values) = light(&bytes, &columns, &path, line)?;
                 let (id, new) = match ids.get(&key) {
                     Some(&id) => (id, false),
@@ -72,8 +73,7 @@ pub(crate) fn spawn_reader(
                         (id, true)
                     }
                 };
-                let whole = every_row_whole || new;
-                let row = if whole {
+                let row = if every_row_whole || new {
                     Some(parse_row(&bytes, &path, line)?)
                 } else {
                     None
