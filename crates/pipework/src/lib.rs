@@ -6,6 +6,9 @@
 
 pub mod batch;
 pub mod iter;
+#[cfg(feature = "jsonl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
+pub mod jsonl;
 pub mod pipeline;
 #[cfg(feature = "stream")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
