@@ -115,6 +115,8 @@ fn pull_iter<In>(
     }
 }
 
+/// Pulls an external channel until it disconnects or the pipeline is
+/// finished; on finish, what is already waiting in the channel is still taken.
 fn pull_channel<In>(
     rx: &Receiver<In>,
     inlet: &Inlet<In>,
@@ -122,6 +124,11 @@ fn pull_channel<In>(
     control: &Control,
 ) -> bool {
     while let Some(item) = control.recv_until(rx, stop) {
+        if inlet.put(item).is_err() {
+            return false;
+        }
+    }
+    while let Ok(item) = rx.try_recv() {
         if inlet.put(item).is_err() {
             return false;
         }
