@@ -4,12 +4,18 @@
 //! on its own task the ideal is `(10 + 2) × 50 ms` = 0.600 s. The size stays
 //! 10 with `--quick`: the run is short already, and the overlap is the point.
 
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use pipework::stream::{BufferedPipeline, StagePanic};
+
+use crate::measure::{Job, Measurement};
 use crate::scenario::{Runner, Scenario, System};
 
 /// Stages in the chain.
 pub(crate) const STAGES: u64 = 3;
-/// Sleep per item in every stage, in seconds.
-pub(crate) const SLEEP: f64 = 0.050;
+/// Sleep per item in every stage.
+pub(crate) const SLEEP: Duration = Duration::from_millis(50);
 
 pub(crate) const SCENARIO: Scenario = Scenario {
     name: "buffered-sleep",
@@ -19,15 +25,55 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     ideal_seconds: Some(ideal),
     check: super::buffered_trivial::check,
     input: None,
-    systems: &[System {
-        name: "asyncio-buffered-pipeline",
-        runner: Runner::Python {
-            script: "asyncio_buffered_pipeline_sleep.py",
-            divisor: 1,
+    systems: &[
+        System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
         },
-    }],
+        System {
+            name: "asyncio-buffered-pipeline",
+            runner: Runner::Python {
+                script: "asyncio_buffered_pipeline_sleep.py",
+                divisor: 1,
+            },
+        },
+    ],
 };
 
 fn ideal(items: u64) -> f64 {
-    (items + STAGES - 1) as f64 * SLEEP
+    (items + STAGES - 1) as f64 * SLEEP.as_secs_f64()
+}
+
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let n = job.items;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let start = Instant::now();
+    let (count, sum) = runtime.block_on(async {
+        let pipeline = BufferedPipeline::new();
+        let numbers = pipeline.buffered(futures::stream::iter(0..n).then(|x| async move {
+            tokio::time::sleep(SLEEP).await;
+            Ok::<u64, StagePanic>(x)
+        }))?;
+        let doubled = pipeline.buffered(numbers.then(|x| async move {
+            tokio::time::sleep(SLEEP).await;
+            x.map(|x| x * 2)
+        }))?;
+        let mut shifted = pipeline.buffered(doubled.then(|x| async move {
+            tokio::time::sleep(SLEEP).await;
+            x.map(|x| x + 3)
+        }))?;
+        let (mut count, mut sum) = (0u64, 0u64);
+        while let Some(x) = shifted.next().await {
+            count += 1;
+            sum += x?;
+        }
+        anyhow::Ok((count, sum))
+    })?;
+    Ok(Measurement {
+        items: count,
+        check: sum,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }

@@ -6,10 +6,19 @@
 //! trivial call.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use std::time::Instant;
 
+use anyhow::Context;
+use pipework::jsonl::{map_by_key, MapOptions, Row};
+use serde_json::Value;
+
+use crate::measure::{Job, Measurement};
 use crate::scenario::{Runner, Scenario, System};
+
+/// Calls of the function at once.
+const CONCURRENCY: usize = 64;
 
 /// Rows per distinct key.
 pub(crate) const ROWS_PER_KEY: u64 = 10;
@@ -22,13 +31,19 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     ideal_seconds: None,
     check,
     input: Some(write_input),
-    systems: &[System {
-        name: "abstractions",
-        runner: Runner::Python {
-            script: "abstractions_jsonl_map.py",
-            divisor: 1,
+    systems: &[
+        System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
         },
-    }],
+        System {
+            name: "abstractions",
+            runner: Runner::Python {
+                script: "abstractions_jsonl_map.py",
+                divisor: 1,
+            },
+        },
+    ],
 };
 
 /// Distinct keys among `rows` rows.
@@ -51,6 +66,57 @@ fn write_input(rows: u64, path: &Path) -> io::Result<()> {
     out.into_inner()
         .map_err(io::IntoInnerError::into_error)?
         .sync_all()
+}
+
+/// The scenario's function: `{"double": 2 × id}`.
+async fn double(row: Row) -> Result<Row, String> {
+    let id = row
+        .get("id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("row without a whole-number id: {row:?}"))?;
+    let mut out = Row::new();
+    out.insert("double".to_owned(), (2 * id).into());
+    Ok(out)
+}
+
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let src = job.input()?;
+    let dir = tempfile::Builder::new()
+        .prefix("pipework-bench-")
+        .tempdir()?;
+    let dst = dir.path().join("out.jsonl");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let options = MapOptions::new("id")
+        .keep_columns(["text"])
+        .concurrency(CONCURRENCY);
+    let start = Instant::now();
+    runtime.block_on(map_by_key(src, &dst, double, options))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let (items, check) = read_output(&dst)?;
+    Ok(Measurement {
+        items,
+        check,
+        seconds,
+    })
+}
+
+/// Rows in the output and the sum of their `double`.
+fn read_output(path: &Path) -> anyhow::Result<(u64, u64)> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let (mut rows, mut sum) = (0u64, 0u64);
+    for (number, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let row: Row = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not a JSON object", path.display(), number + 1))?;
+        let double = row.get("double").and_then(Value::as_u64).with_context(|| {
+            format!("{}:{}: no whole-number double", path.display(), number + 1)
+        })?;
+        rows += 1;
+        sum += double;
+    }
+    Ok((rows, sum))
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use std::convert::Infallible;
+
 use futures::StreamExt;
+use pipework::stream::run_bounded;
 
 use crate::measure::{Job, Measurement};
 use crate::scenario::{sum_below, waves, Runner, Scenario, System};
@@ -24,6 +27,10 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     input: None,
     systems: &[
         System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
+        },
+        System {
             name: "futures-buffer-unordered",
             runner: Runner::Rust(futures_buffer_unordered),
         },
@@ -39,6 +46,32 @@ pub(crate) const SCENARIO: Scenario = Scenario {
 
 fn ideal(items: u64) -> f64 {
     waves(items, LIMIT as u64, SLEEP.as_secs_f64())
+}
+
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let n = job.items;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let start = Instant::now();
+    let (count, sum) = runtime.block_on(async {
+        let tasks = futures::stream::iter(0..n).map(|i| async move {
+            tokio::time::sleep(SLEEP).await;
+            Ok::<u64, Infallible>(i)
+        });
+        let mut results = run_bounded(tasks, LIMIT)?;
+        let (mut count, mut sum) = (0u64, 0u64);
+        while let Some(result) = results.next().await {
+            count += 1;
+            sum += result?;
+        }
+        anyhow::Ok((count, sum))
+    })?;
+    Ok(Measurement {
+        items: count,
+        check: sum,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 fn futures_buffer_unordered(job: &Job) -> anyhow::Result<Measurement> {

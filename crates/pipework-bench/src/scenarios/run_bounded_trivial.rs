@@ -1,11 +1,16 @@
 //! `run-bounded-trivial`: a lazy stream of ready futures (each returns its
 //! index), at most 64 at a time, results in completion order. Measures the
-//! per-task overhead; the baseline is futures' `buffer_unordered(64)`, which
-//! polls the futures inline instead of spawning them.
+//! per-task overhead. pipework's `run_bounded` spawns every task on the
+//! runtime; the baseline, futures' `buffer_unordered(64)`, polls the futures
+//! inline instead (cheaper, but its futures stall while the consumer is
+//! busy). Both run on a tokio multi-thread runtime.
 
 use std::time::Instant;
 
+use std::convert::Infallible;
+
 use futures::StreamExt;
+use pipework::stream::run_bounded;
 
 use crate::measure::{Job, Measurement};
 use crate::scenario::{sum_below, Runner, Scenario, System};
@@ -23,6 +28,10 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     input: None,
     systems: &[
         System {
+            name: "pipework",
+            runner: Runner::Rust(pipework),
+        },
+        System {
             name: "futures-buffer-unordered",
             runner: Runner::Rust(futures_buffer_unordered),
         },
@@ -35,6 +44,29 @@ pub(crate) const SCENARIO: Scenario = Scenario {
         },
     ],
 };
+
+fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+    let n = job.items;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let start = Instant::now();
+    let (count, sum) = runtime.block_on(async {
+        let tasks = futures::stream::iter(0..n).map(|i| async move { Ok::<u64, Infallible>(i) });
+        let mut results = run_bounded(tasks, LIMIT)?;
+        let (mut count, mut sum) = (0u64, 0u64);
+        while let Some(result) = results.next().await {
+            count += 1;
+            sum += result?;
+        }
+        anyhow::Ok((count, sum))
+    })?;
+    Ok(Measurement {
+        items: count,
+        check: sum,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
 
 fn futures_buffer_unordered(job: &Job) -> anyhow::Result<Measurement> {
     let n = job.items;
