@@ -79,7 +79,7 @@ impl Step for CountingDownload {
             return Ok(()); // emit nothing: skipped
         }
         *count += 1;
-        if *count % 1000 == 0 {
+        if count.is_multiple_of(1000) {
             println!("a thread downloaded 1000 urls");
         }
         self.total.fetch_add(1, Ordering::Relaxed);

@@ -78,10 +78,13 @@ pub(crate) trait ErasedStage: Send {
     ) -> Launched;
 }
 
+/// Copies a step's input for a retry.
+pub(crate) type Cloner<T> = fn(&T) -> T;
+
 pub(crate) struct StageSpec<S: Step> {
     pub(crate) step: Arc<S>,
     pub(crate) config: StageConfig,
-    pub(crate) cloner: Option<fn(&S::In) -> S::In>,
+    pub(crate) cloner: Option<Cloner<S::In>>,
 }
 
 fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
@@ -102,7 +105,7 @@ impl<S: Step> ErasedStage for StageSpec<S> {
     }
 
     fn set_cloner(&mut self, cloner: Box<dyn Any + Send>) {
-        if let Ok(f) = cloner.downcast::<fn(&S::In) -> S::In>() {
+        if let Ok(f) = cloner.downcast::<Cloner<S::In>>() {
             self.cloner = Some(*f);
         }
     }

@@ -35,7 +35,7 @@ impl<T> Clone for Output<T> {
 pub(crate) struct WorkerConfig<In> {
     pub(crate) retries: u32,
     pub(crate) on_error: OnError,
-    pub(crate) cloner: Option<fn(&In) -> In>,
+    pub(crate) cloner: Option<super::stage::Cloner<In>>,
 }
 
 /// A failure of user code: an error it returned, or a panic.
