@@ -21,6 +21,10 @@ struct Args {
     /// peers/setup.sh when it is missing.
     #[arg(long)]
     peers: bool,
+    /// Run every (scenario, system, size) this many times and report the
+    /// median time (and the highest peak RSS): steadier on a busy machine.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    runs: u16,
     /// List the scenarios and their systems, then exit.
     #[arg(long)]
     list: bool,
@@ -36,6 +40,8 @@ pub(crate) struct Options {
     pub(crate) quick: bool,
     /// Run the Python peers too.
     pub(crate) peers: bool,
+    /// Runs per (scenario, system, size), at least 1.
+    pub(crate) runs: usize,
     /// The scenarios, in order, no repeats.
     pub(crate) scenarios: Vec<&'static Scenario>,
     /// Contract scenarios named on the command line that no system
@@ -63,6 +69,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Options, ExitCode> {
     let mut options = Options {
         quick: args.quick,
         peers: args.peers,
+        runs: usize::from(args.runs),
         scenarios: Vec::new(),
         waiting: Vec::new(),
     };

@@ -38,10 +38,13 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
         .tempdir()
         .context("creating a temporary directory for inputs")?;
     let python = options.peers.then(peers::python);
-    let limit = if options.quick {
-        LIMIT_QUICK
-    } else {
-        LIMIT_FULL
+    let settings = Settings {
+        runs: options.runs,
+        limit: if options.quick {
+            LIMIT_QUICK
+        } else {
+            LIMIT_FULL
+        },
     };
     for name in &options.waiting {
         eprintln!("pipework-bench: {name}: no system implemented yet, skipped");
@@ -60,7 +63,7 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
                     (Runner::Python { .. }, Some(python)) => python.clone(),
                 };
                 let items = system.items(size);
-                let line = measure(scenario, system, items, program, &mut inputs, limit);
+                let line = measure(scenario, system, items, program, &mut inputs, &settings);
                 if matches!(line, Line::Failed(_)) && !system.is_peer() {
                     rust_failed = true;
                 }
@@ -79,14 +82,15 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs one system on `items` items and turns the outcome into a line.
+/// Runs one system on `items` items `runs` times and turns the outcome
+/// into a line: the median time, the highest peak RSS, or the first error.
 fn measure(
     scenario: &'static Scenario,
     system: &'static System,
     items: u64,
     program: Result<PathBuf, String>,
     inputs: &mut Inputs<'_>,
-    limit: Duration,
+    settings: &Settings,
 ) -> Line {
     let failed = |error: String| {
         Line::Failed(Failed {
@@ -104,7 +108,7 @@ fn measure(
         Ok(input) => input,
         Err(error) => return failed(format!("{error:#}")),
     };
-    let command = match system.runner {
+    let command = || match system.runner {
         Runner::Rust(_) => {
             let mut command = Command::new(&program);
             command.args([SUBCOMMAND, scenario.name, system.name, &items.to_string()]);
@@ -115,21 +119,48 @@ fn measure(
         }
         Runner::Python { script, .. } => peers::command(&program, script, items, input.as_deref()),
     };
-    eprintln!(
-        "pipework-bench: {} / {} / {items} items ...",
-        scenario.name, system.name
-    );
-    let finished = match child::run(command, limit) {
-        Ok(finished) => finished,
-        Err(err) => return failed(format!("cannot run the child process: {err}")),
-    };
+    let mut seconds = Vec::with_capacity(settings.runs);
+    let mut peak_rss_bytes = 0;
+    for run in 1..=settings.runs {
+        eprintln!(
+            "pipework-bench: {} / {} / {items} items (run {run} of {}) ...",
+            scenario.name, system.name, settings.runs
+        );
+        match run_once(scenario, items, command(), settings.limit) {
+            Ok((measured, rss)) => {
+                seconds.push(measured);
+                peak_rss_bytes = peak_rss_bytes.max(rss);
+            }
+            Err(error) => return failed(error),
+        }
+    }
+    seconds.sort_by(f64::total_cmp);
+    Line::Figures(Figures::new(
+        scenario.name,
+        system.name,
+        items,
+        seconds[seconds.len() / 2],
+        peak_rss_bytes,
+        scenario.ideal_seconds.map(|ideal| ideal(items)),
+    ))
+}
+
+/// One child run: its seconds of work and peak RSS, or why there are none.
+fn run_once(
+    scenario: &Scenario,
+    items: u64,
+    command: Command,
+    limit: Duration,
+) -> Result<(f64, u64), String> {
+    let finished =
+        child::run(command, limit).map_err(|err| format!("cannot run the child process: {err}"))?;
     if let Some(failure) = finished.failure {
-        return failed(format!("{failure}: {}", tail(&finished.stderr)));
+        return Err(format!("{failure}: {}", tail(&finished.stderr)));
     }
     let measurement: Measurement = match finished.stdout.lines().last().map(serde_json::from_str) {
         Some(Ok(measurement)) => measurement,
         _ => {
-            return failed(format!(
+            return Err(format!(
                 "no measurement line on stdout (got {:?}); stderr: {}",
                 tail(&finished.stdout),
                 tail(&finished.stderr)
@@ -137,14 +168,14 @@ fn measure(
         }
     };
     if measurement.items != items {
-        return failed(format!(
+        return Err(format!(
             "reported {} items, expected {items}",
             measurement.items
         ));
     }
     let expected = (scenario.check)(items);
     if measurement.check != expected {
-        return failed(format!(
+        return Err(format!(
             "wrong result: check value {}, expected {expected}",
             measurement.check
         ));
@@ -154,14 +185,16 @@ fn measure(
         measurement.seconds,
         finished.wall.as_secs_f64()
     );
-    Line::Figures(Figures::new(
-        scenario.name,
-        system.name,
-        items,
-        measurement.seconds,
-        finished.peak_rss_bytes,
-        scenario.ideal_seconds.map(|ideal| ideal(items)),
-    ))
+    Ok((measurement.seconds, finished.peak_rss_bytes))
+}
+
+/// How every child is run.
+#[derive(Debug)]
+struct Settings {
+    /// Runs per (scenario, system, size).
+    runs: usize,
+    /// Time limit of one child.
+    limit: Duration,
 }
 
 /// The last few lines of a child's output, for an error message.

@@ -122,3 +122,13 @@ fn child_refuses_a_system_the_scenario_does_not_have() {
         "{stderr}"
     );
 }
+
+#[test]
+fn zero_runs_is_a_usage_error() {
+    let output = bench()
+        .args(["--runs", "0", "dataflow-file"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
