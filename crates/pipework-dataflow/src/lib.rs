@@ -5,6 +5,15 @@
 #![deny(unused_must_use)]
 
 pub mod connectors;
+mod execution;
+mod flow;
 pub mod inputs;
+mod operators;
 pub mod outputs;
 mod routing;
+
+pub use execution::{
+    run, Cluster, ConfigError, ExecutionArgs, ExecutionConfig, RunError, DEFAULT_EPOCH_INTERVAL,
+};
+pub use flow::{Dataflow, Flow, Stream};
+pub use timely::ExchangeData;
