@@ -220,6 +220,30 @@ fn abort_marker_stops_the_run_with_an_abort_error() {
 }
 
 #[test]
+fn redistribute_spreads_one_partition_over_every_worker() {
+    let out = TestingSink::new();
+    let sink = out.clone();
+    let flow = Dataflow::new("spread", move |flow| {
+        let worker = flow.worker_index();
+        flow.input("inp", TestingSource::new(0..100u32).batch_size(10))
+            .redistribute("spread")
+            .map("tag", move |x: u32| (worker, x))
+            .output("out", sink.clone());
+    });
+    run(&flow, &ExecutionConfig::threads(2).unwrap()).unwrap();
+    let items = out.items();
+    let values = sorted(items.iter().map(|(_, x)| *x).collect());
+    assert_eq!(values, (0..100).collect::<Vec<_>>());
+    for worker in 0..2 {
+        let share = items.iter().filter(|(w, _)| *w == worker).count();
+        assert!(
+            (40..=60).contains(&share),
+            "worker {worker} got {share} of 100"
+        );
+    }
+}
+
+#[test]
 fn fewer_partitions_than_workers_do_not_stall() {
     let out = TestingSink::new();
     let sink = out.clone();

@@ -1,6 +1,6 @@
 //! The steps of a dataflow, one family per file: inputs (on
 //! [`Flow`](crate::Flow)), record-by-record maps, `inspect`, `key_on`,
-//! `stateful_map` and outputs (on [`Stream`](crate::Stream)).
+//! `stateful_map`, `redistribute` and outputs (on [`Stream`](crate::Stream)).
 //!
 //! Every step takes an id, unique within the dataflow, that errors name.
 //! User functions are `'static` closures that run on the worker thread
@@ -14,5 +14,6 @@ mod inspect;
 mod key_on;
 mod map;
 mod output;
+mod redistribute;
 mod stateful_map;
 mod step;
