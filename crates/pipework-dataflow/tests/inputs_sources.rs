@@ -44,6 +44,26 @@ fn file_source_strips_crlf_and_keeps_blank_lines() -> Result<(), Box<dyn std::er
 }
 
 #[test]
+fn file_source_reads_lines_across_buffer_boundaries_and_resumes_between_them() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("big.txt");
+    let mut lines: Vec<String> = (0..5_000).map(|i| format!("{i:05}-{}", "x".repeat(i % 97))).collect();
+    lines.insert(2_500, "y".repeat(200_000));
+    std::fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+    let source = FileSource::new(&path).batch_size(333);
+    let key = source.list_parts()?[0].clone();
+    let mut part = source.build_part(SystemTime::now(), &key, None)?;
+    let mut seen = Vec::new();
+    while seen.len() < 2_600 {
+        seen.extend(part.next_batch()?.unwrap_or_default());
+    }
+    let mut resumed = source.build_part(SystemTime::now(), &key, Some(part.snapshot()))?;
+    seen.extend(drain(&mut resumed)?);
+    assert_eq!(seen, lines);
+    Ok(())
+}
+
+#[test]
 fn file_source_on_missing_file_is_not_found() {
     let source = FileSource::new("/definitely/not/here.txt");
     assert!(matches!(

@@ -141,41 +141,69 @@ impl LinesPartition {
     }
 }
 
+/// Decodes one line of `path` (without its `\n`), dropping a trailing `\r`.
+fn decode(path: &Path, bytes: &[u8], start: u64) -> Result<String, SourceError> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(err) => Err(SourceError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line at byte {start} is not valid UTF-8: {err}"),
+            ),
+        }),
+    }
+}
+
 impl StatefulSourcePartition for LinesPartition {
     type Item = String;
     type State = u64;
 
     fn next_batch(&mut self) -> Result<Option<Vec<String>>, SourceError> {
+        // Lines are cut straight out of the reader's buffer; only a line that
+        // straddles two buffer fills is gathered in `self.line`. `self.offset`
+        // counts only bytes of lines already returned, so a snapshot never
+        // points into the middle of a line.
         let mut batch = Vec::with_capacity(self.batch_size.min(DEFAULT_BATCH_SIZE));
         while batch.len() < self.batch_size {
-            self.line.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut self.line)
-                .map_err(|source| SourceError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            if read == 0 {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(source) => {
+                    return Err(SourceError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+            };
+            if available.is_empty() {
+                if !self.line.is_empty() {
+                    let line = std::mem::take(&mut self.line);
+                    batch.push(decode(&self.path, &line, self.offset)?);
+                    self.offset += line.len() as u64;
+                }
                 break;
             }
-            let start = self.offset;
-            self.offset += read as u64;
-            let mut end = self.line.len();
-            if self.line.ends_with(b"\n") {
-                end -= 1;
-                if self.line[..end].ends_with(b"\r") {
-                    end -= 1;
+            match memchr::memchr(b'\n', available) {
+                Some(end) if self.line.is_empty() => {
+                    let line = decode(&self.path, &available[..end], self.offset);
+                    self.reader.consume(end + 1);
+                    batch.push(line?);
+                    self.offset += end as u64 + 1;
+                }
+                Some(end) => {
+                    self.line.extend_from_slice(&available[..end]);
+                    self.reader.consume(end + 1);
+                    let line = std::mem::take(&mut self.line);
+                    batch.push(decode(&self.path, &line, self.offset)?);
+                    self.offset += line.len() as u64 + 1;
+                }
+                None => {
+                    let len = available.len();
+                    self.line.extend_from_slice(available);
+                    self.reader.consume(len);
                 }
             }
-            let text = std::str::from_utf8(&self.line[..end]).map_err(|err| SourceError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("line at byte {start} is not valid UTF-8: {err}"),
-                ),
-            })?;
-            batch.push(text.to_owned());
         }
         if batch.is_empty() {
             Ok(None)
