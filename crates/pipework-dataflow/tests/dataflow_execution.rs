@@ -477,3 +477,87 @@ fn a_port_in_use_is_a_clear_error() {
     );
     assert!(err.to_string().contains(&address), "{err}");
 }
+
+/// Returns an empty batch `empties` times, then ends; counts its polls.
+struct Idle {
+    empties: u32,
+    polls: Arc<Mutex<u32>>,
+}
+struct IdlePart {
+    left: u32,
+    polls: Arc<Mutex<u32>>,
+}
+impl StatelessSourcePartition for IdlePart {
+    type Item = u32;
+    fn next_batch(&mut self) -> Result<Option<Vec<u32>>, SourceError> {
+        *self.polls.lock().unwrap() += 1;
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        Ok(Some(Vec::new()))
+    }
+}
+impl DynamicSource for Idle {
+    type Item = u32;
+    type Partition = IdlePart;
+    fn build(
+        &self,
+        _now: SystemTime,
+        _index: usize,
+        _count: usize,
+    ) -> Result<IdlePart, SourceError> {
+        Ok(IdlePart {
+            left: self.empties,
+            polls: Arc::clone(&self.polls),
+        })
+    }
+}
+
+#[test]
+fn an_empty_batch_without_awake_time_is_polled_again_after_a_millisecond() {
+    let polls = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&polls);
+    let flow = Dataflow::new("idle", move |flow| {
+        flow.input_dynamic(
+            "idle",
+            Idle {
+                empties: 30,
+                polls: Arc::clone(&counter),
+            },
+        )
+        .output("out", TestingSink::new());
+    });
+    let started = Instant::now();
+    run(&flow, &ExecutionConfig::single()).unwrap();
+    assert_eq!(
+        *polls.lock().unwrap(),
+        31,
+        "polled once per batch, not spun"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_pause_marker_delays_the_rest_of_the_input() {
+    let out = TestingSink::new();
+    let sink = out.clone();
+    let flow = Dataflow::new("pause", move |flow| {
+        let source = TestingSource::with_markers(vec![
+            TestingItem::Item(1),
+            TestingItem::Pause(Duration::from_millis(200)),
+            TestingItem::Item(2),
+        ]);
+        flow.input("inp", source)
+            .map("stamp", |x: u32| (x, Instant::now()))
+            .output("out", sink.clone());
+    });
+    run(&flow, &ExecutionConfig::single()).unwrap();
+    let items = out.items();
+    assert_eq!(items.len(), 2);
+    assert!(items[1].1.duration_since(items[0].1) >= Duration::from_millis(200));
+}
