@@ -44,12 +44,18 @@ fn file_source_strips_crlf_and_keeps_blank_lines() -> Result<(), Box<dyn std::er
 }
 
 #[test]
-fn file_source_reads_lines_across_buffer_boundaries_and_resumes_between_them() -> Result<(), Box<dyn std::error::Error>> {
+fn file_source_reads_lines_across_buffer_boundaries_and_resumes_between_them(
+) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("big.txt");
-    let mut lines: Vec<String> = (0..5_000).map(|i| format!("{i:05}-{}", "x".repeat(i % 97))).collect();
+    let mut lines: Vec<String> = (0..5_000)
+        .map(|i| format!("{i:05}-{}", "x".repeat(i % 97)))
+        .collect();
     lines.insert(2_500, "y".repeat(200_000));
-    std::fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+    std::fs::write(
+        &path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )?;
     let source = FileSource::new(&path).batch_size(333);
     let key = source.list_parts()?[0].clone();
     let mut part = source.build_part(SystemTime::now(), &key, None)?;
