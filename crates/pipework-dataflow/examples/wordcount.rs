@@ -1,8 +1,9 @@
 //! Word count: the running count of every word in a file or a directory of
 //! files, on one worker, N threads or several processes.
 //!
-//! Ports bytewax's word-count example over `bytewax.inputs` and the file
-//! connectors (shared/seeds/bytewax-inputs-api.txt): the input is read by
+//! The word count of issue 5, in the style of bytewax's classic word-count
+//! example, over the input model of shared/seeds/bytewax-inputs-api.txt
+//! (`FixedPartitionedSource`, the file connectors): the input is read by
 //! partition (one per file), words are keyed and counted with a
 //! `stateful_map` routed by key, and the lines go to one file.
 //!
