@@ -8,7 +8,11 @@ use pipework_dataflow::{run, Dataflow, ExecutionConfig};
 use proptest::prelude::*;
 
 /// Running sums per key, as the dataflow computes them, in any order.
-fn dataflow_sums(items: &[(u8, i64)], batch: usize, config: &ExecutionConfig) -> Vec<(String, i64)> {
+fn dataflow_sums(
+    items: &[(u8, i64)],
+    batch: usize,
+    config: &ExecutionConfig,
+) -> Vec<(String, i64)> {
     let out = TestingSink::new();
     let sink = out.clone();
     let input: Vec<(u8, i64)> = items.to_vec();

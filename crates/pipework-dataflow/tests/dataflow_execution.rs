@@ -561,3 +561,39 @@ fn a_pause_marker_delays_the_rest_of_the_input() {
     assert_eq!(items.len(), 2);
     assert!(items[1].1.duration_since(items[0].1) >= Duration::from_millis(200));
 }
+
+#[test]
+fn sink_errors_name_the_output_step_and_partition() {
+    let flow = Dataflow::new("no_dir", |flow| {
+        flow.input(
+            "inp",
+            TestingSource::new(vec![("k".to_string(), "v".to_string())]),
+        )
+        .output_partitioned("write", DirSink::new("/no/such/dir", 2));
+    });
+    let err = run(&flow, &ExecutionConfig::threads(2).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, RunError::Sink { step, part: Some(_), .. } if step == "write"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/no/such/dir/part_"), "{err}");
+}
+
+#[test]
+fn a_cloned_stream_feeds_two_branches() {
+    let (evens, odds) = (TestingSink::new(), TestingSink::new());
+    let (even_sink, odd_sink) = (evens.clone(), odds.clone());
+    let flow = Dataflow::new("fan_out", move |flow| {
+        let numbers = flow.input("inp", TestingSource::new(0..6u32));
+        numbers
+            .clone()
+            .filter("evens", |x: &u32| x.is_multiple_of(2))
+            .output("even_out", even_sink.clone());
+        numbers
+            .filter("odds", |x: &u32| !x.is_multiple_of(2))
+            .output("odd_out", odd_sink.clone());
+    });
+    run(&flow, &ExecutionConfig::threads(2).unwrap()).unwrap();
+    assert_eq!(sorted(evens.items()), vec![0, 2, 4]);
+    assert_eq!(sorted(odds.items()), vec![1, 3, 5]);
+}
