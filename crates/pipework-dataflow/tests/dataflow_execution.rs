@@ -597,3 +597,122 @@ fn a_cloned_stream_feeds_two_branches() {
     assert_eq!(sorted(evens.items()), vec![0, 2, 4]);
     assert_eq!(sorted(odds.items()), vec![1, 3, 5]);
 }
+
+/// A source that notes, at each read, how many items it emitted that the
+/// sink has not written yet.
+struct Watched {
+    written: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+struct WatchedPart {
+    emitted: usize,
+    written: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+impl pipework_dataflow::inputs::StatefulSourcePartition for WatchedPart {
+    type Item = usize;
+    type State = usize;
+    fn next_batch(&mut self) -> Result<Option<Vec<usize>>, SourceError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let in_flight = self.emitted - self.written.load(SeqCst);
+        self.max_in_flight.fetch_max(in_flight, SeqCst);
+        if self.emitted >= 500 {
+            return Ok(None);
+        }
+        self.emitted += 10;
+        Ok(Some((self.emitted - 10..self.emitted).collect()))
+    }
+    fn snapshot(&self) -> usize {
+        self.emitted
+    }
+}
+impl pipework_dataflow::inputs::FixedPartitionedSource for Watched {
+    type Item = usize;
+    type State = usize;
+    type Partition = WatchedPart;
+    fn list_parts(&self) -> Result<Vec<String>, SourceError> {
+        Ok(vec!["only".into()])
+    }
+    fn build_part(
+        &self,
+        _now: SystemTime,
+        _part: &str,
+        _resume: Option<usize>,
+    ) -> Result<WatchedPart, SourceError> {
+        Ok(WatchedPart {
+            emitted: 0,
+            written: Arc::clone(&self.written),
+            max_in_flight: Arc::clone(&self.max_in_flight),
+        })
+    }
+}
+
+/// Counts what it writes into a shared counter.
+struct Tally(Arc<std::sync::atomic::AtomicUsize>);
+struct TallyPart(Arc<std::sync::atomic::AtomicUsize>);
+impl pipework_dataflow::outputs::StatelessSinkPartition for TallyPart {
+    type Item = usize;
+    fn write_batch(
+        &mut self,
+        items: Vec<usize>,
+    ) -> Result<(), pipework_dataflow::outputs::SinkError> {
+        self.0
+            .fetch_add(items.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+impl pipework_dataflow::outputs::DynamicSink for Tally {
+    type Item = usize;
+    type Partition = TallyPart;
+    fn build(
+        &self,
+        _i: usize,
+        _n: usize,
+    ) -> Result<TallyPart, pipework_dataflow::outputs::SinkError> {
+        Ok(TallyPart(Arc::clone(&self.0)))
+    }
+}
+
+#[test]
+fn inputs_wait_for_outputs_to_finish_the_previous_epoch() {
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (w, m) = (Arc::clone(&written), Arc::clone(&max_in_flight));
+    let flow = Dataflow::new("backpressure", move |flow| {
+        // Worker 1 is slow, so without backpressure worker 0 (which reads
+        // the only partition) would read ahead of it.
+        let rounds = if flow.worker_index() == 1 {
+            200_000usize
+        } else {
+            0
+        };
+        flow.input(
+            "inp",
+            Watched {
+                written: Arc::clone(&w),
+                max_in_flight: Arc::clone(&m),
+            },
+        )
+        .redistribute("spread")
+        .map("slow", move |x: usize| {
+            let spin = (0..rounds).fold(x, |acc, i| std::hint::black_box(acc ^ i));
+            std::hint::black_box(spin);
+            x
+        })
+        .output("out", Tally(Arc::clone(&w)));
+    });
+    // A zero interval closes an epoch after every batch.
+    run(
+        &flow,
+        &ExecutionConfig::threads(2)
+            .unwrap()
+            .epoch_interval(Duration::ZERO),
+    )
+    .unwrap();
+    assert_eq!(written.load(std::sync::atomic::Ordering::SeqCst), 500);
+    assert_eq!(
+        max_in_flight.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "read before the last batch was written"
+    );
+}

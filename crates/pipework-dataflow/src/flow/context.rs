@@ -3,9 +3,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::EpochGate;
 use crate::execution::{panic_message, Failure, RunError};
 
 /// One worker's view of the dataflow being built: ids in use, input count,
@@ -17,6 +19,7 @@ pub(crate) struct WorkerContext {
     pub(crate) worker_count: usize,
     pub(crate) epoch_interval: Duration,
     pub(crate) failure: Arc<Failure>,
+    pub(crate) gate: Rc<EpochGate>,
     steps: RefCell<HashSet<String>>,
     inputs: Cell<usize>,
 }
@@ -35,6 +38,7 @@ impl WorkerContext {
             worker_count,
             epoch_interval,
             failure,
+            gate: Rc::new(EpochGate::default()),
             steps: RefCell::new(HashSet::new()),
             inputs: Cell::new(0),
         }

@@ -17,7 +17,10 @@
 //! An epoch closes when every input has moved past it; that is where a
 //! recovery layer snapshots source partitions, stateful steps and sinks
 //! together. Operators here do not wait for epochs to close: items flow on
-//! as soon as they are read.
+//! as soon as they are read. Epochs are also the backpressure: an input
+//! starts reading epoch `e` only when every output has finished the epochs
+//! before it, so about one epoch of input is in flight at most (lower the
+//! interval to hold less).
 //!
 //! # Example
 //!
@@ -46,9 +49,11 @@
 mod builder;
 mod context;
 mod dataflow;
+mod progress;
 mod stream;
 
 pub use builder::Flow;
 pub(crate) use context::{guarded, WorkerContext};
 pub use dataflow::Dataflow;
+pub(crate) use progress::EpochGate;
 pub use stream::Stream;

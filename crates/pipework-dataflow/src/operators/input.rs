@@ -145,6 +145,7 @@ impl<'scope> Flow<'scope> {
         readers: Vec<Reader<T>>,
     ) -> Stream<'scope, T> {
         let failure = Arc::clone(&self.ctx.failure);
+        let gate = Rc::clone(&self.ctx.gate);
         let interval = self.ctx.epoch_interval;
         let step = step_id.to_owned();
         let scope = self.scope;
@@ -153,6 +154,7 @@ impl<'scope> Flow<'scope> {
             step_id,
             move |capability, info| {
                 let activator = scope.activator_for(Rc::clone(&info.address));
+                gate.add_input(scope.activator_for(Rc::clone(&info.address)));
                 let mut capability = Some(capability);
                 let mut readers = readers;
                 let mut epoch = 0u64;
@@ -165,10 +167,10 @@ impl<'scope> Flow<'scope> {
                         capability = None;
                         return;
                     }
-                    if interval.is_zero() || epoch_started.elapsed() >= interval {
-                        epoch += 1;
-                        epoch_started = Instant::now();
-                        cap.downgrade(&epoch);
+                    // Backpressure: wait (an output wakes us) until every
+                    // output has finished the epochs before this one.
+                    if !gate.drained_before(epoch) {
+                        return;
                     }
                     let now = SystemTime::now();
                     let mut wait: Option<Duration> = None;
@@ -234,6 +236,17 @@ impl<'scope> Flow<'scope> {
                     if readers.is_empty() {
                         capability = None;
                         return;
+                    }
+                    // Close the epoch when its time is up, even if no
+                    // partition was awake; the next one starts once the
+                    // outputs have drained this one (they wake us).
+                    if interval.is_zero() || epoch_started.elapsed() >= interval {
+                        epoch += 1;
+                        epoch_started = Instant::now();
+                        cap.downgrade(&epoch);
+                        if !gate.drained_before(epoch) {
+                            return;
+                        }
                     }
                     let mut delay = wait.unwrap_or(interval);
                     if !interval.is_zero() {

@@ -44,6 +44,8 @@ impl<'scope, T: 'static> Stream<'scope, T> {
             None => None,
         };
         let name = step_id.to_owned();
+        let gate = Rc::clone(&self.ctx.gate);
+        let slot = gate.add_output();
         self.inner
             .sink(Pipeline, step_id, move |(input, frontier)| {
                 input.for_each(|_capability, data| {
@@ -56,6 +58,7 @@ impl<'scope, T: 'static> Stream<'scope, T> {
                         failure.fail(sink_error(err));
                     }
                 });
+                gate.advance_output(slot, frontier.frontier().iter().min().copied());
                 if frontier.frontier().is_empty() && !failure.is_failed() {
                     if let Some(mut done) = part.take() {
                         if let Some(Err(err)) = guarded(&failure, &name, || done.close()) {
@@ -131,6 +134,8 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
         });
         let name = step_id.to_owned();
         let mut buckets: HashMap<usize, Vec<V>> = HashMap::new();
+        let gate = Rc::clone(&self.ctx.gate);
+        let slot = gate.add_output();
         self.inner.sink(route, step_id, move |(input, frontier)| {
             input.for_each(|_capability, data| {
                 let batch = std::mem::take(data);
@@ -167,6 +172,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                     }
                 }
             });
+            gate.advance_output(slot, frontier.frontier().iter().min().copied());
             if frontier.frontier().is_empty() && !failure.is_failed() {
                 for (position, mut partition) in built.drain() {
                     if let Some(Err(err)) = guarded(&failure, &name, || partition.close()) {
