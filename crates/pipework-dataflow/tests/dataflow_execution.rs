@@ -716,3 +716,47 @@ fn inputs_wait_for_outputs_to_finish_the_previous_epoch() {
         "read before the last batch was written"
     );
 }
+
+/// A partition whose `next_awake` panics after its first batch.
+struct BadAwake;
+struct BadAwakePart {
+    reads: u32,
+}
+impl StatelessSourcePartition for BadAwakePart {
+    type Item = u32;
+    fn next_batch(&mut self) -> Result<Option<Vec<u32>>, SourceError> {
+        self.reads += 1;
+        Ok(Some(vec![self.reads]))
+    }
+    fn next_awake(&self) -> Option<SystemTime> {
+        assert!(self.reads == 0, "no idea when");
+        None
+    }
+}
+impl DynamicSource for BadAwake {
+    type Item = u32;
+    type Partition = BadAwakePart;
+    fn build(
+        &self,
+        _now: SystemTime,
+        _index: usize,
+        _count: usize,
+    ) -> Result<BadAwakePart, SourceError> {
+        Ok(BadAwakePart { reads: 0 })
+    }
+}
+
+#[test]
+fn a_panic_in_a_partition_names_the_input_step() {
+    for config in layouts() {
+        let flow = Dataflow::new("bad_awake", |flow| {
+            flow.input_dynamic("clock", BadAwake)
+                .output("out", TestingSink::new());
+        });
+        let err = run(&flow, &config).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Panicked { step, message } if step == "clock" && message.contains("no idea when")),
+            "{err}"
+        );
+    }
+}

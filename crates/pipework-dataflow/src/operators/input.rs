@@ -89,9 +89,14 @@ impl<'scope> Flow<'scope> {
                     if owner != self.ctx.worker_index {
                         continue;
                     }
-                    match guarded(failure, step_id, || source.build_part(now, &part, None)) {
-                        Some(Ok(built)) => readers.push(Reader {
-                            awake: built.next_awake(),
+                    let build = || {
+                        let built = source.build_part(now, &part, None)?;
+                        let awake = built.next_awake();
+                        Ok((built, awake))
+                    };
+                    match guarded(failure, step_id, build) {
+                        Some(Ok((built, awake))) => readers.push(Reader {
+                            awake,
                             part,
                             reader: Box::new(Stateful(built)) as Box<dyn PartitionReader<S::Item>>,
                         }),
@@ -119,11 +124,14 @@ impl<'scope> Flow<'scope> {
         let (index, count) = (self.ctx.worker_index, self.ctx.worker_count);
         let part = format!("worker-{index}");
         let mut readers = Vec::new();
-        match guarded(failure, step_id, || {
-            source.build(SystemTime::now(), index, count)
-        }) {
-            Some(Ok(built)) => readers.push(Reader {
-                awake: built.next_awake(),
+        let build = || {
+            let built = source.build(SystemTime::now(), index, count)?;
+            let awake = built.next_awake();
+            Ok::<_, SourceError>((built, awake))
+        };
+        match guarded(failure, step_id, build) {
+            Some(Ok((built, awake))) => readers.push(Reader {
+                awake,
                 part,
                 reader: Box::new(Stateless(built)) as Box<dyn PartitionReader<S::Item>>,
             }),
@@ -202,7 +210,12 @@ impl<'scope> Flow<'scope> {
                                 if !empty {
                                     output.session(&*cap).give_container(&mut batch);
                                 }
-                                current.awake = current.reader.next_awake();
+                                let Some(awake) =
+                                    guarded(&failure, &step, || current.reader.next_awake())
+                                else {
+                                    return;
+                                };
+                                current.awake = awake;
                                 match current.awake {
                                     Some(at) => {
                                         soonest(at.duration_since(now).unwrap_or(Duration::ZERO))
