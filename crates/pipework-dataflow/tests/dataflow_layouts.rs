@@ -279,3 +279,32 @@ fn a_killed_peer_makes_the_other_process_exit_with_an_error() {
         outcome.stderr
     );
 }
+
+#[test]
+fn two_processes_of_two_threads_agree_with_one_worker() {
+    let root = tempfile::tempdir().unwrap();
+    let single = cluster::subdir(root.path(), "single");
+    run(
+        &flow_named("running_count", &single),
+        &ExecutionConfig::single(),
+    )
+    .unwrap();
+    let processes = cluster::subdir(root.path(), "processes");
+    let me = std::env::current_exe().unwrap();
+    let outcomes = cluster::run_processes(
+        &me,
+        &["--ignored", "--exact", ENTRY, "--nocapture"],
+        &[
+            (FLOW_VAR, "running_count".to_owned()),
+            (OUT_VAR, processes.display().to_string()),
+        ],
+        2,
+        2,
+        Duration::from_secs(60),
+    );
+    assert!(outcomes.iter().all(|o| o.succeeded()), "{outcomes:?}");
+    assert_eq!(
+        cluster::sorted_lines(&processes),
+        cluster::sorted_lines(&single)
+    );
+}
