@@ -13,7 +13,8 @@ pub mod outputs;
 mod routing;
 
 pub use execution::{
-    run, Cluster, ConfigError, ExecutionArgs, ExecutionConfig, RunError, DEFAULT_EPOCH_INTERVAL,
+    run, Cluster, ConfigError, ExecutionArgs, ExecutionConfig, RunError, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EPOCH_INTERVAL,
 };
 pub use flow::{Dataflow, Flow, Stream};
 pub use timely::ExchangeData;

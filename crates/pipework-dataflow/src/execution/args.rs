@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
-use super::{ConfigError, ExecutionConfig, DEFAULT_EPOCH_INTERVAL};
+use super::{ConfigError, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH_INTERVAL};
 
 /// bytewax's scaling options, for any binary's `clap` parser:
-/// `-w/--workers-per-process`, `-i/--process-id`, `-a/--addresses` and
-/// `--epoch-interval`, each also read from the environment
-/// (`PIPEWORK_WORKERS_PER_PROCESS`, `PIPEWORK_PROCESS_ID`,
-/// `PIPEWORK_ADDRESSES`, `PIPEWORK_EPOCH_INTERVAL`).
+/// `-w/--workers-per-process`, `-i/--process-id`, `-a/--addresses`,
+/// `--epoch-interval` and `--connect-timeout`, each also read from the
+/// environment (`PIPEWORK_WORKERS_PER_PROCESS`, `PIPEWORK_PROCESS_ID`,
+/// `PIPEWORK_ADDRESSES`, `PIPEWORK_EPOCH_INTERVAL`, `PIPEWORK_CONNECT_TIMEOUT`).
 ///
 /// Flatten it into your own parser with `#[command(flatten)]`, then call
 /// [`to_config`](Self::to_config).
@@ -54,6 +54,9 @@ pub struct ExecutionArgs {
     /// Seconds between epochs (decimals allowed).
     #[arg(long = "epoch-interval", env = "PIPEWORK_EPOCH_INTERVAL", value_parser = parse_seconds, default_value = "10")]
     pub epoch_interval: Duration,
+    /// Seconds a cluster process waits for the others to connect.
+    #[arg(long = "connect-timeout", env = "PIPEWORK_CONNECT_TIMEOUT", value_parser = parse_seconds, default_value = "60")]
+    pub connect_timeout: Duration,
 }
 
 impl Default for ExecutionArgs {
@@ -63,6 +66,7 @@ impl Default for ExecutionArgs {
             process_id: None,
             addresses: None,
             epoch_interval: DEFAULT_EPOCH_INTERVAL,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -106,7 +110,9 @@ impl ExecutionArgs {
             (None, Some(_)) => return Err(ConfigError::MissingProcessId),
             (None, None) => ExecutionConfig::threads(self.workers_per_process)?,
         };
-        Ok(config.epoch_interval(self.epoch_interval))
+        Ok(config
+            .epoch_interval(self.epoch_interval)
+            .connect_timeout(self.connect_timeout))
     }
 }
 

@@ -8,6 +8,9 @@ use super::ConfigError;
 /// The default epoch interval, as in bytewax.
 pub const DEFAULT_EPOCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long a cluster process waits for the others to connect by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The processes of a cluster and which one this is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
@@ -50,6 +53,7 @@ pub struct ExecutionConfig {
     workers_per_process: usize,
     cluster: Option<Cluster>,
     epoch_interval: Duration,
+    connect_timeout: Duration,
 }
 
 impl Default for ExecutionConfig {
@@ -65,6 +69,7 @@ impl ExecutionConfig {
             workers_per_process: 1,
             cluster: None,
             epoch_interval: DEFAULT_EPOCH_INTERVAL,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 
@@ -115,7 +120,7 @@ impl ExecutionConfig {
                 process_id,
                 addresses,
             }),
-            epoch_interval: DEFAULT_EPOCH_INTERVAL,
+            ..Self::single()
         })
     }
 
@@ -125,6 +130,19 @@ impl ExecutionConfig {
     pub fn epoch_interval(mut self, interval: Duration) -> Self {
         self.epoch_interval = interval;
         self
+    }
+
+    /// Sets how long a cluster process waits for the others to be reachable
+    /// and to connect (default 60 s); then [`run`](crate::run) fails with
+    /// [`RunError::Connect`](crate::RunError::Connect).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The connect timeout.
+    pub fn get_connect_timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// The epoch interval.

@@ -35,6 +35,16 @@ pub enum ConfigError {
     /// A process id without addresses.
     #[error("addresses (-a / PIPEWORK_ADDRESSES) are required with a process id")]
     MissingAddresses,
+    /// Another process runs a different number of worker threads.
+    #[error("process {process_id} runs {theirs} workers per process, this one {ours}; start all with the same -w")]
+    WorkerCountMismatch {
+        /// The other process.
+        process_id: usize,
+        /// This process's worker count.
+        ours: usize,
+        /// The other process's worker count.
+        theirs: usize,
+    },
     /// This process's own address cannot be listened on.
     #[error("cannot listen on {address} (process {process_id}): {source}")]
     PortInUse {
@@ -119,6 +129,17 @@ pub enum RunError {
     #[error("a peer process failed or exited: {message}")]
     PeerFailed {
         /// What the communication layer reported.
+        message: String,
+    },
+    /// Another process of the cluster could not be reached, or did not
+    /// connect, before the connect timeout.
+    #[error("connecting to process {process_id} at {address}: {message}")]
+    Connect {
+        /// The process that could not be reached.
+        process_id: usize,
+        /// Its address.
+        address: String,
+        /// What went wrong.
         message: String,
     },
     /// The workers could not be started (for example the network could not be set up).

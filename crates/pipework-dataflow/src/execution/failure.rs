@@ -7,13 +7,17 @@
 //! its network threads then close their sockets without the clean-shutdown
 //! message, and the peers' workers fail on their next receive. So one failure
 //! stops every worker of every process instead of leaving them waiting for
-//! progress that will never come.
+//! progress that will never come. The sockets to the other processes are
+//! also shut down at the first failure, so that peers see the connection
+//! close even while this process lives on.
 
 use std::any::Any;
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
+use super::network::shut_down;
 use super::RunError;
 
 /// The payload a worker unwinds with once the failure is recorded.
@@ -24,6 +28,8 @@ pub(crate) struct Failure {
     failed: AtomicBool,
     first: Mutex<Option<RunError>>,
     workers: Mutex<Vec<Thread>>,
+    /// Sockets to the other processes, shut down on failure.
+    sockets: Mutex<Vec<TcpStream>>,
 }
 
 impl std::fmt::Debug for Failure {
@@ -52,6 +58,13 @@ impl Failure {
             }
         }
         self.failed.store(true, Ordering::SeqCst);
+        let sockets = std::mem::take(
+            &mut *self
+                .sockets
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        shut_down(&sockets);
         let workers = self
             .workers
             .lock()
@@ -72,6 +85,14 @@ impl Failure {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         workers.push(std::thread::current());
+    }
+
+    /// Keeps the sockets to the other processes, to shut them down on failure.
+    pub(crate) fn watch_sockets(&self, sockets: Vec<TcpStream>) {
+        *self
+            .sockets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sockets;
     }
 
     pub(crate) fn take(&self) -> Option<RunError> {

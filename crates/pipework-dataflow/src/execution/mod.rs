@@ -26,7 +26,8 @@
 //! connections uncleanly, so the other processes stop too and return
 //! [`RunError::PeerFailed`]; a process that dies (killed, crashed) has the
 //! same effect. Nothing waits forever for a failed worker. Starting a
-//! cluster does wait for every process to connect.
+//! cluster waits for every process to connect, up to the connect timeout
+//! (60 s by default), and checks that all run the same number of workers.
 //!
 //! # Example
 //!
@@ -53,11 +54,12 @@ mod args;
 mod config;
 mod error;
 mod failure;
+mod network;
 mod run;
 mod worker;
 
 pub use args::ExecutionArgs;
-pub use config::{Cluster, ExecutionConfig, DEFAULT_EPOCH_INTERVAL};
+pub use config::{Cluster, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH_INTERVAL};
 pub use error::{ConfigError, RunError};
 pub(crate) use failure::{panic_message, Failure};
 pub use run::run;

@@ -1,18 +1,20 @@
 //! Running a dataflow on one worker, N threads, or a cluster of processes.
 
-use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
 use timely::communication::allocator::thread::Thread;
-use timely::communication::Allocator;
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::ProcessBuilder;
+use timely::communication::{Allocator, AllocatorBuilder, Hooks};
 use timely::worker::Worker;
-use timely::{CommunicationConfig, WorkerConfig};
+use timely::WorkerConfig;
 
 use super::failure::Failure;
+use super::network;
 use super::worker::{classify, run_worker};
-use super::{ConfigError, ExecutionConfig, RunError};
+use super::{ExecutionConfig, RunError};
 use crate::Dataflow;
 
 /// Runs `flow` with the layout in `config` and returns when every worker
@@ -21,8 +23,8 @@ use crate::Dataflow;
 /// - One worker and no cluster: the worker runs in the calling thread.
 /// - N workers: N threads in this process.
 /// - A cluster: this process listens on its address, connects to the others
-///   (waiting until they are up), and runs its N threads; items that must
-///   change worker go over TCP.
+///   (waiting until they are up, at most the connect timeout), and runs its
+///   N threads; items that must change worker go over TCP.
 ///
 /// # Errors
 ///
@@ -31,8 +33,10 @@ use crate::Dataflow;
 /// [`RunError::Step`], [`RunError::Panicked`], [`RunError::Source`],
 /// [`RunError::Sink`], [`RunError::Aborted`] from steps, each naming the
 /// step; [`RunError::PeerFailed`] when another process of the cluster failed
-/// or died; [`ConfigError::PortInUse`] (as [`RunError::Config`]) when this
-/// process cannot listen on its address; [`RunError::Startup`] when timely
+/// or died; [`ConfigError::PortInUse`](crate::ConfigError::PortInUse) (as [`RunError::Config`]) when this
+/// process cannot listen on its address; [`RunError::Connect`] when a peer
+/// is not reachable in time, and [`ConfigError::WorkerCountMismatch`](crate::ConfigError::WorkerCountMismatch) when
+/// peers run different worker counts; [`RunError::Startup`] when timely
 /// cannot set up communication.
 ///
 /// # Examples
@@ -56,38 +60,38 @@ use crate::Dataflow;
 pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
     let failure = Failure::new();
     let epoch_interval = config.get_epoch_interval();
-    let timely_config = match config.get_cluster() {
-        None if config.workers_per_process() == 1 => {
-            return run_here(flow, &failure, epoch_interval)
-        }
-        None => timely::Config::process(config.workers_per_process()),
-        Some(cluster) => {
-            let address = &cluster.addresses()[cluster.process_id()];
-            // Fail fast with a clear error rather than timely's, which may only
-            // come after connecting to the other processes.
-            TcpListener::bind(address).map_err(|source| ConfigError::PortInUse {
-                address: address.clone(),
-                process_id: cluster.process_id(),
-                source,
-            })?;
-            timely::Config {
-                communication: CommunicationConfig::Cluster {
-                    threads: config.workers_per_process(),
-                    process: cluster.process_id(),
-                    addresses: cluster.addresses().to_vec(),
-                    report: false,
-                    zerocopy: false,
-                },
-                worker: WorkerConfig::default(),
-            }
-        }
-    };
     let shared = Arc::clone(&failure);
     let flow = flow.clone();
-    let guards = timely::execute(timely_config, move |worker| {
-        run_worker(worker, &flow, &shared, epoch_interval)
-    })
-    .map_err(|message| RunError::Startup { message })?;
+    let work = move |worker: &mut Worker| run_worker(worker, &flow, &shared, epoch_interval);
+    let guards = match config.get_cluster() {
+        None if config.workers_per_process() == 1 => return run_here(&work, &failure),
+        None => timely::execute(timely::Config::process(config.workers_per_process()), work)
+            .map_err(|message| RunError::Startup { message })?,
+        Some(cluster) => {
+            let threads = config.workers_per_process();
+            let connected = network::connect(cluster, threads, config.get_connect_timeout())?;
+            failure.watch_sockets(connected.shutdown);
+            let hooks = Hooks::default();
+            let local = ProcessBuilder::new_typed_vector(
+                threads,
+                hooks.refill.clone(),
+                hooks.spill.clone(),
+            );
+            let (builders, guard) = initialize_networking_from_sockets(
+                local,
+                connected.sockets,
+                cluster.process_id(),
+                threads,
+                hooks,
+            )
+            .map_err(|err| RunError::Startup {
+                message: err.to_string(),
+            })?;
+            let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+            timely::execute::execute_from(builders, Box::new(guard), WorkerConfig::default(), work)
+                .map_err(|message| RunError::Startup { message })?
+        }
+    };
     // Joining also joins timely's network threads, which panic when a peer
     // broke its connection; that panic is part of the failure, not a new one.
     let joined = catch_unwind(AssertUnwindSafe(|| guards.join()));
@@ -103,15 +107,11 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
 }
 
 /// One worker in the calling thread.
-fn run_here(
-    flow: &Dataflow,
-    failure: &Arc<Failure>,
-    epoch_interval: std::time::Duration,
-) -> Result<(), RunError> {
+fn run_here(work: &dyn Fn(&mut Worker), failure: &Failure) -> Result<(), RunError> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let allocator = Allocator::Thread(Thread::default());
         let mut worker = Worker::new(WorkerConfig::default(), allocator, Some(Instant::now()));
-        run_worker(&mut worker, flow, failure, epoch_interval);
+        work(&mut worker);
     }));
     if let Some(err) = failure.take() {
         return Err(err);
