@@ -760,3 +760,26 @@ fn a_panic_in_a_partition_names_the_input_step() {
         );
     }
 }
+
+#[test]
+fn a_panic_in_a_sink_routing_function_names_the_output_step() {
+    let dir = tempfile::tempdir().unwrap();
+    for config in layouts() {
+        let path = dir.path().to_path_buf();
+        let flow = Dataflow::new("bad_route", move |flow| {
+            flow.input(
+                "inp",
+                TestingSource::new(vec![("k".to_string(), "v".to_string())]),
+            )
+            .output_partitioned(
+                "write",
+                DirSink::new(&path, 2).assign_file(|_| panic!("no file for you")),
+            );
+        });
+        let err = run(&flow, &config).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Panicked { step, .. } if step == "write"),
+            "{err}"
+        );
+    }
+}

@@ -106,9 +106,14 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                 .map(|part| owner_by_name.get(part).copied().unwrap_or(0))
                 .collect(),
         );
+        // Duplicate names share one partition: map each position to the first one.
+        let canonical: Vec<usize> = parts
+            .iter()
+            .map(|part| parts.iter().position(|other| other == part).unwrap_or(0))
+            .collect();
         let mut built: HashMap<usize, S::Partition> = HashMap::new();
         for (position, part) in parts.iter().enumerate() {
-            if owners[position] != self.ctx.worker_index || built.contains_key(&position) {
+            if owners[position] != self.ctx.worker_index || canonical[position] != position {
                 continue;
             }
             match guarded(&failure, step_id, || sink.build_part(part, None)) {
@@ -119,18 +124,14 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                 None => {}
             }
         }
-        // Duplicate names share one partition: map each position to the first one.
-        let canonical: Vec<usize> = parts
-            .iter()
-            .map(|part| parts.iter().position(|other| other == part).unwrap_or(0))
-            .collect();
         let count = parts.len().max(1);
         let (route_sink, route_owners) = (Rc::clone(&sink), Rc::clone(&owners));
+        let (route_failure, route_name) = (Arc::clone(&failure), step_id.to_owned());
         let route = Exchange::new(move |(key, _): &(String, V)| {
-            route_owners
-                .get(route_sink.part_fn(key) % count)
-                .copied()
-                .unwrap_or(0) as u64
+            let owner = guarded(&route_failure, &route_name, || {
+                route_owners.get(route_sink.part_fn(key) % count).copied()
+            });
+            owner.flatten().unwrap_or(0) as u64
         });
         let name = step_id.to_owned();
         let mut buckets: HashMap<usize, Vec<V>> = HashMap::new();
