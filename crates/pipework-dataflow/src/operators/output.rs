@@ -93,8 +93,8 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             source,
         };
         let sink = Rc::new(sink);
-        let parts = sink.list_parts();
-        if parts.is_empty() {
+        let parts = guarded(&failure, step_id, || sink.list_parts()).unwrap_or_default();
+        if parts.is_empty() && !failure.is_failed() {
             failure.fail(sink_error(None, SinkError::NoParts));
         }
         let owner_by_name: HashMap<String, usize> = assign_parts(&parts, self.ctx.worker_count)
