@@ -133,7 +133,7 @@ fn wordcount_reads_a_single_file_and_reports_bad_arguments() {
             "--input",
             "x",
             "--output",
-            "y",
+            &dir.path().join("never.tsv").display().to_string(),
             "-i",
             "5",
             "-a",
@@ -144,10 +144,19 @@ fn wordcount_reads_a_single_file_and_reports_bad_arguments() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("process id 5 is out of range"));
 
+    // A missing input fails before the output file is created or truncated.
+    let kept = dir.path().join("kept.tsv");
+    std::fs::write(&kept, "earlier results\n").unwrap();
     let missing = Command::new(&binary)
-        .args(["--input", "/no/such/input", "--output", "y"])
+        .args([
+            "--input",
+            "/no/such/input",
+            "--output",
+            &kept.display().to_string(),
+        ])
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("input step `read`"));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "earlier results\n");
 }

@@ -35,7 +35,14 @@ impl<'scope, T: 'static> Stream<'scope, T> {
             source,
         };
         let (index, count) = (self.ctx.worker_index, self.ctx.worker_count);
-        let mut part = match guarded(&failure, step_id, || sink.build(index, count)) {
+        let build = || {
+            if failure.is_failed() {
+                // The run is already over; do not open anything.
+                return None;
+            }
+            guarded(&failure, step_id, || sink.build(index, count))
+        };
+        let mut part = match build() {
             Some(Ok(part)) => Some(part),
             Some(Err(err)) => {
                 failure.fail(sink_error(err));
@@ -113,6 +120,11 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             .collect();
         let mut built: HashMap<usize, S::Partition> = HashMap::new();
         for (position, part) in parts.iter().enumerate() {
+            // After a failure (say, a missing input) do not create or
+            // truncate output files: the run is over.
+            if failure.is_failed() {
+                break;
+            }
             if owners[position] != self.ctx.worker_index || canonical[position] != position {
                 continue;
             }
