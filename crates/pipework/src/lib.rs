@@ -3,3 +3,18 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 #![deny(unused_must_use)]
+
+pub mod batch;
+pub mod iter;
+#[cfg(feature = "jsonl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
+pub mod jsonl;
+pub mod pipeline;
+#[cfg(feature = "stream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
+pub mod stream;
+
+/// The workspace README's Rust snippets, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadme;

@@ -1,0 +1,101 @@
+//! Command-line arguments.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run a command once per key of a JSONL file, write the results to another
+/// JSONL file, and resume where it stopped when run again.
+#[derive(Debug, Parser)]
+#[command(name = "pipework", version)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run CMD once per distinct key of SRC; write one row per SRC row to DST:
+    /// the kept columns, the key, and the fields of CMD's JSON object.
+    Map(MapArgs),
+    /// Run CMD once per key of SRC (keys must be unique); write each object
+    /// CMD prints (a JSON array or JSONL) as a row of DST, with the kept
+    /// columns and the key. The done keys are recorded in DST.done.
+    Flatmap(MapArgs),
+    /// Make DST hold exactly --count rows per key listed in --keys, running
+    /// CMD with {COL: key, "index": i} for each missing row.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `map` and `flatmap`.
+#[derive(Debug, Args)]
+pub(crate) struct MapArgs {
+    /// The source JSONL file.
+    pub(crate) src: PathBuf,
+    /// The destination JSONL file (created, or resumed if it exists).
+    pub(crate) dst: PathBuf,
+    /// The key column: rows with the same value share one run of CMD.
+    #[arg(long, value_name = "COL")]
+    pub(crate) key: String,
+    /// A source column to copy to every output row (repeatable).
+    #[arg(long = "keep", value_name = "COL")]
+    pub(crate) keep: Vec<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// Arguments of `generate`.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// The JSONL file to create or complete.
+    pub(crate) dst: PathBuf,
+    /// The key column of every row.
+    #[arg(long, value_name = "COL")]
+    pub(crate) key: String,
+    /// How many rows each key must have.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: usize,
+    /// A text file with one key per line (blank lines are ignored; keys are strings).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keys: PathBuf,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// How CMD is run.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// How many CMDs run at once [default: the number of cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) jobs: Option<u32>,
+    /// What to do when CMD fails for a key or a source row is bad.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Raise)]
+    pub(crate) on_error: OnErrorArg,
+    /// Kill CMD and count it as failed after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+    /// The command to run, and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub(crate) cmd: Vec<OsString>,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnErrorArg {
+    /// Stop at the first failure; rows written so far stay.
+    Raise,
+    /// Report the failure, leave that key's rows out, go on (exit code 1).
+    Skip,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err("the timeout must be a positive number of seconds".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,5 @@
+//! One file per subcommand.
+
+pub(crate) mod flatmap;
+pub(crate) mod generate;
+pub(crate) mod map;

@@ -1,0 +1,56 @@
+//! Ctrl-C: the first one stops launching commands and lets running ones
+//! finish; the second kills them. Either way the run ends cleanly (rows
+//! written, file synced) and can be resumed.
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The two stages of an interrupt, as tokens.
+#[derive(Debug)]
+pub(crate) struct Interrupt {
+    /// Cancelled by the first Ctrl-C: start nothing new.
+    pub(crate) stop: CancellationToken,
+    /// Cancelled by the second Ctrl-C: kill running commands.
+    pub(crate) kill: CancellationToken,
+    listener: JoinHandle<()>,
+}
+
+impl Interrupt {
+    /// Starts listening for Ctrl-C; `note` prints what happens.
+    pub(crate) fn listen(note: impl Fn(&str) + Send + 'static) -> Interrupt {
+        let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
+        let listener = tokio::spawn({
+            let (stop, kill) = (stop.clone(), kill.clone());
+            async move {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                stop.cancel();
+                note("interrupted: starting no new commands, waiting for the running ones (Ctrl-C again kills them)");
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                kill.cancel();
+                note("interrupted again: killing the running commands");
+            }
+        });
+        Interrupt {
+            stop,
+            kill,
+            listener,
+        }
+    }
+
+    /// True if a Ctrl-C arrived.
+    pub(crate) fn happened(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        // The listener only turns signals into token cancellations; once the
+        // run is over there is nothing left for it to do.
+        self.listener.abort();
+    }
+}

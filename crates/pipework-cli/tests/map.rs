@@ -1,0 +1,361 @@
+//! `pipework map`.
+
+use serde_json::json;
+
+use crate::support::{assert_code, scripts, Env};
+
+fn source(env: &Env) {
+    env.write_rows(
+        "in.jsonl",
+        &[
+            json!({"id": 1, "name": "a", "extra": "x"}),
+            json!({"id": 2, "name": "b", "extra": "y"}),
+            json!({"id": 1, "name": "c", "extra": "z"}),
+        ],
+    );
+}
+
+#[test]
+fn writes_one_row_per_source_row_and_runs_cmd_once_per_key() {
+    let env = Env::new();
+    source(&env);
+    env.script("echo.sh", scripts::ECHO);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--keep",
+        "name",
+        "--",
+        "./echo.sh",
+    ]);
+    assert_code(&run, 0);
+    let first_of_1 = json!({"id": 1, "name": "a", "extra": "x"});
+    assert_eq!(
+        env.rows("out.jsonl"),
+        [
+            json!({"id": 1, "name": "a", "input": first_of_1}),
+            json!({"id": 2, "name": "b", "input": {"id": 2, "name": "b", "extra": "y"}}),
+            json!({"id": 1, "name": "c", "input": first_of_1}),
+        ]
+    );
+    assert_eq!(env.calls().len(), 2);
+    assert!(
+        run.stderr
+            .contains("3/3 rows (3 written now, 0 already there); keys: 2 computed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn hostile_key_values_reach_cmd_only_as_json_data() {
+    let env = Env::new();
+    let hostile = [
+        "it's \"quoted\"",
+        "$(touch pwned)",
+        "`touch pwned2`; rm -rf /nonexistent",
+        "line\nbreak\r\n",
+        "back\\slash \u{0}nul",
+        "-- --key",
+    ];
+    let rows: Vec<_> = hostile.iter().map(|k| json!({"id": k})).collect();
+    env.write_rows("in.jsonl", &rows);
+    env.script("echo.sh", scripts::ECHO);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./echo.sh",
+    ]);
+    assert_code(&run, 0);
+    let out = env.rows("out.jsonl");
+    assert_eq!(out.len(), hostile.len());
+    for (row, key) in out.iter().zip(hostile) {
+        assert_eq!(row["id"], json!(key));
+        assert_eq!(
+            row["input"],
+            json!({"id": key}),
+            "CMD got the key as JSON, unchanged"
+        );
+    }
+    assert!(!env.path("pwned").exists() && !env.path("pwned2").exists());
+}
+
+#[test]
+fn cmd_arguments_are_passed_as_argv_never_through_a_shell() {
+    let env = Env::new();
+    env.write_rows("in.jsonl", &[json!({"id": 1})]);
+    env.script("args.sh", scripts::PRINT_ARGS);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./args.sh",
+        "two words",
+        "$HOME",
+        "*",
+        ";ls",
+    ]);
+    assert_code(&run, 0);
+    assert_eq!(
+        env.rows("out.jsonl")[0]["args"],
+        json!(["two words", "$HOME", "*", ";ls"])
+    );
+}
+
+#[test]
+fn missing_cmd_is_an_error_before_any_work() {
+    let env = Env::new();
+    source(&env);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./no-such-command",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr
+            .contains("command not found or not executable: ./no-such-command"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.path("out.jsonl").exists());
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "no-such-command-in-path",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr
+            .contains("command not found in PATH: no-such-command-in-path"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_and_line() {
+    let env = Env::new();
+    env.write("in.jsonl", "{\"id\": 1}\n{\"id\": \n");
+    env.script("echo.sh", scripts::ECHO);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./echo.sh",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr.contains("in.jsonl:2: invalid json"),
+        "{}",
+        run.stderr
+    );
+    env.write("in.jsonl", "{\"name\": 1}\n");
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./echo.sh",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr.contains("in.jsonl:1: missing key column \"id\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let run = env.run(&["map", "in.jsonl", "out.jsonl", "--key", "id"]);
+    assert_code(&run, 2);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--jobs",
+        "0",
+        "--",
+        "true",
+    ]);
+    assert_code(&run, 2);
+    let run = env.run(&[
+        "map",
+        "missing.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "true",
+    ]);
+    assert_code(&run, 2);
+    assert!(run.stderr.contains("missing.jsonl"), "{}", run.stderr);
+}
+
+#[test]
+fn failing_cmd_under_raise_exits_2_with_its_stderr_tail() {
+    let env = Env::new();
+    env.write_rows(
+        "in.jsonl",
+        &[
+            json!({"id": "good"}),
+            json!({"id": "bad"}),
+            json!({"id": "good"}),
+        ],
+    );
+    env.script("fail.sh", scripts::FAIL_ON_BAD);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--jobs",
+        "1",
+        "--",
+        "./fail.sh",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr
+            .contains("key \"bad\": the command failed (exit status: 3)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line one of the complaint\ncannot handle this row"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("rerun the same command to resume"),
+        "{}",
+        run.stderr
+    );
+    // Rows whose result is known are written even after the failure (their
+    // call was paid for); the third row reuses "good" and may or may not have
+    // been read before "bad" failed. "bad" itself is never written.
+    let rows = env.rows("out.jsonl");
+    assert!(!rows.is_empty() && rows.len() <= 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| *r == json!({"id": "good", "ok": true})),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn failing_cmd_under_skip_exits_1_and_keeps_the_other_rows() {
+    let env = Env::new();
+    env.write_rows(
+        "in.jsonl",
+        &[
+            json!({"id": "good"}),
+            json!({"id": "bad"}),
+            json!({"id": "good"}),
+        ],
+    );
+    env.script("fail.sh", scripts::FAIL_ON_BAD);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--on-error",
+        "skip",
+        "--",
+        "./fail.sh",
+    ]);
+    assert_code(&run, 1);
+    assert!(
+        run.stderr
+            .contains("skipped: key \"bad\": the command failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 keys failed"), "{}", run.stderr);
+    assert_eq!(env.rows("out.jsonl").len(), 2);
+}
+
+#[test]
+fn output_that_is_not_one_object_is_that_keys_error() {
+    let env = Env::new();
+    env.write_rows("in.jsonl", &[json!({"id": 1})]);
+    for (body, problem) in [
+        ("cat >/dev/null; echo 'not json'", "printed invalid json"),
+        (
+            "cat >/dev/null; echo '[1]'",
+            "printed an array, expected one json object",
+        ),
+        ("cat >/dev/null; echo '{}{}'", "printed 2 json values"),
+        ("cat >/dev/null", "printed nothing"),
+    ] {
+        env.script("bad.sh", body);
+        let run = env.run(&[
+            "map",
+            "in.jsonl",
+            "out.jsonl",
+            "--key",
+            "id",
+            "--",
+            "./bad.sh",
+        ]);
+        assert_code(&run, 2);
+        assert!(run.stderr.contains(problem), "{problem}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn timeout_kills_a_slow_cmd_and_reports_its_stderr() {
+    let env = Env::new();
+    env.write_rows("in.jsonl", &[json!({"id": 1})]);
+    env.script("slow.sh", "echo 'warming up' >&2\nexec sleep 30\n");
+    let started = std::time::Instant::now();
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--timeout",
+        "0.3",
+        "--",
+        "./slow.sh",
+    ]);
+    assert_code(&run, 2);
+    assert!(
+        run.stderr
+            .contains("timed out after 0.3s and was killed; its stderr ends with: warming up"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

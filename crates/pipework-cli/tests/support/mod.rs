@@ -1,0 +1,108 @@
+//! The harness of the CLI tests: a scratch directory, test commands written
+//! as POSIX sh scripts, and running the real `pipework` binary in it.
+
+pub(crate) mod scripts;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A scratch directory in which `pipework` runs.
+pub(crate) struct Env {
+    dir: tempfile::TempDir,
+}
+
+/// The outcome of one `pipework` run.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stderr: String,
+}
+
+impl Env {
+    pub(crate) fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+        }
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file in the scratch directory.
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    }
+
+    /// Writes rows as JSONL.
+    pub(crate) fn write_rows(&self, name: &str, rows: &[Value]) -> PathBuf {
+        let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        self.write(name, &text)
+    }
+
+    /// Writes an executable sh script.
+    pub(crate) fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(name, &format!("#!/bin/sh\n{body}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        path
+    }
+
+    /// A `pipework` command in the scratch directory.
+    pub(crate) fn pipework(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipework"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("CALLS", self.path("calls.log"));
+        command
+    }
+
+    /// Runs `pipework` to the end.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        let Output { status, stderr, .. } = self
+            .pipework(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running pipework: {e}"));
+        Run {
+            code: status.code(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// The rows of a JSONL file in the scratch directory (none if missing).
+    pub(crate) fn rows(&self, name: &str) -> Vec<Value> {
+        rows(&self.path(name))
+    }
+
+    /// How many times the test commands ran (each appends a line to `calls.log`).
+    pub(crate) fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The rows of a JSONL file; panics on a bad line.
+pub(crate) fn rows(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {l:?}: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// Asserts an exit code, showing stderr when it differs.
+#[track_caller]
+pub(crate) fn assert_code(run: &Run, code: i32) {
+    assert_eq!(run.code, Some(code), "stderr:\n{}", run.stderr);
+}

@@ -1,0 +1,53 @@
+//! Test commands. Each appends one line to `$CALLS` per run, so tests can
+//! count invocations.
+
+/// Prints `{"input": <the row it got>}`.
+pub(crate) const ECHO: &str = r#"row=$(cat)
+printf '%s\n' "$row" >> "$CALLS"
+printf '{"input":%s}\n' "$row"
+"#;
+
+/// Like `ECHO`, after a short random pause (up to ~60 ms).
+pub(crate) const SLOW_ECHO: &str = r#"row=$(cat)
+printf '%s\n' "$row" >> "$CALLS"
+n=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
+sleep "0.0$((n % 6 + 1))"
+printf '{"input":%s}\n' "$row"
+"#;
+
+/// Fails (exit 3, a message on stderr) when its input contains "bad".
+pub(crate) const FAIL_ON_BAD: &str = r#"row=$(cat)
+printf '%s\n' "$row" >> "$CALLS"
+case "$row" in
+  *bad*) echo "line one of the complaint" >&2; echo "cannot handle this row" >&2; exit 3 ;;
+esac
+printf '{"ok":true}\n'
+"#;
+
+/// Prints its arguments, one JSON string each, as {"args": [...]}.
+pub(crate) const PRINT_ARGS: &str = r#"cat > /dev/null
+printf 'x\n' >> "$CALLS"
+out='{"args":['
+sep=''
+for a in "$@"; do
+  esc=$(printf '%s' "$a" | sed 's/\\/\\\\/g; s/"/\\"/g')
+  out="$out$sep\"$esc\""
+  sep=','
+done
+printf '%s]}\n' "$out"
+"#;
+
+/// Prints two objects as JSONL, or none for a key containing "none".
+pub(crate) const TWO_LINES: &str = r#"row=$(cat)
+printf '%s\n' "$row" >> "$CALLS"
+case "$row" in
+  *none*) exit 0 ;;
+esac
+printf '{"part":1}\n{"part":2}\n'
+"#;
+
+/// Prints a JSON array of two objects.
+pub(crate) const ARRAY: &str = r#"row=$(cat)
+printf '%s\n' "$row" >> "$CALLS"
+printf '[{"part":1},{"part":2}]\n'
+"#;

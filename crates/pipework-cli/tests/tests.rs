@@ -1,0 +1,11 @@
+//! Integration tests of the `pipework` binary, all in one test binary: each
+//! test writes its input and test commands into a scratch directory and runs
+//! the real binary there.
+
+mod support;
+
+mod flatmap;
+mod generate;
+mod map;
+mod regression;
+mod resume;

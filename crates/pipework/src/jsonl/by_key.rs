@@ -1,0 +1,456 @@
+//! The engine behind `map_by_key` and `flatmap_by_key`.
+//!
+//! One async loop owns all the state; three kinds of event drive it: a batch
+//! of source rows from the reader thread, a finished call, and the appender
+//! acknowledging a write. Rows wait in `pending`, in source order, until their
+//! key's result is known; the head of `pending` goes to the appender as soon
+//! as it can. A new key's call starts only while fewer than `concurrency` keys
+//! are started-but-not-yet-written, so a crash loses at most `concurrency`
+//! calls.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::bounded::{panic_message, Bounded, Outcome};
+use super::error::{BoxError, Error};
+use super::options::{Common, MapOptions};
+use super::report::Report;
+use super::resume::Resumed;
+use super::source::{spawn_reader, SrcRow};
+use super::write::{Base, DoneLog, Item, Writer};
+use super::Row;
+
+/// What differs between a map and a flatmap.
+pub(crate) trait Shape {
+    /// A successful result of `f`.
+    type Out: Send + Sync + 'static;
+    /// Keys must be unique in the source.
+    const UNIQUE_KEYS: bool;
+    /// Checks that a result does not change the key column.
+    fn check(out: &Self::Out, key: &Value, column: &str) -> Result<(), Error>;
+    /// The output of one source row.
+    fn item(base: Base, key: &Value, out: &Arc<Self::Out>) -> Item;
+    /// How many lines [`item`](Self::item) writes.
+    fn lines(out: &Self::Out) -> u64;
+}
+
+/// A finished call as the task set gives it back.
+type Joined<O> = Result<((usize, Value), Outcome<Result<O, BoxError>>), tokio::task::JoinError>;
+
+/// Where a key's result stands in this run.
+enum Slot<O> {
+    NotStarted,
+    Running,
+    Ready(Arc<O>),
+    Failed,
+}
+
+struct KeyState<O> {
+    /// Occurrences seen in the source so far.
+    seen: u64,
+    /// Rows of this key already in the destination.
+    resumed: u64,
+    first_line: u64,
+    slot: Slot<O>,
+}
+
+struct Pending<O> {
+    id: usize,
+    key: Value,
+    base: Base,
+    /// The key's result, if it was known when the row was placed.
+    ready: Option<Arc<O>>,
+    /// The first row of a key computed in this run: writing it makes the key safe.
+    first: bool,
+}
+
+/// Runs the loop. `resumed` is what the destination already holds.
+pub(crate) async fn run<S, F, Fut, E>(
+    src: &Path,
+    dst: &Path,
+    f: F,
+    opts: &MapOptions,
+    resumed: HashMap<Value, Resumed<S::Out>>,
+    log: Option<DoneLog>,
+) -> Result<Report, Error>
+where
+    S: Shape,
+    F: FnMut(Row) -> Fut,
+    Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let columns = columns(&opts.key, &opts.keep_columns);
+    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS);
+    let mut engine = Engine::<S, F> {
+        src: src.to_path_buf(),
+        columns,
+        concurrency: opts.concurrency,
+        read_ahead: opts.read_ahead_rows(),
+        common: opts.common.clone(),
+        f,
+        keys: Vec::new(),
+        resumed,
+        inbox: VecDeque::new(),
+        pending: VecDeque::new(),
+        calls: Bounded::new(opts.concurrency),
+        writer: Writer::spawn(dst, log, opts.common.durability),
+        dst: dst.to_path_buf(),
+        at_risk: VecDeque::new(),
+        unsafe_keys: 0,
+        report: Report::default(),
+    };
+    let result = engine.run(rows, reader).await;
+    engine.calls.abort_all();
+    // Whatever happened, the rows handed to the appender are written and
+    // synced before returning; its own error comes first.
+    let Engine { writer, .. } = engine;
+    writer.finish(dst).await?;
+    result
+}
+
+/// A row made of the base columns only (never used: see `place_row`).
+fn base_row(base: &Base) -> Row {
+    base.names
+        .iter()
+        .zip(&base.values)
+        .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
+        .collect()
+}
+
+/// The key column followed by the kept columns, without repeats.
+fn columns(key: &str, keep: &[String]) -> Arc<[String]> {
+    let mut columns = vec![key.to_owned()];
+    for column in keep {
+        if !columns.contains(column) {
+            columns.push(column.clone());
+        }
+    }
+    columns.into()
+}
+
+struct Engine<S: Shape, F> {
+    src: PathBuf,
+    /// The key column, then the kept columns (without repeats).
+    columns: Arc<[String]>,
+    concurrency: usize,
+    read_ahead: usize,
+    common: Common,
+    f: F,
+    /// Every key seen in the source, by its number (see `SrcRow::id`).
+    keys: Vec<KeyState<S::Out>>,
+    /// What the destination holds, by key, until the key shows up in the source.
+    resumed: HashMap<Value, Resumed<S::Out>>,
+    /// Source rows received but not yet placed.
+    inbox: VecDeque<Result<SrcRow, Error>>,
+    /// Source rows waiting for their key's result, in source order.
+    pending: VecDeque<Pending<S::Out>>,
+    calls: Bounded<(usize, Value), Result<S::Out, BoxError>>,
+    writer: Writer,
+    dst: PathBuf,
+    /// Batches sent but not yet acknowledged, with the number of keys each makes safe.
+    at_risk: VecDeque<(u64, usize)>,
+    /// Keys started in this run whose first row is not yet written.
+    unsafe_keys: usize,
+    report: Report,
+}
+
+impl<S, F, Fut, E> Engine<S, F>
+where
+    S: Shape,
+    F: FnMut(Row) -> Fut,
+    Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    async fn run(
+        &mut self,
+        mut rows: mpsc::Receiver<Vec<Result<SrcRow, Error>>>,
+        mut reader: tokio::task::JoinHandle<()>,
+    ) -> Result<Report, Error> {
+        let mut eof = false;
+        let common = self.common.clone();
+        loop {
+            if !self.report.stopped {
+                self.place()?;
+            }
+            self.write_head().await?;
+            let can_read = !eof
+                && !self.report.stopped
+                && self.inbox.is_empty()
+                && self.pending.len() < self.read_ahead;
+            let idle = self.calls.is_empty() && self.pending.is_empty();
+            if idle && (self.report.stopped || (eof && self.inbox.is_empty())) {
+                return Ok(self.report.clone());
+            }
+            tokio::select! {
+                biased;
+                () = common.stopped(), if !self.report.stopped => {
+                    self.report.stopped = true;
+                    self.inbox.clear();
+                }
+                Some(joined) = self.calls.join_next(), if !self.calls.is_empty() => {
+                    let mut finished = self.finish_call(joined);
+                    // Take every other call that has finished too, so their
+                    // rows go to the writer in one batch.
+                    while finished.is_ok() {
+                        let Some(joined) = self.calls.try_join_next() else {
+                            break;
+                        };
+                        finished = self.finish_call(joined);
+                    }
+                    if let Err(error) = finished {
+                        // The run stops; still write the rows that are ready
+                        // before the failed key's first row.
+                        self.write_head().await?;
+                        return Err(error);
+                    }
+                }
+                () = self.writer.written(), if !self.at_risk.is_empty() => {
+                    let acked = self.writer.acked();
+                    while self.at_risk.front().is_some_and(|&(seq, _)| seq <= acked) {
+                        if let Some((_, keys)) = self.at_risk.pop_front() {
+                            self.unsafe_keys -= keys;
+                        }
+                    }
+                }
+                batch = rows.recv(), if can_read => match batch {
+                    Some(batch) => self.inbox.extend(batch),
+                    None => {
+                        eof = true;
+                        (&mut reader).await.map_err(|e| Error::io(
+                            "reading",
+                            &self.src,
+                            std::io::Error::other(format!("the reader thread failed: {e}")),
+                        ))?;
+                    }
+                },
+                else => {
+                    // Nothing can happen any more, which the checks above rule
+                    // out; end as an incomplete run rather than hang.
+                    self.report.stopped = true;
+                    return Ok(self.report.clone());
+                }
+            }
+        }
+    }
+
+    /// Places rows from the inbox until one has to wait for a free call slot.
+    fn place(&mut self) -> Result<(), Error> {
+        while let Some(item) = self.inbox.pop_front() {
+            let row = match item {
+                Ok(row) => row,
+                Err(e) if e.is_bad_input() => {
+                    self.common.skip_or_raise(e)?;
+                    self.report.rows_invalid += 1;
+                    self.common.progress(&self.report)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(row) = self.place_row(row)? {
+                self.inbox.push_front(Ok(row));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Places one row; gives it back if its key needs a call and none may start.
+    fn place_row(&mut self, src: SrcRow) -> Result<Option<SrcRow>, Error> {
+        let has_room = self.unsafe_keys < self.concurrency && self.calls.has_room();
+        while self.keys.len() <= src.id {
+            let resumed = self.resumed.remove(&src.key);
+            self.keys.push(KeyState {
+                seen: 0,
+                resumed: resumed.as_ref().map_or(0, |r| r.rows),
+                first_line: 0,
+                slot: match resumed.and_then(|r| r.result) {
+                    Some(out) => Slot::Ready(out),
+                    None => Slot::NotStarted,
+                },
+            });
+        }
+        let id = src.id;
+        let state = &mut self.keys[id];
+        if S::UNIQUE_KEYS && state.seen > 0 {
+            let error = Error::DuplicateKey {
+                path: self.src.clone(),
+                line: src.line,
+                key: src.key,
+                first_line: state.first_line,
+            };
+            self.common.skip_or_raise(error)?;
+            self.report.rows_invalid += 1;
+            self.common.progress(&self.report)?;
+            return Ok(None);
+        }
+        if matches!(state.slot, Slot::NotStarted) && state.seen >= state.resumed && !has_room {
+            return Ok(Some(src));
+        }
+        state.seen += 1;
+        if state.seen == 1 {
+            state.first_line = src.line;
+        }
+        if state.seen <= state.resumed {
+            if state.seen == 1 {
+                self.report.keys_reused += 1;
+            }
+            self.report.rows_resumed += 1;
+            self.common.progress(&self.report)?;
+            return Ok(None);
+        }
+        let SrcRow {
+            key,
+            mut values,
+            row,
+            ..
+        } = src;
+        let first = matches!(state.slot, Slot::NotStarted);
+        values[0] = Some(key.clone());
+        let base = Base {
+            names: Arc::clone(&self.columns),
+            values,
+        };
+        let ready = match &state.slot {
+            Slot::Ready(out) => Some(Arc::clone(out)),
+            _ => None,
+        };
+        if first {
+            state.slot = Slot::Running;
+            self.unsafe_keys += 1;
+            let f = &mut self.f;
+            // The reader parses in full the first row of every key (every row
+            // of a flatmap), which is always the row that starts a call.
+            let row = row.unwrap_or_else(|| base_row(&base));
+            match catch_unwind(AssertUnwindSafe(|| f(row))) {
+                Ok(call) => {
+                    self.calls.spawn(
+                        (id, key.clone()),
+                        async move { call.await.map_err(Into::into) },
+                    )
+                }
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    self.pending.push_back(Pending {
+                        id,
+                        key: key.clone(),
+                        base,
+                        ready: None,
+                        first,
+                    });
+                    self.fail(id, Error::CallPanicked { key, message })?;
+                    return Ok(None);
+                }
+            }
+        }
+        self.pending.push_back(Pending {
+            id,
+            key,
+            base,
+            ready,
+            first,
+        });
+        Ok(None)
+    }
+
+    fn finish_call(&mut self, joined: Joined<S::Out>) -> Result<(), Error> {
+        let ((id, key), outcome) = joined.map_err(|_| Error::Cancelled)?;
+        let result = match outcome {
+            Ok(Ok(out)) => S::check(&out, &key, &self.columns[0]).map(|()| out),
+            Ok(Err(cause)) => Err(Error::Call {
+                key: key.clone(),
+                cause,
+            }),
+            Err(message) => Err(Error::CallPanicked {
+                key: key.clone(),
+                message,
+            }),
+        };
+        match result {
+            Ok(out) => {
+                self.report.keys_computed += 1;
+                if let Some(state) = self.keys.get_mut(id) {
+                    state.slot = Slot::Ready(Arc::new(out));
+                }
+                Ok(())
+            }
+            Err(error) => self.fail(id, error),
+        }
+    }
+
+    /// Marks a key failed; under `Raise`, stops every call and returns the error.
+    fn fail(&mut self, id: usize, error: Error) -> Result<(), Error> {
+        if let Some(state) = self.keys.get_mut(id) {
+            state.slot = Slot::Failed;
+        }
+        self.report.keys_failed += 1;
+        if let Err(error) = self.common.skip_or_raise(error) {
+            self.calls.abort_all();
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Sends every row at the head of `pending` whose result is known.
+    async fn write_head(&mut self) -> Result<(), Error> {
+        let mut batch = Vec::new();
+        let mut made_safe = 0;
+        while let Some(front) = self.pending.front() {
+            let slot = self.keys.get(front.id).map(|state| &state.slot);
+            let (slot, failed) = match (&front.ready, slot) {
+                (Some(out), _) => (Some(out), false),
+                (None, Some(Slot::Ready(out))) => (Some(out), false),
+                (None, Some(Slot::Failed)) => (None, true),
+                (None, _) => (None, false),
+            };
+            match (slot, failed) {
+                (Some(out), _) => {
+                    let out = Arc::clone(out);
+                    let Some(row) = self.pending.pop_front() else {
+                        break;
+                    };
+                    if row.first {
+                        made_safe += 1;
+                    }
+                    self.report.rows_written += 1;
+                    self.report.lines_written += S::lines(&out);
+                    batch.push(S::item(row.base, &row.key, &out));
+                }
+                (None, true) => {
+                    let Some(row) = self.pending.pop_front() else {
+                        break;
+                    };
+                    if row.first {
+                        self.unsafe_keys -= 1;
+                    }
+                    self.report.rows_failed += 1;
+                }
+                (None, false) => break,
+            }
+            self.common.progress(&self.report)?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self.writer.send(batch).await {
+            Some(seq) => {
+                if made_safe > 0 {
+                    self.at_risk.push_back((seq, made_safe));
+                }
+                Ok(())
+            }
+            // The appender stopped on an error, which `finish` returns; this
+            // one only ends the loop.
+            None => Err(Error::io(
+                "appending to",
+                &self.dst,
+                std::io::Error::other("the writer stopped"),
+            )),
+        }
+    }
+}

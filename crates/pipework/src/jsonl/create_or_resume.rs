@@ -1,0 +1,273 @@
+//! `create_or_resume`: a file with exactly `key_count` rows per key.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::bounded::{Bounded, Outcome};
+use super::error::{BoxError, Error};
+use super::options::{Common, CreateOptions};
+use super::read::{key_of, read};
+use super::report::Report;
+use super::torn_line::repair;
+use super::write::{Item, Writer};
+use super::Row;
+
+/// Makes `path` hold exactly `key_count` rows for each of `keys`, calling
+/// `generate` only for the rows that are missing.
+///
+/// `generate(key, index)` returns one row for `key`; `index` counts that key's
+/// rows from 0, starting after the rows already in the file (it is a hint for
+/// the generator and is not stored). The row is written with `key_name` set to
+/// `key` (a generated row that sets it to something else is
+/// [`Error::KeyChanged`]). Rows are appended in completion order, each as soon
+/// as it is generated; up to `opts.limit` calls run at once, each as its own
+/// tokio task, and at most `limit` generated rows are ever unwritten, which
+/// bounds what a crash can lose. Running the same call again after a crash,
+/// a stop or skipped failures generates only what is still missing.
+///
+/// On an existing file, a torn last line is cut off first (and reported), then
+/// every row is counted: a row whose key is not among `keys`
+/// ([`Error::UnknownKey`]) or one past `key_count` ([`Error::TooManyRows`]) is
+/// bad input, handled by `on_error` (under `Skip` it stays in the file and is
+/// not counted). `keys` is collected first (duplicates count once), so memory
+/// is one count per key.
+///
+/// # Errors
+///
+/// Under [`OnError::Raise`](super::OnError::Raise): the first bad row (with
+/// file and line) or the first failed call ([`Error::Call`],
+/// [`Error::CallPanicked`], [`Error::KeyChanged`]); running calls are aborted
+/// and rows already written stay. Always: [`Error::Io`], and
+/// [`Error::InvalidOption`] for a `limit` of 0.
+///
+/// # Cancel safety
+///
+/// As [`map_by_key`](super::map_by_key): dropping the future aborts running
+/// calls, and rows already generated are still written in the background.
+///
+/// # Examples
+///
+/// ```
+/// use pipework::jsonl::{create_or_resume, CreateOptions, Row};
+/// use serde_json::{json, Value};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("data.jsonl");
+/// std::fs::write(&path, "{\"letter\": \"a\", \"n\": 0}\n")?;
+///
+/// let generate = |key: Value, index: usize| async move {
+///     let row = json!({"n": index}).as_object().cloned().unwrap_or_default();
+///     let _ = key;
+///     Ok::<Row, std::io::Error>(row)
+/// };
+/// let report = create_or_resume(&path, "letter", 2, ["a", "b"], generate, CreateOptions::default()).await?;
+/// assert_eq!((report.rows_resumed, report.rows_written), (1, 3));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn create_or_resume<K, G, Fut, E>(
+    path: impl AsRef<Path>,
+    key_name: &str,
+    key_count: usize,
+    keys: impl IntoIterator<Item = K>,
+    mut generate: G,
+    opts: CreateOptions,
+) -> Result<Report, Error>
+where
+    K: Into<Value>,
+    G: FnMut(Value, usize) -> Fut,
+    Fut: Future<Output = Result<Row, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    opts.validate()?;
+    let path = path.as_ref();
+    let mut wanted: Vec<Value> = Vec::new();
+    let mut counts: HashMap<Value, usize> = HashMap::new();
+    for key in keys {
+        let key = key.into();
+        if !matches!(key, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+            return Err(Error::InvalidOption {
+                name: "keys",
+                reason: "every key must be a string, number or boolean",
+            });
+        }
+        if counts.insert(key.clone(), 0).is_none() {
+            wanted.push(key);
+        }
+    }
+    let (counts, mut report) = {
+        let (path, key_name, common) =
+            (path.to_path_buf(), key_name.to_owned(), opts.common.clone());
+        tokio::task::spawn_blocking(move || {
+            count_rows(&path, &key_name, key_count, counts, &common)
+        })
+        .await
+        .map_err(|_| Error::Cancelled)??
+    };
+    let mut todo = wanted.into_iter().flat_map(|key| {
+        let have = counts.get(&key).copied().unwrap_or(0);
+        (have..key_count).map(move |index| (key.clone(), index))
+    });
+
+    let common = opts.common.clone();
+    let mut calls: Bounded<Value, Result<Row, BoxError>> = Bounded::new(opts.limit);
+    let mut writer = Writer::spawn(path, None, common.durability);
+    let mut at_risk: VecDeque<u64> = VecDeque::new();
+    let mut unsafe_rows = 0usize;
+    let mut exhausted = false;
+
+    let result: Result<(), Error> = async {
+        loop {
+            while !report.stopped && !exhausted && unsafe_rows < opts.limit && calls.has_room() {
+                let Some((key, index)) = todo.next() else {
+                    exhausted = true;
+                    break;
+                };
+                unsafe_rows += 1;
+                let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(key.clone(), index)));
+                match call {
+                    Ok(call) => calls.spawn(key, async move { call.await.map_err(Into::into) }),
+                    Err(payload) => {
+                        let message = super::bounded::panic_message(payload.as_ref());
+                        unsafe_rows -= 1;
+                        fail(&common, &mut report, &mut calls, Error::CallPanicked { key, message })?;
+                    }
+                }
+            }
+            if calls.is_empty() && (exhausted || report.stopped) {
+                return Ok(());
+            }
+            tokio::select! {
+                biased;
+                () = common.stopped(), if !report.stopped => report.stopped = true,
+                Some(joined) = calls.join_next(), if !calls.is_empty() => {
+                    let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
+                    match finish(outcome, key, key_name) {
+                        Ok(row) => {
+                            report.keys_computed += 1;
+                            report.rows_written += 1;
+                            report.lines_written += 1;
+                            let Some(seq) = writer.send(vec![Item::Plain(row)]).await else {
+                                return Err(Error::io("appending to", path, std::io::Error::other("the writer stopped")));
+                            };
+                            at_risk.push_back(seq);
+                        }
+                        Err(error) => {
+                            unsafe_rows -= 1;
+                            fail(&common, &mut report, &mut calls, error)?;
+                        }
+                    }
+                    common.progress(&report)?;
+                }
+                () = writer.written(), if !at_risk.is_empty() => {
+                    let acked = writer.acked();
+                    while at_risk.front().is_some_and(|&seq| seq <= acked) {
+                        at_risk.pop_front();
+                        unsafe_rows -= 1;
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    calls.abort_all();
+    writer.finish(path).await?;
+    result.map(|()| report)
+}
+
+/// Turns a finished call into the row to write.
+fn finish(
+    outcome: Outcome<Result<Row, BoxError>>,
+    key: Value,
+    key_name: &str,
+) -> Result<Row, Error> {
+    match outcome {
+        Ok(Ok(mut row)) => match row.get(key_name) {
+            Some(found) if *found != key => Err(Error::KeyChanged {
+                key,
+                column: key_name.to_owned(),
+                found: found.clone(),
+            }),
+            Some(_) => Ok(row),
+            None => {
+                row.insert(key_name.to_owned(), key);
+                Ok(row)
+            }
+        },
+        Ok(Err(cause)) => Err(Error::Call { key, cause }),
+        Err(message) => Err(Error::CallPanicked { key, message }),
+    }
+}
+
+fn fail(
+    common: &Common,
+    report: &mut Report,
+    calls: &mut Bounded<Value, Result<Row, BoxError>>,
+    error: Error,
+) -> Result<(), Error> {
+    report.keys_failed += 1;
+    report.rows_failed += 1;
+    if let Err(error) = common.skip_or_raise(error) {
+        calls.abort_all();
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Repairs a torn last line and counts the rows per key of an existing file.
+fn count_rows(
+    path: &PathBuf,
+    key_name: &str,
+    key_count: usize,
+    mut counts: HashMap<Value, usize>,
+    common: &Common,
+) -> Result<(HashMap<Value, usize>, Report), Error> {
+    let mut report = Report::default();
+    if let Some(notice) = repair(path)? {
+        common.notify(&notice)?;
+    }
+    let rows = match read(path) {
+        Ok(rows) => rows,
+        Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((counts, report))
+        }
+        Err(e) => return Err(e),
+    };
+    for item in rows {
+        let checked = item.and_then(|(line, row)| {
+            let key = key_of(&row, key_name, path, line)?;
+            match counts.get_mut(&key) {
+                None => Err(Error::UnknownKey {
+                    path: path.clone(),
+                    line,
+                    key,
+                }),
+                Some(count) if *count >= key_count => Err(Error::TooManyRows {
+                    path: path.clone(),
+                    line,
+                    key,
+                    key_count,
+                }),
+                Some(count) => {
+                    *count += 1;
+                    Ok(())
+                }
+            }
+        });
+        match checked {
+            Ok(()) => report.rows_resumed += 1,
+            Err(e) if e.is_bad_input() => {
+                common.skip_or_raise(e)?;
+                report.rows_invalid += 1;
+            }
+            Err(e) => return Err(e),
+        }
+        common.progress(&report)?;
+    }
+    Ok((counts, report))
+}

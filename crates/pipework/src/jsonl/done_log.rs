@@ -1,0 +1,142 @@
+//! The done log of `flatmap_by_key`: which keys have all their rows written.
+//!
+//! A key of a flatmap may produce zero or many rows, so the destination alone
+//! cannot tell a finished key from one cut short. Next to `DST` the run keeps
+//! `DST.done`, one JSON line per finished key, appended right after that key's
+//! rows: `{"key": K, "rows": N, "end": BYTES}` where `end` is the length of
+//! `DST` once those rows were written. On resume, rows past the last recorded
+//! `end` belong to no finished key and are cut off; records past the end of a
+//! destination that lost data are dropped. Then both files agree again.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::{kind_of, Error};
+use super::options::Common;
+use super::torn_line::repair;
+
+/// The done log that goes with `dst`: the same path with `.done` appended.
+pub(crate) fn done_log_path(dst: &Path) -> PathBuf {
+    let mut name = dst.as_os_str().to_owned();
+    name.push(".done");
+    PathBuf::from(name)
+}
+
+/// Brings `dst` and its done log back into agreement and returns the finished
+/// keys and the length of `dst`.
+pub(crate) fn reconcile(
+    dst: &Path,
+    log: &Path,
+    common: &Common,
+) -> Result<(HashSet<Value>, u64), Error> {
+    if let Some(notice) = repair(log)? {
+        common.notify(&notice)?;
+    }
+    let dst_len = match std::fs::metadata(dst) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::io("reading", dst, e)),
+    };
+    let file = match File::open(log) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dst_len > 0 {
+                return Err(Error::MissingDoneLog {
+                    path: dst.to_path_buf(),
+                    log: log.to_path_buf(),
+                });
+            }
+            return Ok((HashSet::new(), 0));
+        }
+        Err(e) => return Err(Error::io("opening", log, e)),
+    };
+
+    let mut keys = HashSet::new();
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let (mut line, mut offset, mut end) = (0u64, 0u64, 0u64);
+    let mut kept_log_len = 0u64;
+    let mut dropped = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("reading", log, e))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        offset += n as u64;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let (key, record_end) = parse_record(&buf, log, line)?;
+        if record_end > dst_len || dropped > 0 {
+            dropped += 1;
+            continue;
+        }
+        end = end.max(record_end);
+        kept_log_len = offset;
+        keys.insert(key);
+    }
+    if dropped > 0 {
+        truncate(log, kept_log_len)?;
+        common.notify(&Error::LogAhead {
+            path: dst.to_path_buf(),
+            log: log.to_path_buf(),
+            records: dropped,
+        })?;
+    }
+    if dst_len > end {
+        truncate(dst, end)?;
+        common.notify(&Error::UncommittedRows {
+            path: dst.to_path_buf(),
+            log: log.to_path_buf(),
+            bytes: dst_len - end,
+        })?;
+    }
+    Ok((keys, end))
+}
+
+fn parse_record(bytes: &[u8], log: &Path, line: u64) -> Result<(Value, u64), Error> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|cause| Error::InvalidJson {
+        path: log.to_path_buf(),
+        line,
+        cause,
+    })?;
+    let Value::Object(mut record) = value else {
+        return Err(Error::NotAnObject {
+            path: log.to_path_buf(),
+            line,
+            found: kind_of(&value),
+        });
+    };
+    let key = record.remove("key").ok_or_else(|| Error::MissingKey {
+        path: log.to_path_buf(),
+        line,
+        key: "key".to_owned(),
+    })?;
+    let end = record
+        .get("end")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::MissingKey {
+            path: log.to_path_buf(),
+            line,
+            key: "end".to_owned(),
+        })?;
+    Ok((key, end))
+}
+
+fn truncate(path: &Path, len: u64) -> Result<(), Error> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))?;
+    file.set_len(len)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io("truncating", path, e))
+}

@@ -1,0 +1,246 @@
+//! Errors of the `jsonl` module.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// A boxed error from user code (`f`, `generate`), as returned to [`Error::Call`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong while reading, resuming or writing a JSONL file.
+///
+/// Messages are complete on one line: the underlying error (`cause`) is part
+/// of the message rather than a separate `source()`, so it is never printed
+/// twice. Every variant says where: the file and 1-based line for bad input, the key
+/// for a failed call. Under [`OnError::Skip`](super::OnError::Skip) the
+/// variants that concern one row or one key are reported to the skip callback
+/// instead of being returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Opening, reading, writing or syncing a file failed.
+    #[error("{op} {}: {cause}", path.display())]
+    Io {
+        /// What was being done ("reading", "appending to", ...).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error (part of the message).
+        cause: std::io::Error,
+    },
+    /// A line is not valid JSON.
+    #[error("{}:{line}: invalid json: {cause}", path.display())]
+    InvalidJson {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// What the parser said (part of the message).
+        cause: serde_json::Error,
+    },
+    /// A line is valid JSON but not an object.
+    #[error("{}:{line}: expected a json object, found {found}", path.display())]
+    NotAnObject {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The kind of value found ("array", "string", ...).
+        found: &'static str,
+    },
+    /// A row has no key column.
+    #[error("{}:{line}: missing key column {key:?}", path.display())]
+    MissingKey {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The name of the key column.
+        key: String,
+    },
+    /// A row's key is not a string, number or boolean.
+    #[error("{}:{line}: key column {key:?} holds {found}, expected a string, number or boolean", path.display())]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The name of the key column.
+        key: String,
+        /// The kind of value found ("null", "array", "object").
+        found: &'static str,
+    },
+    /// `flatmap_by_key` found a key a second time in the source.
+    #[error("{}:{line}: key {key} already appeared on line {first_line} (flatmap_by_key needs unique keys)", path.display())]
+    DuplicateKey {
+        /// The source file.
+        path: PathBuf,
+        /// The 1-based line of the repeated key.
+        line: u64,
+        /// The key.
+        key: Value,
+        /// The line where the key first appeared.
+        first_line: u64,
+    },
+    /// `create_or_resume` found a row whose key is not among the requested keys.
+    #[error("{}:{line}: key {key} is not among the requested keys", path.display())]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The key.
+        key: Value,
+    },
+    /// `create_or_resume` found more rows for a key than `key_count`.
+    #[error("{}:{line}: key {key} has more than {key_count} rows", path.display())]
+    TooManyRows {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the row past the count.
+        line: u64,
+        /// The key.
+        key: Value,
+        /// The requested number of rows per key.
+        key_count: usize,
+    },
+    /// The user function returned an error for a key.
+    #[error("key {key}: {cause}")]
+    Call {
+        /// The key whose call failed.
+        key: Value,
+        /// The function's error (part of the message).
+        cause: BoxError,
+    },
+    /// The user function panicked for a key.
+    #[error("key {key}: the function panicked: {message}")]
+    CallPanicked {
+        /// The key whose call panicked.
+        key: Value,
+        /// The panic message.
+        message: String,
+    },
+    /// The user function returned a row whose key column differs from the key.
+    #[error("key {key}: the result sets the key column {column:?} to {found}")]
+    KeyChanged {
+        /// The key the function was called for.
+        key: Value,
+        /// The name of the key column.
+        column: String,
+        /// The value the function put there.
+        found: Value,
+    },
+    /// A progress or skip callback panicked.
+    #[error("the {callback} callback panicked: {message}")]
+    CallbackPanicked {
+        /// Which callback ("progress", "on_skip").
+        callback: &'static str,
+        /// The panic message.
+        message: String,
+    },
+    /// A call's task ended without a result: it was cancelled from outside,
+    /// which happens when the runtime shuts down. The run stops.
+    #[error("a call was cancelled before it finished (is the runtime shutting down?)")]
+    Cancelled,
+    /// A torn last line (no newline, or not valid JSON) was cut off on resume.
+    ///
+    /// Never returned: only passed to the skip callback, whatever `on_error` is.
+    #[error("{}:{line}: cut off a torn last line ({bytes} bytes) left by an interrupted run", path.display())]
+    TornLine {
+        /// The file that was repaired.
+        path: PathBuf,
+        /// The 1-based line number of the torn line.
+        line: u64,
+        /// How many bytes were cut.
+        bytes: u64,
+    },
+    /// `flatmap_by_key` cut rows of a key that the done log does not record as complete.
+    ///
+    /// Never returned: only passed to the skip callback, whatever `on_error` is.
+    #[error("{}: cut {bytes} bytes of rows whose key was not recorded as done in {}", path.display(), log.display())]
+    UncommittedRows {
+        /// The destination file.
+        path: PathBuf,
+        /// The done log.
+        log: PathBuf,
+        /// How many bytes were cut.
+        bytes: u64,
+    },
+    /// `flatmap_by_key` dropped done-log records whose rows are missing from the
+    /// destination (the destination lost its end, e.g. in a power loss).
+    ///
+    /// Never returned: only passed to the skip callback, whatever `on_error` is.
+    #[error("{}: dropped {records} records of keys whose rows are missing from {}", log.display(), path.display())]
+    LogAhead {
+        /// The destination file.
+        path: PathBuf,
+        /// The done log.
+        log: PathBuf,
+        /// How many records were dropped.
+        records: u64,
+    },
+    /// `flatmap_by_key` found a non-empty destination without its done log.
+    #[error("{} exists but its done log {} does not; restore the log or remove the destination to start over", path.display(), log.display())]
+    MissingDoneLog {
+        /// The destination file.
+        path: PathBuf,
+        /// The expected done log.
+        log: PathBuf,
+    },
+    /// An option is out of range (for example a concurrency of 0).
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        name: &'static str,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// Returns the key this error is about, if it concerns one key's call.
+    pub fn key(&self) -> Option<&Value> {
+        match self {
+            Error::Call { key, .. }
+            | Error::CallPanicked { key, .. }
+            | Error::KeyChanged { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Returns true if this error is about bad input: a line that could not be
+    /// used (invalid JSON, not an object, a missing or bad key, a duplicate,
+    /// unknown or surplus key).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidJson { .. }
+                | Error::NotAnObject { .. }
+                | Error::MissingKey { .. }
+                | Error::BadKey { .. }
+                | Error::DuplicateKey { .. }
+                | Error::UnknownKey { .. }
+                | Error::TooManyRows { .. }
+        )
+    }
+
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, cause: std::io::Error) -> Error {
+        Error::Io {
+            op,
+            path: path.to_path_buf(),
+            cause,
+        }
+    }
+}
+
+/// The name of a JSON value's kind, for messages.
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

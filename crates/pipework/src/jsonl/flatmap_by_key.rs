@@ -1,0 +1,129 @@
+//! `flatmap_by_key`: one call per key, zero or more output rows per call.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::by_key::{self, Shape};
+use super::done_log::{done_log_path, reconcile};
+use super::error::{BoxError, Error};
+use super::map_by_key::{check_distinct, check_key};
+use super::options::MapOptions;
+use super::report::Report;
+use super::resume::Resumed;
+use super::write::{Base, DoneLog, Item};
+use super::Row;
+
+struct FlatMap;
+
+impl Shape for FlatMap {
+    type Out = Vec<Row>;
+    const UNIQUE_KEYS: bool = true;
+
+    fn check(out: &Vec<Row>, key: &Value, column: &str) -> Result<(), Error> {
+        out.iter().try_for_each(|row| check_key(row, key, column))
+    }
+
+    fn item(base: Base, key: &Value, out: &Arc<Vec<Row>>) -> Item {
+        Item::Group {
+            base,
+            key: key.clone(),
+            rows: Arc::clone(out),
+        }
+    }
+
+    fn lines(out: &Vec<Row>) -> u64 {
+        out.len() as u64
+    }
+}
+
+/// Calls `f` once per source row (keys must be unique in `src`) and writes
+/// the zero or more rows it returns to `dst`, resuming an earlier run.
+///
+/// Each output row holds the source row's `keep_columns`, its key, and the
+/// fields of one of `f`'s rows (`f` wins on a clash; changing the key is
+/// [`Error::KeyChanged`]). A key's rows are written together, in source order
+/// of the keys, followed by a record in the done log `DST.done` (see the
+/// [module docs](super)); a key that returned no rows is recorded too, so it
+/// is never called again. A key seen twice in `src` is
+/// [`Error::DuplicateKey`].
+///
+/// Concurrency, memory and panics are as for
+/// [`map_by_key`](super::map_by_key), except that no result is kept once its
+/// rows are written.
+///
+/// # Errors
+///
+/// As [`map_by_key`](super::map_by_key), plus [`Error::DuplicateKey`] (a bad
+/// row, handled by `on_error`) and [`Error::MissingDoneLog`] when `dst` is not
+/// empty but `DST.done` is missing (always returned: without the log the run
+/// cannot tell finished keys from cut ones).
+///
+/// # Cancel safety
+///
+/// As [`map_by_key`](super::map_by_key).
+///
+/// # Examples
+///
+/// ```
+/// use pipework::jsonl::{flatmap_by_key, MapOptions, Row};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+/// std::fs::write(&src, "{\"key\": 10}\n{\"key\": 20}\n")?;
+///
+/// let split = |row: Row| async move {
+///     let key = row["key"].as_i64().unwrap_or(0);
+///     let rows = (1..=2)
+///         .map(|i| json!({"result": key + i}).as_object().cloned().unwrap_or_default())
+///         .collect::<Vec<Row>>();
+///     Ok::<_, std::io::Error>(rows)
+/// };
+/// let report = flatmap_by_key(&src, &dst, split, MapOptions::new("key")).await?;
+/// assert_eq!(report.lines_written, 4);
+/// assert_eq!(std::fs::read_to_string(&dst)?.lines().count(), 4);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn flatmap_by_key<F, Fut, E>(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    f: F,
+    opts: MapOptions,
+) -> Result<Report, Error>
+where
+    F: FnMut(Row) -> Fut,
+    Fut: Future<Output = Result<Vec<Row>, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    opts.validate()?;
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    check_distinct(src, dst)?;
+    let log = done_log_path(dst);
+    let (done, dst_len) = {
+        let (dst, log, common) = (dst.to_path_buf(), log.clone(), opts.common.clone());
+        tokio::task::spawn_blocking(move || reconcile(&dst, &log, &common))
+            .await
+            .map_err(|_| Error::Cancelled)??
+    };
+    let resumed: HashMap<Value, Resumed<Vec<Row>>> = done
+        .into_iter()
+        .map(|key| {
+            (
+                key,
+                Resumed {
+                    rows: 1,
+                    result: None,
+                },
+            )
+        })
+        .collect();
+    let log = DoneLog { path: log, dst_len };
+    by_key::run::<FlatMap, _, _, _>(src, dst, f, &opts, resumed, Some(log)).await
+}

@@ -1,0 +1,164 @@
+//! `map_by_key`: one call per distinct key, one output row per source row.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::by_key::{self, Shape};
+use super::error::{BoxError, Error};
+use super::options::MapOptions;
+use super::report::Report;
+use super::resume::scan_map_dst;
+use super::write::{Base, Item};
+use super::Row;
+
+struct Map;
+
+impl Shape for Map {
+    type Out = Row;
+    const UNIQUE_KEYS: bool = false;
+
+    fn check(out: &Row, key: &Value, column: &str) -> Result<(), Error> {
+        check_key(out, key, column)
+    }
+
+    fn item(base: Base, _key: &Value, out: &Arc<Row>) -> Item {
+        Item::Merged {
+            base,
+            result: Arc::clone(out),
+        }
+    }
+
+    fn lines(_out: &Row) -> u64 {
+        1
+    }
+}
+
+/// Errors if `src` and `dst` are the same file: appending to the file being
+/// read would never end.
+pub(crate) fn check_distinct(src: &Path, dst: &Path) -> Result<(), Error> {
+    let same = match (std::fs::canonicalize(src), std::fs::canonicalize(dst)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::InvalidOption {
+            name: "dst",
+            reason: "the destination is the source file",
+        });
+    }
+    Ok(())
+}
+
+/// Errors if `row` sets the key column to something other than `key`.
+pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Error> {
+    match row.get(column) {
+        Some(found) if found != key => Err(Error::KeyChanged {
+            key: key.clone(),
+            column: column.to_owned(),
+            found: found.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Calls `f` once per distinct value of the key column of `src` and writes
+/// one row per source row to `dst`, resuming what an earlier run left there.
+///
+/// `f` gets the first source row with each key. Each output row holds the
+/// row's `keep_columns`, its key, and the fields of `f`'s result for that key
+/// (`f` wins when a name clashes; a result that changes the key is
+/// [`Error::KeyChanged`]). Rows are written in source order, each as soon as
+/// it and every row before it are known; see the [module docs](super) for
+/// crash safety and resume.
+///
+/// Up to `opts.concurrency` calls run at once, each as its own tokio task (so
+/// `f`'s futures must be `Send + 'static`; they run in parallel on a
+/// multi-threaded runtime). A panic in `f` is that key's error.
+///
+/// Memory: the read-ahead window of source rows, plus one result per distinct
+/// key (results are reused by later rows of the key), so keep results small.
+///
+/// # Errors
+///
+/// Under [`OnError::Raise`](super::OnError::Raise): the first bad row of
+/// `src` ([`Error::InvalidJson`], [`Error::NotAnObject`], [`Error::MissingKey`],
+/// [`Error::BadKey`]) or of `dst` when resuming, or the first failed call
+/// ([`Error::Call`], [`Error::CallPanicked`], [`Error::KeyChanged`]). Calls
+/// still running are aborted; rows before the failure that could be written
+/// are, and stay. Under [`OnError::Skip`](super::OnError::Skip) these are
+/// reported and the run goes on. Always: [`Error::Io`] and
+/// [`Error::InvalidOption`] (a concurrency or read-ahead of 0, or `dst` being
+/// `src`).
+///
+/// # Cancel safety
+///
+/// Dropping the future aborts the running calls; the rows already handed to
+/// the writer thread are still written and synced by it, in the background.
+/// For a gentle stop that lets running calls finish, use
+/// [`MapOptions::stop_token`].
+///
+/// # Examples
+///
+/// ```
+/// use pipework::jsonl::{map_by_key, MapOptions, Row};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+/// std::fs::write(&src, concat!(
+///     "{\"key\": 10, \"other\": \"A\", \"discarded\": \"X\"}\n",
+///     "{\"key\": 20, \"other\": \"B\", \"discarded\": \"Y\"}\n",
+///     "{\"key\": 10, \"other\": \"C\", \"discarded\": \"Z\"}\n",
+/// ))?;
+///
+/// let compute = |row: Row| async move {
+///     let key = row["key"].as_i64().unwrap_or(0);
+///     let mut out = Row::new();
+///     out.insert("result".into(), json!(key + 1));
+///     Ok::<_, std::io::Error>(out)
+/// };
+/// let opts = MapOptions::new("key").keep_columns(["other"]);
+/// let report = map_by_key(&src, &dst, compute, opts).await?;
+/// assert_eq!((report.rows_written, report.keys_computed), (3, 2));
+///
+/// let out = std::fs::read_to_string(&dst)?;
+/// assert_eq!(out, concat!(
+///     "{\"key\":10,\"other\":\"A\",\"result\":11}\n",
+///     "{\"key\":20,\"other\":\"B\",\"result\":21}\n",
+///     "{\"key\":10,\"other\":\"C\",\"result\":11}\n",
+/// ));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn map_by_key<F, Fut, E>(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    f: F,
+    opts: MapOptions,
+) -> Result<Report, Error>
+where
+    F: FnMut(Row) -> Fut,
+    Fut: Future<Output = Result<Row, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    opts.validate()?;
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    check_distinct(src, dst)?;
+    let resumed = {
+        let (dst, key, keep, common) = (
+            dst.to_path_buf(),
+            opts.key.clone(),
+            opts.keep_columns.clone(),
+            opts.common.clone(),
+        );
+        tokio::task::spawn_blocking(move || scan_map_dst(&dst, &key, &keep, &common))
+            .await
+            .map_err(|_| Error::Cancelled)??
+    };
+    by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None).await
+}

@@ -1,0 +1,131 @@
+//! Crash-safe, resumable JSONL files: transform or generate a dataset with
+//! expensive calls, get interrupted, run again, lose nothing and pay nothing twice.
+//!
+//! A JSONL file holds one JSON object per line; a row is a
+//! [`Row`] (`serde_json::Map<String, Value>`). Three functions build on it:
+//!
+//! - [`map_by_key`]: call an async `f` once per distinct value of a key column
+//!   and write one output row per source row (kept columns + key + `f`'s fields);
+//! - [`flatmap_by_key`]: the same with 0..n output rows per (unique) key;
+//! - [`create_or_resume`]: make a file with exactly `key_count` rows per key.
+//!
+//! ```
+//! use pipework::jsonl::{map_by_key, MapOptions, Row};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+//! std::fs::write(&src, "{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2, \"text\": \"bb\"}\n{\"id\": 1, \"text\": \"a\"}\n")?;
+//!
+//! let length = |row: Row| async move {
+//!     let len = row["text"].as_str().map_or(0, str::len);
+//!     let mut out = Row::new();
+//!     out.insert("len".into(), len.into());
+//!     Ok::<_, std::io::Error>(out)
+//! };
+//! // The first run computes keys 1 and 2; a second run finds them in `dst`
+//! // and calls nothing.
+//! let first = map_by_key(&src, &dst, length, MapOptions::new("id")).await?;
+//! assert_eq!((first.keys_computed, first.rows_written), (2, 3));
+//! let again = map_by_key(&src, &dst, length, MapOptions::new("id")).await?;
+//! assert_eq!((again.keys_computed, again.rows_resumed), (0, 3));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Keys
+//!
+//! The key column must hold a string, number or boolean. Keys are compared as
+//! JSON values: `10` and `"10"` are different keys, and so are `10` and
+//! `10.0`. The key column of every output row is the source's key; a result
+//! that sets it to something else is an error ([`Error::KeyChanged`]).
+//!
+//! # Crash safety
+//!
+//! One thread appends to the destination. Every row is serialized in full and
+//! handed to the operating system with its newline in the same `write`, as
+//! soon as it is ready (rows that are ready together share a `write`); nothing
+//! waits in a user-space buffer, so a killed process loses no finished row.
+//! The file is `fsync`ed when the run ends, fails or is stopped;
+//! [`Durability::Fsync`] also syncs after every write, to survive power loss.
+//!
+//! A kill in the middle of a `write`, or a power loss, can still leave a torn
+//! last line (no newline, or not valid JSON). Resuming cuts it off and reports
+//! it ([`Error::TornLine`]) to the skip callback. A bad line anywhere else is
+//! bad input and handled by [`OnError`].
+//!
+//! # Resume
+//!
+//! Running the same call again resumes. `map_by_key` reads the destination
+//! and works from the keys present, not from a line count: a key with rows in
+//! the destination is never computed again (its result is taken from its first
+//! row), a key that failed before is retried, and every source row ends up in
+//! the destination exactly once. This works because a run writes each key's
+//! rows in source order, so the rows present for a key are its first
+//! occurrences. `flatmap_by_key` keeps a done log next to the destination
+//! (`DST.done`, one line per finished key) because a key may have no rows at
+//! all; `create_or_resume` counts rows per key.
+//!
+//! At most `concurrency` (or `limit`) keys are ever started but not yet
+//! written, so a crash costs at most that many repeated calls.
+//!
+//! # Errors and skipping
+//!
+//! Bad input names the file and line: invalid JSON, a row that is not an
+//! object, a missing key column, a key that is not a string, number or
+//! boolean. With [`OnError::Raise`] (the default) the first bad row or failed
+//! call stops the run and is returned; rows already written stay. With
+//! [`OnError::Skip`] it goes to the skip callback (stderr by default) and the
+//! run goes on; a failed key's rows are left out, so the next run retries it.
+//! A panic in `f` is that key's error, never a hang.
+//!
+//! # Stopping
+//!
+//! A [`CancellationToken`](tokio_util::sync::CancellationToken) passed with
+//! `stop_token` stops a run gently: no new call starts, running calls finish
+//! and are written, and the [`Report`] comes back with `stopped` set. Dropping
+//! the future instead aborts running calls.
+//!
+//! # Memory and cost
+//!
+//! Source rows are read ahead in a bounded window (`read_ahead`), and one
+//! result per distinct key is kept for the key's later rows. A reader thread
+//! parses the source (only the key and kept columns, except for the first row
+//! of each key, which `f` gets whole), the async loop matches rows with
+//! results, and a writer thread serializes and appends: per row, about a
+//! microsecond of CPU; per key, one spawned task. On a shared 2-core machine
+//! `map_by_key` moved 100k rows with 10k keys and a trivial `f` at about a
+//! million rows per second. For a one-off transformation of data already in
+//! memory, plain iterators are simpler.
+//!
+//! Output rows list the key column first, then the kept columns in the order
+//! given, then `f`'s fields.
+
+mod bounded;
+mod by_key;
+mod create_or_resume;
+mod done_log;
+mod error;
+mod flatmap_by_key;
+mod map_by_key;
+mod options;
+mod read;
+mod report;
+mod resume;
+mod source;
+mod torn_line;
+mod write;
+
+/// One row of a JSONL file: a JSON object.
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+pub use self::create_or_resume::create_or_resume;
+pub use self::error::{BoxError, Error};
+pub use self::flatmap_by_key::flatmap_by_key;
+pub use self::map_by_key::map_by_key;
+pub use self::options::{
+    CreateOptions, Durability, MapOptions, OnError, ProgressCallback, SkipCallback,
+};
+pub use self::read::{read, Rows};
+pub use self::report::Report;

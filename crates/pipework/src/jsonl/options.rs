@@ -1,0 +1,305 @@
+//! Options of `map_by_key`, `flatmap_by_key` and `create_or_resume`.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::bounded::panic_message;
+use super::error::Error;
+use super::report::Report;
+
+/// What to do with a bad input row or a failed call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnError {
+    /// Stop and return the error. Rows already written stay in the destination.
+    #[default]
+    Raise,
+    /// Report the error to the skip callback and go on. A failed key's rows are
+    /// not written, so running again retries it.
+    Skip,
+}
+
+/// How hard the writer tries to get rows onto the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Hand every finished row to the operating system at once (rows that are
+    /// ready together go in one `write`), and `fsync` when the run ends, fails,
+    /// is stopped or is dropped. Survives a crash or kill of the process.
+    #[default]
+    Flush,
+    /// Also `fsync` after every write. Survives power loss up to the last row;
+    /// costs a disk round trip per write.
+    Fsync,
+}
+
+/// A callback for skipped rows and keys and for repairs.
+pub type SkipCallback = Arc<dyn Fn(&Error) + Send + Sync>;
+/// A callback called after every source row with the counts so far.
+pub type ProgressCallback = Arc<dyn Fn(&Report) + Send + Sync>;
+
+/// Settings shared by every `jsonl` function.
+#[derive(Clone)]
+pub(crate) struct Common {
+    pub(crate) on_error: OnError,
+    pub(crate) on_skip: SkipCallback,
+    pub(crate) progress: Option<ProgressCallback>,
+    pub(crate) stop: Option<CancellationToken>,
+    pub(crate) durability: Durability,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            on_error: OnError::Raise,
+            on_skip: Arc::new(|error: &Error| eprintln!("warning: {error}")),
+            progress: None,
+            stop: None,
+            durability: Durability::Flush,
+        }
+    }
+}
+
+impl Common {
+    /// Applies `on_error` to an error about one row or key: returns it under
+    /// `Raise`, reports it under `Skip`.
+    pub(crate) fn skip_or_raise(&self, error: Error) -> Result<(), Error> {
+        match self.on_error {
+            OnError::Raise => Err(error),
+            OnError::Skip => self.notify(&error),
+        }
+    }
+
+    /// Reports an error or repair to the skip callback.
+    pub(crate) fn notify(&self, error: &Error) -> Result<(), Error> {
+        let callback = &self.on_skip;
+        catch_unwind(AssertUnwindSafe(|| callback(error))).map_err(|payload| {
+            Error::CallbackPanicked {
+                callback: "on_skip",
+                message: panic_message(payload.as_ref()),
+            }
+        })
+    }
+
+    /// Calls the progress callback, if any.
+    pub(crate) fn progress(&self, report: &Report) -> Result<(), Error> {
+        let Some(callback) = &self.progress else {
+            return Ok(());
+        };
+        catch_unwind(AssertUnwindSafe(|| callback(report))).map_err(|payload| {
+            Error::CallbackPanicked {
+                callback: "progress",
+                message: panic_message(payload.as_ref()),
+            }
+        })
+    }
+
+    /// Waits until the stop token is cancelled; never, if there is none.
+    pub(crate) async fn stopped(&self) {
+        match &self.stop {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl fmt::Debug for Common {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Common")
+            .field("on_error", &self.on_error)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn(&Report)"))
+            .field("stop", &self.stop)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! common_setters {
+    () => {
+        /// What to do with bad input rows and failed calls (default: [`OnError::Raise`]).
+        pub fn on_error(mut self, on_error: OnError) -> Self {
+            self.common.on_error = on_error;
+            self
+        }
+
+        /// Called with every error skipped under [`OnError::Skip`] and with every
+        /// repair made on resume ([`Error::TornLine`], [`Error::UncommittedRows`]).
+        /// The default prints `warning: {error}` to stderr.
+        pub fn on_skip(mut self, callback: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+            self.common.on_skip = Arc::new(callback);
+            self
+        }
+
+        /// Called after every source row with the counts so far (default: none).
+        pub fn progress(mut self, callback: impl Fn(&Report) + Send + Sync + 'static) -> Self {
+            self.common.progress = Some(Arc::new(callback));
+            self
+        }
+
+        /// A token that, once cancelled, stops the run gently: no new call is
+        /// started, calls already running finish and their rows are written, the
+        /// file is synced, and the function returns a [`Report`] with `stopped` set.
+        pub fn stop_token(mut self, token: CancellationToken) -> Self {
+            self.common.stop = Some(token);
+            self
+        }
+
+        /// How hard to push rows to disk (default: [`Durability::Flush`]).
+        pub fn durability(mut self, durability: Durability) -> Self {
+            self.common.durability = durability;
+            self
+        }
+    };
+}
+
+/// Options of [`map_by_key`](super::map_by_key) and [`flatmap_by_key`](super::flatmap_by_key).
+///
+/// ```
+/// use pipework::jsonl::{MapOptions, OnError};
+///
+/// let opts = MapOptions::new("id")
+///     .keep_columns(["title"])
+///     .concurrency(32)
+///     .on_error(OnError::Skip);
+/// assert_eq!(opts.key_name(), "id");
+/// ```
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    pub(crate) key: String,
+    pub(crate) keep_columns: Vec<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) read_ahead: Option<usize>,
+    pub(crate) common: Common,
+}
+
+impl Default for MapOptions {
+    /// Key column `"key"`, no kept columns, 16 concurrent calls.
+    fn default() -> Self {
+        MapOptions {
+            key: "key".to_owned(),
+            keep_columns: Vec::new(),
+            concurrency: 16,
+            read_ahead: None,
+            common: Common::default(),
+        }
+    }
+}
+
+impl MapOptions {
+    /// Options with `key` as the key column and defaults for the rest.
+    pub fn new(key: impl Into<String>) -> Self {
+        MapOptions {
+            key: key.into(),
+            ..MapOptions::default()
+        }
+    }
+
+    /// The key column.
+    pub fn key_name(&self) -> &str {
+        &self.key
+    }
+
+    /// Sets the key column: rows with equal values in it share one call.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// Source columns copied to every output row (default: none). The key
+    /// column is always copied.
+    pub fn keep_columns<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.keep_columns = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many calls run at once (default 16; 0 is rejected when the run starts).
+    ///
+    /// This also bounds the work a crash can lose: at most `concurrency` keys
+    /// are ever computed-but-not-yet-written.
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// How many source rows may wait for their key's result before reading
+    /// pauses (default: `max(1024, 16 × concurrency)`; 0 is rejected).
+    pub fn read_ahead(mut self, rows: usize) -> Self {
+        self.read_ahead = Some(rows);
+        self
+    }
+
+    common_setters!();
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.concurrency == 0 {
+            return Err(Error::InvalidOption {
+                name: "concurrency",
+                reason: "must be at least 1",
+            });
+        }
+        if self.read_ahead == Some(0) {
+            return Err(Error::InvalidOption {
+                name: "read_ahead",
+                reason: "must be at least 1",
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_ahead_rows(&self) -> usize {
+        self.read_ahead
+            .unwrap_or_else(|| (self.concurrency.saturating_mul(16)).max(1024))
+    }
+}
+
+/// Options of [`create_or_resume`](super::create_or_resume).
+///
+/// ```
+/// use pipework::jsonl::{CreateOptions, OnError};
+///
+/// let opts = CreateOptions::default().limit(8).on_error(OnError::Skip);
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    pub(crate) limit: usize,
+    pub(crate) common: Common,
+}
+
+impl Default for CreateOptions {
+    /// 16 concurrent calls of `generate`.
+    fn default() -> Self {
+        CreateOptions {
+            limit: 16,
+            common: Common::default(),
+        }
+    }
+}
+
+impl CreateOptions {
+    /// How many calls of `generate` run at once (default 16; 0 is rejected
+    /// when the run starts).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    common_setters!();
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.limit == 0 {
+            return Err(Error::InvalidOption {
+                name: "limit",
+                reason: "must be at least 1",
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Reading a JSONL file row by row, with errors that name file and line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::{kind_of, Error};
+use super::Row;
+
+/// Opens a JSONL file for reading row by row.
+///
+/// Blank lines (only whitespace) are skipped; they still count for line numbers.
+/// This is a blocking reader: inside async code, run it on
+/// [`spawn_blocking`](tokio::task::spawn_blocking), as this module does.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be opened.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("in.jsonl");
+/// std::fs::write(&path, "{\"id\": 1}\n\n[2]\n")?;
+///
+/// let mut rows = pipework::jsonl::read(&path)?;
+/// let (line, row) = rows.next().unwrap()?;
+/// assert_eq!((line, row["id"].as_u64()), (1, Some(1)));
+/// let err = rows.next().unwrap().unwrap_err();
+/// assert!(err.to_string().ends_with("in.jsonl:3: expected a json object, found an array"));
+/// assert!(rows.next().is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub fn read(path: impl AsRef<Path>) -> Result<Rows, Error> {
+    Ok(Rows {
+        lines: read_lines(path.as_ref())?,
+        buf: Vec::new(),
+    })
+}
+
+/// An iterator over the rows of a JSONL file, made by [`read`].
+///
+/// Yields `(line, row)` with the 1-based line number, or an error naming the
+/// file and line. After a bad line it goes on with the next one; after an I/O
+/// error it ends.
+#[derive(Debug)]
+pub struct Rows {
+    lines: Lines,
+    buf: Vec<u8>,
+}
+
+impl Rows {
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.lines.path
+    }
+}
+
+impl Iterator for Rows {
+    type Item = Result<(u64, Row), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let line = match self.lines.next_into(&mut self.buf)? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(parse_row(&self.buf, &self.lines.path, line).map(|row| (line, row)))
+    }
+}
+
+/// Parses one line as a JSON object.
+pub(crate) fn parse_row(bytes: &[u8], path: &Path, line: u64) -> Result<Row, Error> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(row)) => Ok(row),
+        Ok(other) => Err(Error::NotAnObject {
+            path: path.to_path_buf(),
+            line,
+            found: kind_of(&other),
+        }),
+        Err(cause) => Err(Error::InvalidJson {
+            path: path.to_path_buf(),
+            line,
+            cause,
+        }),
+    }
+}
+
+/// Takes the key column of a row and checks that it is a string, number or boolean.
+pub(crate) fn key_of(row: &Row, key: &str, path: &Path, line: u64) -> Result<Value, Error> {
+    match row.get(key) {
+        None => Err(Error::MissingKey {
+            path: path.to_path_buf(),
+            line,
+            key: key.to_owned(),
+        }),
+        Some(value @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => Ok(value.clone()),
+        Some(other) => Err(Error::BadKey {
+            path: path.to_path_buf(),
+            line,
+            key: key.to_owned(),
+            found: kind_of(other),
+        }),
+    }
+}
+
+/// The non-blank lines of a file with their 1-based numbers, as raw bytes.
+pub(crate) fn read_lines(path: &Path) -> Result<Lines, Error> {
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    Ok(Lines {
+        reader: BufReader::with_capacity(64 * 1024, file),
+        path: path.to_path_buf(),
+        line: 0,
+        done: false,
+    })
+}
+
+/// A reader of raw lines, made by [`read_lines`].
+#[derive(Debug)]
+pub(crate) struct Lines {
+    reader: BufReader<File>,
+    path: PathBuf,
+    line: u64,
+    done: bool,
+}
+
+impl Lines {
+    /// Reads the next non-blank line into `buf` (replacing its contents) and
+    /// returns its number; `None` at the end of the file.
+    pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<Result<u64, Error>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            buf.clear();
+            match self.reader.read_until(b'\n', buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(Error::io("reading", &self.path, e)));
+                }
+            }
+            self.line += 1;
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                return Some(Ok(self.line));
+            }
+        }
+    }
+}

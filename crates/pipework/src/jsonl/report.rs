@@ -1,0 +1,43 @@
+//! Counters of one run, passed to the progress callback and returned at the end.
+
+/// What a run did, counted in source rows, keys and written lines.
+///
+/// The progress callback receives the counts so far after every source row;
+/// the functions return the final counts. For
+/// [`create_or_resume`](super::create_or_resume) a "source row" is a row of
+/// the target file (present or generated) and a key's call is one generated row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Source rows already done by an earlier run (found in the destination).
+    pub rows_resumed: u64,
+    /// Source rows completed by this run.
+    pub rows_written: u64,
+    /// Source rows not written because their key's call failed (under `Skip`).
+    pub rows_failed: u64,
+    /// Source rows skipped as bad input (under `Skip`).
+    pub rows_invalid: u64,
+    /// Calls of the user function that succeeded.
+    pub keys_computed: u64,
+    /// Keys whose result was taken from the destination instead of calling the function.
+    pub keys_reused: u64,
+    /// Calls of the user function that failed (under `Skip`).
+    pub keys_failed: u64,
+    /// Lines appended to the destination.
+    pub lines_written: u64,
+    /// True if the run ended early because its stop token was cancelled.
+    pub stopped: bool,
+}
+
+impl Report {
+    /// Source rows dealt with so far: resumed, written, failed or invalid.
+    pub fn rows_done(&self) -> u64 {
+        self.rows_resumed + self.rows_written + self.rows_failed + self.rows_invalid
+    }
+
+    /// True if every source row is in the destination: nothing failed, nothing
+    /// was skipped as invalid and the run was not stopped.
+    pub fn is_complete(&self) -> bool {
+        self.rows_failed == 0 && self.rows_invalid == 0 && self.keys_failed == 0 && !self.stopped
+    }
+}

@@ -1,0 +1,272 @@
+//! The appender: one blocking thread that owns the destination file.
+//!
+//! The async side hands it batches of finished rows over a bounded channel.
+//! The thread serializes them, appends everything it has in one `write` (so
+//! each line goes to the operating system whole, never in a user-space buffer
+//! while the thread waits), optionally `fsync`s, then acknowledges the batch's
+//! sequence number. The async side counts a key as safe only once its rows are
+//! acknowledged, which is what bounds the work a crash can lose. When the
+//! channel closes (end of run, error, or the run's future dropped) the thread
+//! writes what it still holds, `fsync`s and ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::error::Error;
+use super::options::Durability;
+use super::Row;
+
+/// Batches the channel holds before `send` waits.
+const CHANNEL_BATCHES: usize = 4;
+/// Bytes gathered from queued batches before they are written.
+const MAX_WRITE: usize = 1 << 20;
+
+/// The part of an output row taken from its source row: the key column and
+/// the kept columns. `names` is shared by all rows; `values` lines up with it
+/// (`None` for a kept column the source row lacks).
+#[derive(Debug)]
+pub(crate) struct Base {
+    pub(crate) names: Arc<[String]>,
+    pub(crate) values: Vec<Option<Value>>,
+}
+
+/// One unit of output.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// One line: `base` merged with `result`; `result` wins a name clash.
+    Merged { base: Base, result: Arc<Row> },
+    /// Zero or more lines, each `base` merged with one of `rows`, then a done-log
+    /// record saying `key` is complete.
+    Group {
+        base: Base,
+        key: Value,
+        rows: Arc<Vec<Row>>,
+    },
+    /// One line as it is.
+    Plain(Row),
+}
+
+/// The done log of a flatmap: where it is and how long the destination is.
+#[derive(Debug)]
+pub(crate) struct DoneLog {
+    pub(crate) path: PathBuf,
+    pub(crate) dst_len: u64,
+}
+
+/// The async side's handle on the appender thread.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    tx: Option<mpsc::Sender<Vec<Item>>>,
+    acked: watch::Receiver<u64>,
+    sent: u64,
+    thread: JoinHandle<Result<(), Error>>,
+}
+
+impl Writer {
+    /// Starts the appender thread for `dst` (created if missing).
+    pub(crate) fn spawn(dst: &Path, log: Option<DoneLog>, durability: Durability) -> Writer {
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (ack_tx, acked) = watch::channel(0);
+        let dst = dst.to_path_buf();
+        let thread = tokio::task::spawn_blocking(move || run(dst, log, durability, rx, ack_tx));
+        Writer {
+            tx: Some(tx),
+            acked,
+            sent: 0,
+            thread,
+        }
+    }
+
+    /// Queues a batch and returns its sequence number, or `None` if the thread
+    /// has stopped (call [`finish`](Self::finish) for its error).
+    pub(crate) async fn send(&mut self, batch: Vec<Item>) -> Option<u64> {
+        let tx = self.tx.as_ref()?;
+        tx.send(batch).await.ok()?;
+        self.sent += 1;
+        Some(self.sent)
+    }
+
+    /// The sequence number of the last batch written.
+    pub(crate) fn acked(&self) -> u64 {
+        *self.acked.borrow()
+    }
+
+    /// Waits until more batches are written. Never returns once the thread
+    /// has stopped, so use it inside `select!` next to other events.
+    pub(crate) async fn written(&mut self) {
+        if self.acked.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Closes the channel, waits until every batch is written and synced, and
+    /// returns the thread's error if it had one.
+    pub(crate) async fn finish(mut self, dst: &Path) -> Result<(), Error> {
+        self.tx = None;
+        match self.thread.await {
+            Ok(result) => result,
+            Err(join) => Err(Error::io(
+                "appending to",
+                dst,
+                std::io::Error::other(format!("the writer thread failed: {join}")),
+            )),
+        }
+    }
+}
+
+struct Files {
+    dst: File,
+    dst_path: PathBuf,
+    log: Option<(File, PathBuf)>,
+    dst_len: u64,
+    durability: Durability,
+}
+
+fn run(
+    dst_path: PathBuf,
+    log: Option<DoneLog>,
+    durability: Durability,
+    mut rx: mpsc::Receiver<Vec<Item>>,
+    ack: watch::Sender<u64>,
+) -> Result<(), Error> {
+    let dst = append(&dst_path)?;
+    let (log, dst_len) = match log {
+        Some(DoneLog { path, dst_len }) => (Some((append(&path)?, path)), dst_len),
+        None => (None, 0),
+    };
+    let mut files = Files {
+        dst,
+        dst_path,
+        log,
+        dst_len,
+        durability,
+    };
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut log_buf = Vec::new();
+    let mut seq = 0;
+    while let Some(batch) = rx.blocking_recv() {
+        seq += 1;
+        files.serialize(batch, &mut buf, &mut log_buf);
+        while buf.len() < MAX_WRITE {
+            match rx.try_recv() {
+                Ok(batch) => {
+                    seq += 1;
+                    files.serialize(batch, &mut buf, &mut log_buf);
+                }
+                Err(_) => break,
+            }
+        }
+        files.write(&buf, &log_buf)?;
+        buf.clear();
+        log_buf.clear();
+        // Nobody may be listening any more (the run was dropped); the rows are
+        // written all the same.
+        ack.send_replace(seq);
+    }
+    files.sync()
+}
+
+fn append(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+impl Files {
+    fn serialize(&mut self, batch: Vec<Item>, buf: &mut Vec<u8>, log_buf: &mut Vec<u8>) {
+        for item in batch {
+            match item {
+                Item::Merged { base, result } => {
+                    write_merged(buf, &base, &result);
+                    buf.push(b'\n');
+                }
+                Item::Group { base, key, rows } => {
+                    for row in rows.iter() {
+                        write_merged(buf, &base, row);
+                        buf.push(b'\n');
+                    }
+                    let end = self.dst_len + buf.len() as u64;
+                    let record = serde_json::json!({"key": key, "rows": rows.len(), "end": end});
+                    write_value(log_buf, &record);
+                    log_buf.push(b'\n');
+                }
+                Item::Plain(row) => {
+                    write_value(buf, &row);
+                    buf.push(b'\n');
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &[u8], log_buf: &[u8]) -> Result<(), Error> {
+        let sync = self.durability == Durability::Fsync;
+        write_all(&mut self.dst, &self.dst_path, buf, sync)?;
+        self.dst_len += buf.len() as u64;
+        if let Some((log, path)) = &mut self.log {
+            write_all(log, path, log_buf, sync)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), Error> {
+        self.dst
+            .sync_all()
+            .map_err(|e| Error::io("syncing", &self.dst_path, e))?;
+        if let Some((log, path)) = &mut self.log {
+            log.sync_all().map_err(|e| Error::io("syncing", path, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(), Error> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    file.write_all(bytes)
+        .map_err(|e| Error::io("appending to", path, e))?;
+    if sync {
+        file.sync_data()
+            .map_err(|e| Error::io("syncing", path, e))?;
+    }
+    Ok(())
+}
+
+/// Writes `{...base, ...result}` as one JSON object without building it.
+fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Row) {
+    buf.push(b'{');
+    let mut first = true;
+    let entries = base
+        .names
+        .iter()
+        .zip(&base.values)
+        .filter_map(|(name, value)| Some((name, value.as_ref()?)))
+        .filter(|(name, _)| !result.contains_key(*name))
+        .chain(result.iter());
+    for (name, value) in entries {
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        write_value(buf, name);
+        buf.push(b':');
+        write_value(buf, value);
+    }
+    buf.push(b'}');
+}
+
+fn write_value<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
+    // Serializing strings, maps and `Value`s into a Vec cannot fail: the keys
+    // are strings and writing to a Vec does no I/O.
+    if let Err(e) = serde_json::to_writer(&mut *buf, value) {
+        unreachable!("serializing json into memory failed: {e}");
+    }
+}

@@ -1,0 +1,526 @@
+//! [`Pipeline`]: the builder that chains steps, takes input and starts threads.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+
+use super::control::Control;
+use super::emitter::Target;
+use super::error::{BoxError, Error};
+use super::feed::{spawn_feeder, Inlet, Source};
+use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
+use super::handle::{PipelineHandle, Running, StepRuntime};
+use super::outputs::Outputs;
+use super::queue::queue;
+use super::report::Report;
+use super::stage::{ErasedStage, OnError, StageConfig, StageSpec, DEFAULT_QUEUE};
+use super::step::Step;
+
+/// A threaded pipeline under construction: steps, their settings, and input.
+///
+/// `In` is what goes in, `Out` what the last step emits, and `Prev` the
+/// input type of the last step added (it lets [`retries`](Pipeline::retries)
+/// require `Clone` of that step's input only).
+///
+/// Settings methods ([`name`](Pipeline::name), [`threads`](Pipeline::threads),
+/// [`queue`](Pipeline::queue), [`retries`](Pipeline::retries),
+/// [`on_error`](Pipeline::on_error)) apply to the step added last.
+///
+/// # Examples
+///
+/// paipa's introduction: three "download" threads feeding one printing thread.
+///
+/// ```
+/// use pipework::pipeline::Pipeline;
+///
+/// let mut pipeline = Pipeline::new()
+///     .map(|url: &str| format!("<html>{url}</html>")).name("download").threads(3)
+///     .map(|page: String| page.len()).name("measure");
+/// pipeline.put("http://example.com/2");
+/// pipeline.put("http://example.com/4");
+/// pipeline.finish();
+/// let report = pipeline.run()?;
+/// assert_eq!(report.outputs(), 2);
+/// # Ok::<(), pipework::pipeline::Error>(())
+/// ```
+#[must_use = "a pipeline does nothing until it is run, spawned or iterated"]
+pub struct Pipeline<In: Send + 'static, Out: Send + 'static = In, Prev = In> {
+    stages: Vec<Box<dyn ErasedStage>>,
+    sources: Vec<Source<In>>,
+    finished: bool,
+    ordered: bool,
+    daemon: bool,
+    progress: bool,
+    misconfigured: Option<String>,
+    _types: PhantomData<fn(In, Prev) -> Out>,
+}
+
+impl<In: Send + 'static, Out: Send + 'static, Prev> fmt::Debug for Pipeline<In, Out, Prev> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field(
+                "steps",
+                &self
+                    .stages
+                    .iter()
+                    .map(|s| s.config().name.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .field("finished", &self.finished)
+            .field("ordered", &self.ordered)
+            .field("daemon", &self.daemon)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<In: Send + 'static> Default for Pipeline<In> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<In: Send + 'static> Pipeline<In> {
+    /// An empty pipeline taking `In`. Add steps with [`map`](Pipeline::map),
+    /// [`step`](Pipeline::step) and friends.
+    pub fn new() -> Self {
+        Pipeline {
+            stages: Vec::new(),
+            sources: Vec::new(),
+            finished: false,
+            ordered: false,
+            daemon: false,
+            progress: false,
+            misconfigured: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
+    fn push<S: Step<In = Out>>(mut self, step: S, kind: &str) -> Pipeline<In, S::Out, Out> {
+        let name = format!("{kind}-{}", self.stages.len());
+        self.stages.push(Box::new(StageSpec {
+            step: Arc::new(step),
+            config: StageConfig {
+                name,
+                threads: 1,
+                queue: DEFAULT_QUEUE,
+                retries: 0,
+                on_error: OnError::Stop,
+            },
+            cloner: None,
+        }));
+        Pipeline {
+            stages: self.stages,
+            sources: self.sources,
+            finished: self.finished,
+            ordered: self.ordered,
+            daemon: self.daemon,
+            progress: self.progress,
+            misconfigured: self.misconfigured,
+            _types: PhantomData,
+        }
+    }
+
+    /// Adds a step implementing [`Step`], for state and hooks.
+    pub fn step<S: Step<In = Out>>(self, step: S) -> Pipeline<In, S::Out, Out> {
+        self.push(step, "step")
+    }
+
+    /// Adds a step calling `f` on each item (paipa's `funcstep`).
+    pub fn map<U, F>(self, f: F) -> Pipeline<In, U, Out>
+    where
+        F: Fn(Out) -> U + Send + Sync + 'static,
+        U: Send + 'static,
+    {
+        self.push(MapStep::new(move |x| Ok::<U, Infallible>(f(x))), "map")
+    }
+
+    /// Adds a step calling a fallible `f` on each item. An `Err` fails the
+    /// item: it is retried, then handled by the step's [`OnError`].
+    pub fn try_map<U, E, F>(self, f: F) -> Pipeline<In, U, Out>
+    where
+        F: Fn(Out) -> Result<U, E> + Send + Sync + 'static,
+        U: Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.push(MapStep::new(f), "map")
+    }
+
+    /// Adds a step that drops the items for which `f` gives `None` (counted
+    /// as skipped: paipa's `SkipEntry`).
+    pub fn filter_map<U, F>(self, f: F) -> Pipeline<In, U, Out>
+    where
+        F: Fn(Out) -> Option<U> + Send + Sync + 'static,
+        U: Send + 'static,
+    {
+        self.push(
+            FilterMapStep::new(move |x| Ok::<_, Infallible>(f(x))),
+            "filter_map",
+        )
+    }
+
+    /// The fallible form of [`filter_map`](Pipeline::filter_map).
+    pub fn try_filter_map<U, E, F>(self, f: F) -> Pipeline<In, U, Out>
+    where
+        F: Fn(Out) -> Result<Option<U>, E> + Send + Sync + 'static,
+        U: Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.push(FilterMapStep::new(f), "filter_map")
+    }
+
+    /// Adds a step emitting every item of what `f` returns: 0..n outputs per
+    /// input, pulled lazily into the next queue.
+    pub fn flat_map<I, F>(self, f: F) -> Pipeline<In, I::Item, Out>
+    where
+        F: Fn(Out) -> I + Send + Sync + 'static,
+        I: IntoIterator,
+        I::Item: Send + 'static,
+    {
+        self.push(
+            FlatMapStep::new(move |x| Ok::<_, Infallible>(f(x))),
+            "flat_map",
+        )
+    }
+
+    /// The fallible form of [`flat_map`](Pipeline::flat_map).
+    pub fn try_flat_map<I, E, F>(self, f: F) -> Pipeline<In, I::Item, Out>
+    where
+        F: Fn(Out) -> Result<I, E> + Send + Sync + 'static,
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.push(FlatMapStep::new(f), "flat_map")
+    }
+
+    /// Adds a step grouping items into `Vec`s of `size`; each of its threads
+    /// emits its last, shorter chunk when the input ends. A `size` of 0 makes
+    /// the pipeline fail to start with [`Error::InvalidConfig`].
+    pub fn chunk(mut self, size: usize) -> Pipeline<In, Vec<Out>, Out> {
+        if size == 0 {
+            self.misconfigure("chunk size must be at least 1".to_string());
+        }
+        self.push(ChunkStep::new(size.max(1)), "chunk")
+    }
+
+    /// Adds a step emitting each element of each item (the reverse of
+    /// [`chunk`](Pipeline::chunk)).
+    pub fn flatten(self) -> Pipeline<In, <Out as IntoIterator>::Item, Out>
+    where
+        Out: IntoIterator,
+        <Out as IntoIterator>::Item: Send + 'static,
+    {
+        self.push(FlatMapStep::new(|x: Out| Ok::<_, Infallible>(x)), "flatten")
+    }
+
+    fn misconfigure(&mut self, why: String) {
+        self.misconfigured.get_or_insert(why);
+    }
+
+    fn last_config(&mut self, setting: &str) -> Option<&mut StageConfig> {
+        if self.stages.is_empty() {
+            self.misconfigure(format!("{setting}() called before any step was added"));
+            return None;
+        }
+        self.stages.last_mut().map(|s| s.config_mut())
+    }
+
+    /// Names the last step; errors and reports use the name. Defaults to its
+    /// kind and position, like `map-0`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        if let Some(c) = self.last_config("name") {
+            c.name = name.into();
+        }
+        self
+    }
+
+    /// Runs the last step on `n` threads (default 1). 0 makes the pipeline
+    /// fail to start with [`Error::InvalidConfig`].
+    pub fn threads(mut self, n: usize) -> Self {
+        if n == 0 {
+            self.misconfigure("a step needs at least 1 thread".to_string());
+        } else if let Some(c) = self.last_config("threads") {
+            c.threads = n;
+        }
+        self
+    }
+
+    /// Sets how many items may wait in the last step's input queue (default
+    /// [`DEFAULT_QUEUE`](super::DEFAULT_QUEUE)). 0 makes every hand-over a
+    /// rendezvous.
+    pub fn queue(mut self, capacity: usize) -> Self {
+        if let Some(c) = self.last_config("queue") {
+            c.queue = capacity;
+        }
+        self
+    }
+
+    /// Sets what the last step does with an item that still fails after its
+    /// retries (default [`OnError::Stop`]).
+    pub fn on_error(mut self, policy: OnError) -> Self {
+        if let Some(c) = self.last_config("on_error") {
+            c.on_error = policy;
+        }
+        self
+    }
+
+    /// Keeps input order through every step, multi-threaded ones included:
+    /// each step holds up to `queue + threads` finished items waiting for an
+    /// earlier one, and threads running further ahead wait.
+    pub fn ordered(mut self) -> Self {
+        self.ordered = true;
+        self
+    }
+
+    /// Makes the pipeline a daemon: dropping its handle closes the input and
+    /// returns at once, leaving the threads to finish on their own; what is
+    /// still queued when the process exits is lost.
+    pub fn daemon(mut self) -> Self {
+        self.daemon = true;
+        self
+    }
+
+    /// Shows a progress bar per step on stderr while running (on a terminal).
+    #[cfg(feature = "progress")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
+    pub fn progress(mut self) -> Self {
+        self.progress = true;
+        self
+    }
+
+    /// Puts one item before the pipeline starts. It waits in memory until
+    /// then, as with paipa's `put`.
+    pub fn put(&mut self, item: In) {
+        match self.sources.last_mut() {
+            Some(Source::Items(items)) => items.push(item),
+            _ => self.sources.push(Source::Items(vec![item])),
+        }
+    }
+
+    /// Puts every item of `items` before the pipeline starts; they all wait
+    /// in memory. For large inputs prefer [`put_iter`](Pipeline::put_iter).
+    pub fn put_all<I: IntoIterator<Item = In>>(&mut self, items: I) {
+        for item in items {
+            self.put(item);
+        }
+    }
+
+    /// Feeds the pipeline from `iter`, pulled lazily on its own thread only
+    /// when the first queue has room, so memory stays flat even for an
+    /// endless iterator. An iterator given here makes the input finite: the
+    /// pipeline ends when every iterator is exhausted, as if
+    /// [`finish`](Pipeline::finish)ed (to add input while running, use
+    /// [`PipelineHandle::put_iter`] or [`put_receiver`](Pipeline::put_receiver)).
+    pub fn put_iter<I>(&mut self, iter: I)
+    where
+        I: IntoIterator<Item = In>,
+        I::IntoIter: Send + 'static,
+    {
+        self.sources.push(Source::Iter(Box::new(iter.into_iter())));
+    }
+
+    /// Feeds the pipeline from an external channel until the channel
+    /// disconnects or the pipeline is finished or stopped. Such a pipeline
+    /// must be spawned, not [`run`](Pipeline::run).
+    pub fn put_receiver(&mut self, rx: Receiver<In>) {
+        self.sources.push(Source::Channel(rx));
+    }
+
+    /// Says no more input will be put: the pipeline ends once its input is
+    /// processed.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// Runs the pipeline on this thread's behalf and waits for it to end.
+    /// The last step's outputs are counted and dropped; see
+    /// [`outputs`](Pipeline::outputs) to consume them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InputOpen`] if input could still come (not finished, or fed
+    /// by a channel), [`Error::InvalidConfig`] for a wrong setting, and the
+    /// first error of the run otherwise (every thread stops then).
+    pub fn run(self) -> Result<Report, Error> {
+        let has_channel = self.sources.iter().any(|s| matches!(s, Source::Channel(_)));
+        let has_iter = self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
+        if has_channel || !(self.finished || has_iter) {
+            return Err(Error::InputOpen);
+        }
+        self.start(Target::Discard)?.stop()
+    }
+
+    /// Starts the pipeline in the background.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`], a step's `setup` failing, or a thread that
+    /// could not be spawned.
+    pub fn spawn(self) -> Result<PipelineHandle<In>, Error> {
+        self.start(Target::Discard)
+    }
+
+    /// Starts the pipeline in the background and returns the last step's
+    /// outputs as an iterator.
+    ///
+    /// # Errors
+    ///
+    /// As for [`spawn`](Pipeline::spawn).
+    pub fn outputs(self) -> Result<Outputs<In, Out>, Error> {
+        let (tx, rx) = queue::<Out>(DEFAULT_QUEUE);
+        let handle = self.start(Target::Queue(tx))?;
+        Ok(Outputs::new(rx, handle))
+    }
+
+    fn start(self, last_target: Target<Out>) -> Result<PipelineHandle<In>, Error> {
+        if let Some(why) = self.misconfigured {
+            return Err(Error::InvalidConfig(why));
+        }
+        if self.stages.is_empty() {
+            return Err(Error::InvalidConfig(
+                "a pipeline needs at least one step".to_string(),
+            ));
+        }
+        for (i, stage) in self.stages.iter().enumerate() {
+            if let Err(e) = stage.setup() {
+                self.stages[..i].iter().for_each(|s| s.teardown());
+                return Err(e);
+            }
+        }
+        let control = Arc::new(Control::new());
+        let mut inputs: Vec<_> = self.stages.iter().map(|s| s.make_input()).collect();
+        let mut targets: Vec<Box<dyn std::any::Any + Send>> = Vec::with_capacity(inputs.len());
+        for input in inputs.iter_mut().skip(1) {
+            targets.push(std::mem::replace(&mut input.target, Box::new(())));
+        }
+        targets.push(Box::new(last_target));
+        let Ok(first) =
+            std::mem::replace(&mut inputs[0].target, Box::new(())).downcast::<Target<In>>()
+        else {
+            unreachable!("the first step takes the pipeline's input type")
+        };
+        let Target::Queue(first_tx) = *first else {
+            unreachable!("a step's input is always a queue")
+        };
+
+        let mut steps = Vec::with_capacity(self.stages.len());
+        let mut workers = Vec::new();
+        for ((stage, input), target) in self.stages.into_iter().zip(inputs).zip(targets) {
+            let config = stage.config().clone();
+            let launched = stage.launch(input.receiver, target, self.ordered, &control);
+            workers.extend(launched.threads);
+            steps.push(StepRuntime {
+                name: config.name,
+                threads: config.threads,
+                capacity: config.queue,
+                counters: launched.counters,
+                queue_len: input.len,
+            });
+        }
+        let steps = Arc::new(steps);
+
+        // An iterator given before the start is a finite source: the input
+        // ends with it, as if finished.
+        let finished = self.finished || self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
+        let inlet = Arc::new(Inlet::new(first_tx, self.ordered, control.clone()));
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut feeders = Vec::new();
+        let (channels, finite): (Vec<_>, Vec<_>) = self
+            .sources
+            .into_iter()
+            .partition(|s| matches!(s, Source::Channel(_)));
+        let mut spawn_error = None;
+        for sources in std::iter::once(finite).chain(channels.into_iter().map(|c| vec![c])) {
+            if sources.is_empty() {
+                continue;
+            }
+            match spawn_feeder(sources, inlet.clone(), stop_rx.clone(), control.clone()) {
+                Ok(h) => feeders.push(h),
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = spawn_error {
+            control.fail(e);
+        }
+
+        #[cfg(feature = "progress")]
+        let progress = self
+            .progress
+            .then(|| super::progress::ProgressMonitor::start(steps.clone()));
+
+        let running = Running {
+            control,
+            inlet: Mutex::new((!finished).then_some(inlet)),
+            stop_tx: Mutex::new(Some(stop_tx)),
+            stop_rx,
+            feeders: Mutex::new(feeders),
+            workers,
+            steps,
+            started: Instant::now(),
+            daemon: self.daemon,
+            #[cfg(feature = "progress")]
+            progress,
+        };
+        Ok(PipelineHandle::new(running))
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static, Prev: Clone + 'static> Pipeline<In, Out, Prev> {
+    /// Retries an item that failed in the last step up to `n` more times
+    /// (default 0) before its [`OnError`] policy applies. The step's input
+    /// must be `Clone`: each attempt gets a fresh copy.
+    pub fn retries(mut self, n: u32) -> Self {
+        let cloner: fn(&Prev) -> Prev = Prev::clone;
+        if let Some(c) = self.last_config("retries") {
+            c.retries = n;
+        }
+        if let Some(stage) = self.stages.last_mut() {
+            stage.set_cloner(Box::new(cloner));
+        }
+        self
+    }
+}
+
+impl<In: Send + 'static, Out: Send + 'static, Prev> IntoIterator for Pipeline<In, Out, Prev> {
+    type Item = Result<Out, Error>;
+    type IntoIter = OutputsOrError<In, Out>;
+
+    /// Starts the pipeline and iterates its outputs; a start failure is the
+    /// first and only item.
+    fn into_iter(self) -> Self::IntoIter {
+        match self.outputs() {
+            Ok(outputs) => OutputsOrError::Outputs(outputs),
+            Err(e) => OutputsOrError::Failed(Some(e)),
+        }
+    }
+}
+
+/// The iterator of a pipeline used with `for`: its [`Outputs`], or the one
+/// error that kept it from starting.
+#[derive(Debug)]
+pub enum OutputsOrError<In: Send + 'static, Out> {
+    /// The pipeline started.
+    Outputs(Outputs<In, Out>),
+    /// The pipeline could not start; yields the error once.
+    Failed(Option<Error>),
+}
+
+impl<In: Send + 'static, Out> Iterator for OutputsOrError<In, Out> {
+    type Item = Result<Out, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            OutputsOrError::Outputs(o) => o.next(),
+            OutputsOrError::Failed(e) => e.take().map(Err),
+        }
+    }
+}

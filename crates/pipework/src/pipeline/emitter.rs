@@ -1,0 +1,140 @@
+//! [`Emitter`]: how a step hands its outputs to the next step.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_channel::Sender;
+
+use super::control::Control;
+use super::queue::Envelope;
+
+/// Where a step's outputs go.
+pub(crate) enum Target<T> {
+    /// The last step of a pipeline run without an output iterator: outputs
+    /// are counted and dropped.
+    Discard,
+    /// The next step's input queue (or the output iterator's).
+    Queue(Sender<Envelope<T>>),
+}
+
+enum Mode<'a, T> {
+    Direct {
+        target: &'a Target<T>,
+        control: &'a Control,
+    },
+    /// Ordered mode: outputs of one input are collected, then released in
+    /// input order by the step's reorder buffer.
+    Collect(&'a mut Vec<T>),
+}
+
+/// Hands a step's outputs on to the next step.
+///
+/// [`emit`](Emitter::emit) blocks while the next step's queue is full: this
+/// is the pipeline's backpressure.
+pub struct Emitter<'a, T> {
+    mode: Mode<'a, T>,
+    emitted: &'a AtomicU64,
+    stopped: bool,
+}
+
+impl<T> fmt::Debug for Emitter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitter")
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pipeline stopped (it failed, was aborted, or its output was dropped),
+/// so an emitted item was dropped. Return it from the step with `?`: the
+/// pipeline does not count it as the step's failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pipeline stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl<'a, T> Emitter<'a, T> {
+    pub(crate) fn direct(
+        target: &'a Target<T>,
+        control: &'a Control,
+        emitted: &'a AtomicU64,
+    ) -> Self {
+        Emitter {
+            mode: Mode::Direct { target, control },
+            emitted,
+            stopped: false,
+        }
+    }
+
+    pub(crate) fn collect(buffer: &'a mut Vec<T>, emitted: &'a AtomicU64) -> Self {
+        Emitter {
+            mode: Mode::Collect(buffer),
+            emitted,
+            stopped: false,
+        }
+    }
+
+    /// Sends one output to the next step, waiting while its queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] when the pipeline is stopping; the item is dropped, and the
+    /// step should return.
+    pub fn emit(&mut self, item: T) -> Result<(), Stopped> {
+        if self.stopped {
+            return Err(Stopped);
+        }
+        match &mut self.mode {
+            Mode::Direct { target, control } => match target {
+                Target::Discard => {
+                    if control.is_cancelled() {
+                        self.stopped = true;
+                        return Err(Stopped);
+                    }
+                }
+                Target::Queue(tx) => {
+                    if control.send(tx, Envelope { seq: 0, item }).is_err() {
+                        self.stopped = true;
+                        return Err(Stopped);
+                    }
+                }
+            },
+            Mode::Collect(buffer) => buffer.push(item),
+        }
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Emits every item of `items` in turn.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] as for [`emit`](Emitter::emit); the rest of `items` is not pulled.
+    pub fn emit_all<I: IntoIterator<Item = T>>(&mut self, items: I) -> Result<(), Stopped> {
+        for item in items {
+            self.emit(item)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what this emitter collected for the current item, so a retried
+    /// item in ordered mode does not emit twice.
+    pub(crate) fn discard_collected(&mut self) {
+        if let Mode::Collect(buffer) = &mut self.mode {
+            self.emitted
+                .fetch_sub(buffer.len() as u64, Ordering::Relaxed);
+            buffer.clear();
+        }
+    }
+
+    /// Whether an emit found the pipeline stopping.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+}

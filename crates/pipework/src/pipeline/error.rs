@@ -1,0 +1,128 @@
+//! Errors of the threaded pipeline.
+
+use std::fmt;
+
+/// The error type user code returns from a step: any error that can cross threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a pipeline could not be built, or stopped before its input was done.
+///
+/// Every variant that comes from a step names the step, so a failure in a
+/// pipeline of ten steps says which one failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A step returned an error for an item, after its retries, under
+    /// [`OnError::Stop`](crate::pipeline::OnError::Stop).
+    #[error("step '{step}' failed: {source}")]
+    StepFailed {
+        /// The step's name.
+        step: String,
+        /// The error the step returned.
+        #[source]
+        source: BoxError,
+    },
+    /// A step panicked while processing an item, after its retries, under
+    /// [`OnError::Stop`](crate::pipeline::OnError::Stop).
+    #[error("step '{step}' panicked: {message}")]
+    StepPanicked {
+        /// The step's name.
+        step: String,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// A lifecycle hook of a step (`setup`, `thread_init`, `thread_shutdown`
+    /// or `teardown`) returned an error or panicked.
+    #[error("step '{step}' failed in {hook}: {source}")]
+    HookFailed {
+        /// The step's name.
+        step: String,
+        /// Which hook failed.
+        hook: &'static str,
+        /// What went wrong.
+        #[source]
+        source: BoxError,
+    },
+    /// An iterator given to `put_iter` panicked while being pulled.
+    #[error("input iterator panicked: {message}")]
+    SourcePanicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// `run` was called on a pipeline whose input could still grow: it was
+    /// not finished and has no finite source (paipa raises the same).
+    #[error("pipeline input is open: call finish() or put_iter() before run(), or use spawn()")]
+    InputOpen,
+    /// Input was given to a pipeline that was already finished.
+    #[error("pipeline input is closed: it was finished or stopped")]
+    InputClosed,
+    /// The pipeline was configured wrongly (a thread count of 0, no steps, …).
+    #[error("invalid pipeline configuration: {0}")]
+    InvalidConfig(String),
+    /// The operating system refused to start a thread.
+    #[error("could not spawn thread '{name}': {source}")]
+    ThreadSpawn {
+        /// The thread's name.
+        name: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The name of the step the error came from, if it came from one.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Error::StepFailed { step, .. }
+            | Error::StepPanicked { step, .. }
+            | Error::HookFailed { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is a panic caught in user code.
+    pub fn is_panic(&self) -> bool {
+        matches!(
+            self,
+            Error::StepPanicked { .. } | Error::SourcePanicked { .. }
+        )
+    }
+}
+
+/// An item that could not be put into a pipeline because the pipeline was
+/// finished, stopped or failed. The item is given back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct PutError<T>(pub T);
+
+impl<T> PutError<T> {
+    /// Gives back the item that was not accepted.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PutError { .. }")
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("putting into a pipeline that no longer accepts input")
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {}
+
+/// Turns a caught panic payload into its message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

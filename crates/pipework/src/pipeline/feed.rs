@@ -1,0 +1,137 @@
+//! Feeding a pipeline: the inlet that `put` writes to, and the feeder
+//! threads that pull iterators and external channels into it.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::control::{lock, Control};
+use super::error::{panic_message, Error};
+use super::queue::Envelope;
+
+/// Where a pipeline's input comes from, in the order it was given.
+pub(crate) enum Source<In> {
+    /// Items put before the pipeline started (they wait in memory, as in paipa).
+    Items(Vec<In>),
+    /// An iterator pulled lazily on a feeder thread.
+    Iter(Box<dyn Iterator<Item = In> + Send>),
+    /// An external channel, pulled until it disconnects or the pipeline is finished.
+    Channel(Receiver<In>),
+}
+
+/// The first step's input queue, shared by `put` and every feeder thread.
+/// The queue closes when the last holder drops its `Arc<Inlet>`.
+pub(crate) struct Inlet<In> {
+    tx: Sender<Envelope<In>>,
+    /// Next input position; the lock also keeps numbering and sending in
+    /// one piece, so ordered mode sees positions in queue order.
+    next_seq: Option<Mutex<u64>>,
+    control: Arc<Control>,
+}
+
+impl<In> Inlet<In> {
+    pub(crate) fn new(tx: Sender<Envelope<In>>, ordered: bool, control: Arc<Control>) -> Self {
+        Inlet {
+            tx,
+            next_seq: ordered.then(|| Mutex::new(0)),
+            control,
+        }
+    }
+
+    /// Puts one item, blocking while the queue is full. Gives it back if
+    /// the pipeline was cancelled.
+    pub(crate) fn put(&self, item: In) -> Result<(), In> {
+        match &self.next_seq {
+            None => self
+                .control
+                .send(&self.tx, Envelope { seq: 0, item })
+                .map_err(|e| e.item),
+            Some(next) => {
+                let mut seq = lock(next);
+                self.control
+                    .send(&self.tx, Envelope { seq: *seq, item })
+                    .map_err(|e| e.item)?;
+                *seq += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Starts a feeder thread for the sources that end by themselves
+/// (items and iterators), pulled in order.
+pub(crate) fn spawn_feeder<In: Send + 'static>(
+    sources: Vec<Source<In>>,
+    inlet: Arc<Inlet<In>>,
+    stop: Receiver<()>,
+    control: Arc<Control>,
+) -> Result<JoinHandle<()>, Error> {
+    let name = "pipework-feeder".to_string();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            for source in sources {
+                let more = match source {
+                    Source::Items(items) => items.into_iter().all(|item| inlet.put(item).is_ok()),
+                    Source::Iter(iter) => pull_iter(iter, &inlet, &control),
+                    Source::Channel(rx) => pull_channel(&rx, &inlet, &stop, &control),
+                };
+                if !more {
+                    return;
+                }
+            }
+        })
+        .map_err(|source| Error::ThreadSpawn { name, source })
+}
+
+/// Pulls `iter` one item at a time, only when the queue has room: memory
+/// stays flat however long the iterator is. Returns false if the pipeline
+/// stopped first.
+fn pull_iter<In>(
+    mut iter: Box<dyn Iterator<Item = In> + Send>,
+    inlet: &Inlet<In>,
+    control: &Control,
+) -> bool {
+    loop {
+        if control.is_cancelled() {
+            return false;
+        }
+        match catch_unwind(AssertUnwindSafe(|| iter.next())) {
+            Ok(Some(item)) => {
+                if inlet.put(item).is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(payload) => {
+                control.fail(Error::SourcePanicked {
+                    message: panic_message(&*payload),
+                });
+                return false;
+            }
+        }
+    }
+}
+
+/// Pulls an external channel until it disconnects or the pipeline is
+/// finished; on finish, what is already waiting in the channel is still taken.
+fn pull_channel<In>(
+    rx: &Receiver<In>,
+    inlet: &Inlet<In>,
+    stop: &Receiver<()>,
+    control: &Control,
+) -> bool {
+    while let Some(item) = control.recv_until(rx, stop) {
+        if inlet.put(item).is_err() {
+            return false;
+        }
+    }
+    while let Ok(item) = rx.try_recv() {
+        if inlet.put(item).is_err() {
+            return false;
+        }
+    }
+    !control.is_cancelled()
+}

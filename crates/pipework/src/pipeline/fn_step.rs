@@ -1,0 +1,200 @@
+//! Steps made from closures, and the built-in chunking step.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::emitter::Emitter;
+use super::error::BoxError;
+use super::step::{SkipEntry, Step, ThreadInfo};
+
+/// A step from a closure returning one output per input (paipa's `funcstep`).
+pub struct MapStep<F, In> {
+    f: F,
+    _in: PhantomData<fn(In)>,
+}
+
+impl<F, In> MapStep<F, In> {
+    pub(crate) fn new(f: F) -> Self {
+        MapStep {
+            f,
+            _in: PhantomData,
+        }
+    }
+}
+
+impl<F, In> fmt::Debug for MapStep<F, In> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MapStep")
+    }
+}
+
+impl<F, In, Out, E> Step for MapStep<F, In>
+where
+    F: Fn(In) -> Result<Out, E> + Send + Sync + 'static,
+    In: Send + 'static,
+    Out: Send + 'static,
+    E: Into<BoxError>,
+{
+    type In = In;
+    type Out = Out;
+    type State = ();
+
+    fn thread_init(&self, _: &ThreadInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn process(&self, _: &mut (), item: In, out: &mut Emitter<'_, Out>) -> Result<(), BoxError> {
+        let v = (self.f)(item).map_err(Into::into)?;
+        out.emit(v)?;
+        Ok(())
+    }
+}
+
+/// A step from a closure returning `None` to skip an item (paipa's
+/// `SkipEntry`).
+pub struct FilterMapStep<F, In> {
+    f: F,
+    _in: PhantomData<fn(In)>,
+}
+
+impl<F, In> FilterMapStep<F, In> {
+    pub(crate) fn new(f: F) -> Self {
+        FilterMapStep {
+            f,
+            _in: PhantomData,
+        }
+    }
+}
+
+impl<F, In> fmt::Debug for FilterMapStep<F, In> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FilterMapStep")
+    }
+}
+
+impl<F, In, Out, E> Step for FilterMapStep<F, In>
+where
+    F: Fn(In) -> Result<Option<Out>, E> + Send + Sync + 'static,
+    In: Send + 'static,
+    Out: Send + 'static,
+    E: Into<BoxError>,
+{
+    type In = In;
+    type Out = Out;
+    type State = ();
+
+    fn thread_init(&self, _: &ThreadInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn process(&self, _: &mut (), item: In, out: &mut Emitter<'_, Out>) -> Result<(), BoxError> {
+        match (self.f)(item).map_err(Into::into)? {
+            Some(v) => out.emit(v)?,
+            None => return Err(SkipEntry.into()),
+        }
+        Ok(())
+    }
+}
+
+/// A step from a closure returning 0..n outputs per input (paipa's
+/// `iterstep`, one item at a time).
+pub struct FlatMapStep<F, In> {
+    f: F,
+    _in: PhantomData<fn(In)>,
+}
+
+impl<F, In> FlatMapStep<F, In> {
+    pub(crate) fn new(f: F) -> Self {
+        FlatMapStep {
+            f,
+            _in: PhantomData,
+        }
+    }
+}
+
+impl<F, In> fmt::Debug for FlatMapStep<F, In> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FlatMapStep")
+    }
+}
+
+impl<F, In, Outs, E> Step for FlatMapStep<F, In>
+where
+    F: Fn(In) -> Result<Outs, E> + Send + Sync + 'static,
+    In: Send + 'static,
+    Outs: IntoIterator,
+    Outs::Item: Send + 'static,
+    E: Into<BoxError>,
+{
+    type In = In;
+    type Out = Outs::Item;
+    type State = ();
+
+    fn thread_init(&self, _: &ThreadInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn process(
+        &self,
+        _: &mut (),
+        item: In,
+        out: &mut Emitter<'_, Outs::Item>,
+    ) -> Result<(), BoxError> {
+        // The closure's result is pulled lazily: a huge fan-out streams into
+        // the next queue instead of sitting in memory.
+        out.emit_all((self.f)(item).map_err(Into::into)?)?;
+        Ok(())
+    }
+}
+
+/// Groups items into `Vec`s of `size`, per thread; each thread flushes its
+/// last, shorter chunk when its input ends (paipa's `iterstep(chunk(n))`).
+#[derive(Debug)]
+pub struct ChunkStep<T> {
+    size: usize,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> ChunkStep<T> {
+    pub(crate) fn new(size: usize) -> Self {
+        ChunkStep {
+            size,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Send + 'static> Step for ChunkStep<T> {
+    type In = T;
+    type Out = Vec<T>;
+    type State = Vec<T>;
+
+    fn thread_init(&self, _: &ThreadInfo) -> Result<Vec<T>, BoxError> {
+        Ok(Vec::with_capacity(self.size))
+    }
+
+    fn process(
+        &self,
+        chunk: &mut Vec<T>,
+        item: T,
+        out: &mut Emitter<'_, Vec<T>>,
+    ) -> Result<(), BoxError> {
+        chunk.push(item);
+        if chunk.len() >= self.size {
+            let full = std::mem::replace(chunk, Vec::with_capacity(self.size));
+            out.emit(full)?;
+        }
+        Ok(())
+    }
+
+    fn thread_shutdown(
+        &self,
+        chunk: Vec<T>,
+        out: &mut Emitter<'_, Vec<T>>,
+    ) -> Result<(), BoxError> {
+        if !chunk.is_empty() {
+            out.emit(chunk)?;
+        }
+        Ok(())
+    }
+}

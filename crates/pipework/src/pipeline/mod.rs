@@ -1,0 +1,108 @@
+//! Threaded pipelines: items flow through steps, each step on its own
+//! threads, joined by bounded queues (paipa's model, in Rust).
+//!
+//! ```
+//! use pipework::pipeline::Pipeline;
+//!
+//! let mut pipeline = Pipeline::new()
+//!     .map(|n: u64| n * 2).threads(4)          // 4 threads double
+//!     .filter_map(|n| (n % 3 == 0).then_some(n)) // 1 thread filters
+//!     .ordered();                              // keep input order
+//! pipeline.put_iter(0..10);
+//! let out: Vec<u64> = pipeline.into_iter().collect::<Result<_, _>>()?;
+//! assert_eq!(out, [0, 6, 12, 18]);
+//! # Ok::<(), pipework::pipeline::Error>(())
+//! ```
+//!
+//! # Steps, queues and threads
+//!
+//! A [`Pipeline`] is a chain of steps. Each step has its own input queue (a
+//! bounded [`crossbeam_channel`] of [`DEFAULT_QUEUE`] items unless set with
+//! [`queue`](Pipeline::queue)) and runs on [`threads`](Pipeline::threads)
+//! threads that take items from it, process them, and put the outputs into
+//! the next step's queue. A full queue blocks the step feeding it: slow steps
+//! slow down the steps before them instead of letting memory grow.
+//!
+//! Step kinds: [`map`](Pipeline::map) (one output per input),
+//! [`filter_map`](Pipeline::filter_map) (skip an item by returning `None`),
+//! [`flat_map`](Pipeline::flat_map) (0..n outputs), the built-in
+//! [`chunk`](Pipeline::chunk) and [`flatten`](Pipeline::flatten), each with a
+//! `try_` form for fallible closures, and the [`Step`] trait for per-thread
+//! state and lifecycle hooks. Closures run on many threads at once, so they
+//! must be `Send + Sync + 'static`; items cross threads, so they must be
+//! `Send + 'static`.
+//!
+//! # Feeding
+//!
+//! Before starting: [`put`](Pipeline::put) and [`put_all`](Pipeline::put_all)
+//! keep items in memory until the run; [`put_iter`](Pipeline::put_iter)
+//! pulls an iterator lazily on a feeder thread, one item each time the first
+//! queue has room; [`put_receiver`](Pipeline::put_receiver) pulls an external
+//! channel. Then [`run`](Pipeline::run) blocks until the end, while
+//! [`spawn`](Pipeline::spawn) returns a [`PipelineHandle`] to
+//! [`put`](PipelineHandle::put) more while it runs, and
+//! [`outputs`](Pipeline::outputs) returns the last step's outputs as an
+//! iterator. `run` refuses a pipeline whose input could still grow (neither
+//! [`finish`](Pipeline::finish)ed nor fed by an iterator).
+//!
+//! # Memory bound
+//!
+//! Items in flight never exceed the sum of the queue capacities, plus one
+//! item per thread being processed, plus one item held by each feeder. An
+//! [`ordered`](Pipeline::ordered) pipeline adds up to `queue + threads`
+//! finished items per step waiting for an earlier one.
+//!
+//! # Errors and retries
+//!
+//! A step's error or panic fails the item. The step retries it up to
+//! [`retries`](Pipeline::retries) times (default 0), then applies its
+//! [`OnError`] policy: [`OnError::Stop`] (default) stops the pipeline — every
+//! thread ends promptly, feeders stop pulling, queued items are dropped, and
+//! `run`/`stop` return the first [`Error`], naming the step —
+//! [`OnError::Skip`] counts the item as failed and goes on. Counters in the
+//! [`Report`] and in live [`StepStats`] say how many items each step took,
+//! emitted, skipped, failed and retried.
+//!
+//! # Shutdown
+//!
+//! [`PipelineHandle::finish`] closes the input; when every queue has
+//! drained, threads end step by step. [`stop`](PipelineHandle::stop) is
+//! finish + wait + report; [`abort`](PipelineHandle::abort) cancels at once:
+//! every blocked thread wakes, queued items are dropped. Dropping a handle
+//! stops it, unless the pipeline is a [`daemon`](Pipeline::daemon), which is
+//! abandoned and loses what is queued if the process exits.
+//!
+//! # Cost, and when to use something else
+//!
+//! Each item costs a queue hand-over per step (tens to hundreds of
+//! nanoseconds); see `pipework-bench`'s `pipeline-trivial`. For CPU-bound
+//! work on data already in memory, use rayon; for async I/O with thousands
+//! of concurrent calls, use [`stream`](crate) stages on tokio instead of
+//! thousands of threads.
+
+mod builder;
+mod control;
+mod emitter;
+mod error;
+mod feed;
+mod fn_step;
+mod handle;
+mod outputs;
+#[cfg(feature = "progress")]
+mod progress;
+mod queue;
+mod reorder;
+mod report;
+mod stage;
+mod step;
+mod worker;
+
+pub use builder::{OutputsOrError, Pipeline};
+pub use emitter::{Emitter, Stopped};
+pub use error::{BoxError, Error, PutError};
+pub use fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
+pub use handle::PipelineHandle;
+pub use outputs::Outputs;
+pub use report::{Report, StepStats};
+pub use stage::{OnError, DEFAULT_QUEUE};
+pub use step::{SkipEntry, Step, ThreadInfo};

@@ -1,0 +1,93 @@
+//! [`Outputs`]: the last step's outputs as an iterator.
+
+use std::fmt;
+
+use crossbeam_channel::Receiver;
+
+use super::error::Error;
+use super::handle::PipelineHandle;
+use super::queue::Envelope;
+use super::report::Report;
+
+/// The outputs of a running pipeline's last step, from
+/// [`Pipeline::outputs`](super::Pipeline::outputs).
+///
+/// Yields `Ok(item)` for each output, in completion order, or in input order
+/// for an [`ordered`](super::Pipeline::ordered) pipeline. If the pipeline
+/// fails, the last item is `Err` with the failure. After the end,
+/// [`report`](Outputs::report) has the run's report.
+///
+/// Dropping `Outputs` before its end stops the pipeline: what is queued is
+/// dropped, then every thread is joined.
+#[must_use = "iterators do nothing unless consumed"]
+pub struct Outputs<In: Send + 'static, Out> {
+    rx: Option<Receiver<Envelope<Out>>>,
+    handle: Option<PipelineHandle<In>>,
+    report: Option<Report>,
+}
+
+impl<In: Send + 'static, Out> fmt::Debug for Outputs<In, Out> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outputs")
+            .field("done", &self.rx.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<In: Send + 'static, Out> Outputs<In, Out> {
+    pub(crate) fn new(rx: Receiver<Envelope<Out>>, handle: PipelineHandle<In>) -> Self {
+        Outputs {
+            rx: Some(rx),
+            handle: Some(handle),
+            report: None,
+        }
+    }
+
+    /// The running pipeline, to put more input or watch it; `None` once the
+    /// outputs have ended.
+    pub fn handle(&self) -> Option<&PipelineHandle<In>> {
+        self.handle.as_ref()
+    }
+
+    /// The run's report, once the outputs have ended without an error.
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
+    }
+}
+
+impl<In: Send + 'static, Out> Iterator for Outputs<In, Out> {
+    type Item = Result<Out, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rx = self.rx.as_ref()?;
+        match rx.recv() {
+            Ok(env) => Some(Ok(env.item)),
+            Err(_) => {
+                // The last step's threads have all ended: the run is over.
+                self.rx = None;
+                let handle = self.handle.take()?;
+                match handle.stop() {
+                    Ok(report) => {
+                        self.report = Some(report);
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
+                }
+            }
+        }
+    }
+}
+
+impl<In: Send + 'static, Out> Drop for Outputs<In, Out> {
+    fn drop(&mut self) {
+        // Drop the receiver first: a last step blocked on a full output
+        // queue then sees its consumer gone and the run is cancelled, so the
+        // handle's drop below does not wait forever.
+        self.rx = None;
+        if let Some(handle) = self.handle.take() {
+            if let Err(error) = handle.abort() {
+                tracing::debug!(%error, "pipeline outputs dropped after a failure");
+            }
+        }
+    }
+}

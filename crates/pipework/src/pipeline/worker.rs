@@ -1,0 +1,232 @@
+//! The loop each step thread runs: take an item, process it (with retries,
+//! catching panics), hand on its outputs.
+
+use std::ops::ControlFlow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::control::Control;
+use super::emitter::{Emitter, Target};
+use super::error::{panic_message, BoxError, Error};
+use super::queue::Envelope;
+use super::reorder::Reorder;
+use super::report::StepCounters;
+use super::stage::OnError;
+use super::step::{SkipEntry, Step, ThreadInfo};
+
+/// Where a step thread's outputs go.
+pub(crate) enum Output<T> {
+    Direct(Arc<Target<T>>),
+    Ordered(Arc<Reorder<T>>),
+}
+
+impl<T> Clone for Output<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Output::Direct(t) => Output::Direct(t.clone()),
+            Output::Ordered(r) => Output::Ordered(r.clone()),
+        }
+    }
+}
+
+pub(crate) struct WorkerConfig<In> {
+    pub(crate) retries: u32,
+    pub(crate) on_error: OnError,
+    pub(crate) cloner: Option<super::stage::Cloner<In>>,
+}
+
+/// A failure of user code: an error it returned, or a panic.
+pub(crate) enum Failure {
+    Error(BoxError),
+    Panic(String),
+}
+
+impl Failure {
+    pub(crate) fn into_box(self) -> BoxError {
+        match self {
+            Failure::Error(e) => e,
+            Failure::Panic(m) => format!("panicked: {m}").into(),
+        }
+    }
+
+    fn into_step_error(self, step: &str) -> Error {
+        match self {
+            Failure::Error(source) => Error::StepFailed {
+                step: step.to_string(),
+                source,
+            },
+            Failure::Panic(message) => Error::StepPanicked {
+                step: step.to_string(),
+                message,
+            },
+        }
+    }
+}
+
+/// Runs user code, turning a panic into a [`Failure`].
+pub(crate) fn guarded<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, Failure> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(Failure::Error(e)),
+        Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
+    }
+}
+
+pub(crate) fn worker<S: Step>(
+    step: Arc<S>,
+    info: ThreadInfo,
+    rx: Receiver<Envelope<S::In>>,
+    output: Output<S::Out>,
+    config: Arc<WorkerConfig<S::In>>,
+    counters: Arc<StepCounters>,
+    control: Arc<Control>,
+) {
+    match guarded(|| step.thread_init(&info)) {
+        Ok(state) => run_thread(
+            &*step, &info, state, &rx, &output, &config, &counters, &control,
+        ),
+        Err(f) => control.fail(Error::HookFailed {
+            step: info.step.clone(),
+            hook: "thread_init",
+            source: f.into_box(),
+        }),
+    }
+    // Drop this thread's handle on the next queue before counting itself
+    // done, so the next step sees its input end as soon as the last thread
+    // of this one is counted.
+    drop(output);
+    drop(rx);
+    let done = counters.threads_done.fetch_add(1, Ordering::AcqRel) + 1;
+    if done as usize == info.threads {
+        if let Err(f) = guarded(|| step.teardown()) {
+            control.fail(Error::HookFailed {
+                step: info.step.clone(),
+                hook: "teardown",
+                source: f.into_box(),
+            });
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_thread<S: Step>(
+    step: &S,
+    info: &ThreadInfo,
+    mut state: S::State,
+    rx: &Receiver<Envelope<S::In>>,
+    output: &Output<S::Out>,
+    config: &WorkerConfig<S::In>,
+    counters: &StepCounters,
+    control: &Control,
+) {
+    while let Some(env) = control.recv(rx) {
+        StepCounters::add(&counters.input);
+        let flow = match output {
+            Output::Direct(target) => {
+                let mut out = Emitter::direct(target, control, &counters.output);
+                process_item(
+                    step, info, &mut state, env.item, &mut out, config, counters, control,
+                )
+            }
+            Output::Ordered(reorder) => {
+                let mut buffer = Vec::new();
+                let mut out = Emitter::collect(&mut buffer, &counters.output);
+                let flow = process_item(
+                    step, info, &mut state, env.item, &mut out, config, counters, control,
+                );
+                match flow {
+                    ControlFlow::Continue(()) => match reorder.complete(env.seq, buffer, control) {
+                        Ok(()) => flow,
+                        Err(_stopped) => ControlFlow::Break(()),
+                    },
+                    ControlFlow::Break(()) => flow,
+                }
+            }
+        };
+        if flow.is_break() {
+            return;
+        }
+    }
+    if control.is_cancelled() {
+        return;
+    }
+    let result = match output {
+        Output::Direct(target) => {
+            let mut out = Emitter::direct(target, control, &counters.output);
+            guarded(|| step.thread_shutdown(state, &mut out))
+        }
+        Output::Ordered(reorder) => {
+            let mut tail = Vec::new();
+            let mut out = Emitter::collect(&mut tail, &counters.output);
+            let result = guarded(|| step.thread_shutdown(state, &mut out));
+            if result.is_ok() && reorder.thread_done(tail, control).is_err() {
+                return;
+            }
+            result
+        }
+    };
+    if let Err(f) = result {
+        if !control.is_cancelled() {
+            control.fail(Error::HookFailed {
+                step: info.step.clone(),
+                hook: "thread_shutdown",
+                source: f.into_box(),
+            });
+        }
+    }
+}
+
+/// Processes one item with its retries. `Break` ends the thread.
+#[allow(clippy::too_many_arguments)]
+fn process_item<S: Step>(
+    step: &S,
+    info: &ThreadInfo,
+    state: &mut S::State,
+    item: S::In,
+    out: &mut Emitter<'_, S::Out>,
+    config: &WorkerConfig<S::In>,
+    counters: &StepCounters,
+    control: &Control,
+) -> ControlFlow<()> {
+    let mut item = item;
+    let mut attempt = 0;
+    loop {
+        let spare = match config.cloner {
+            Some(clone) if attempt < config.retries => Some(clone(&item)),
+            _ => None,
+        };
+        let failure = match guarded(|| step.process(state, item, out)) {
+            Ok(()) => return ControlFlow::Continue(()),
+            Err(Failure::Error(e)) if e.is::<SkipEntry>() => {
+                StepCounters::add(&counters.skipped);
+                return ControlFlow::Continue(());
+            }
+            Err(f) => f,
+        };
+        if out.is_stopped() || control.is_cancelled() {
+            return ControlFlow::Break(());
+        }
+        if let Some(spare) = spare {
+            StepCounters::add(&counters.retried);
+            out.discard_collected();
+            attempt += 1;
+            item = spare;
+            continue;
+        }
+        StepCounters::add(&counters.failed);
+        match config.on_error {
+            OnError::Stop => {
+                control.fail(failure.into_step_error(&info.step));
+                return ControlFlow::Break(());
+            }
+            OnError::Skip => {
+                let error = failure.into_box();
+                tracing::warn!(step = %info.step, %error, "item failed after retries; skipped");
+                return ControlFlow::Continue(());
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! `buffered(stream, n)`: run a stream on its own task with an exact-size
+//! buffer.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::buffered_pipeline::Scope;
+use super::error::{Error, StagePanic};
+use super::stage_task::{as_stage_task, in_stage_task};
+
+/// Runs `stream` on its own tokio task, prefetching exactly `size` items,
+/// as a one-stage [`BufferedPipeline`](crate::stream::BufferedPipeline).
+///
+/// Order is kept. The task waits for room in the buffer *before* pulling
+/// the next item, so at most `size` items are pulled and not yet taken
+/// (memory O(`size`)). An `Err` item is passed on after the items already
+/// buffered, then the stage stops; a panic in `stream` becomes an `Err` via
+/// `E: From<StagePanic>`. Dropping the returned stream cancels the task.
+/// To make several stages share fate, build them from one
+/// `BufferedPipeline`.
+///
+/// # Bounds
+///
+/// `stream` runs on a spawned task, possibly on another worker thread and
+/// for longer than the caller's frame, so it and its items must be
+/// `Send + 'static`.
+///
+/// # Errors
+///
+/// [`Error::Zero`] if `size` is 0, [`Error::TooLarge`] if it is above
+/// `usize::MAX >> 3`; [`Error::NoRuntime`] outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// The returned [`Buffered`] is a `Stream` whose `next()` is cancel-safe.
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, StreamExt};
+/// use pipework::stream::{buffered, StagePanic};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pipework::stream::Error> {
+/// let slow_source = stream::iter(0..3).then(|i| async move {
+///     tokio::task::yield_now().await; // e.g. a slow HTTP request
+///     Ok::<_, StagePanic>(i)
+/// });
+/// let items: Vec<_> = buffered(slow_source, 2)?.collect().await;
+/// assert_eq!(items, [Ok(0), Ok(1), Ok(2)]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn buffered<S, T, E>(stream: S, size: usize) -> Result<Buffered<T, E>, Error>
+where
+    S: Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<StagePanic> + Send + 'static,
+{
+    spawn_stage(&Scope::new(), stream, size, "buffered")
+}
+
+/// The stream of a buffered stage: see [`buffered`] and
+/// [`BufferedPipeline`](crate::stream::BufferedPipeline).
+///
+/// Dropping it cancels its stage task (and, when dropped outside
+/// pipework's stage tasks, every stage of its scope).
+#[must_use = "streams do nothing unless polled"]
+pub struct Buffered<T, E> {
+    rx: mpsc::Receiver<Result<T, E>>,
+    /// Stops this stage's task.
+    stage: CancellationToken,
+    scope: Arc<Scope>,
+    index: usize,
+    done: bool,
+}
+
+/// Spawns the task of one stage of `scope` and returns its stream.
+pub(crate) fn spawn_stage<S, T, E>(
+    scope: &Arc<Scope>,
+    stream: S,
+    size: usize,
+    function: &'static str,
+) -> Result<Buffered<T, E>, Error>
+where
+    S: Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<StagePanic> + Send + 'static,
+{
+    Error::check_capacity(function, "size", size)?;
+    let handle = Error::runtime(function)?;
+    let index = scope.next_stage();
+    let stage = scope.token.child_token();
+    let (tx, rx) = mpsc::channel(size);
+    // The task catches panics of `stream` and reports them through the
+    // channel, and it ends on cancellation; its JoinHandle has nothing more
+    // to say, so the task is detached.
+    drop(handle.spawn(as_stage_task(run_stage(stream, tx, stage.clone(), index))));
+    Ok(Buffered {
+        rx,
+        stage,
+        scope: Arc::clone(scope),
+        index,
+        done: false,
+    })
+}
+
+/// The body of a stage task: reserve room, pull, send; stop on an error,
+/// the end of the stream, a closed buffer or cancellation.
+async fn run_stage<S, T, E>(
+    stream: S,
+    tx: mpsc::Sender<Result<T, E>>,
+    token: CancellationToken,
+    index: usize,
+) where
+    S: Stream<Item = Result<T, E>>,
+    E: From<StagePanic>,
+{
+    let mut stream = pin!(stream);
+    let mut cancelled = pin!(token.cancelled());
+    loop {
+        // Room first, then pull: this is what makes the prefetch exact.
+        let permit = tokio::select! {
+            biased;
+            () = &mut cancelled => return,
+            permit = tx.reserve() => match permit {
+                Ok(permit) => permit,
+                // The stream was dropped: nobody wants more items.
+                Err(_) => return,
+            },
+        };
+        let next = tokio::select! {
+            biased;
+            () = &mut cancelled => return,
+            next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
+        };
+        match next {
+            Ok(Some(Ok(item))) => permit.send(Ok(item)),
+            Ok(Some(Err(error))) => {
+                permit.send(Err(error));
+                return;
+            }
+            Ok(None) => return,
+            Err(payload) => {
+                let panic = StagePanic::new(format_args!("buffered stage {index}"), &*payload);
+                permit.send(Err(E::from(panic)));
+                return;
+            }
+        }
+    }
+}
+
+impl<T, E> Stream for Buffered<T, E> {
+    type Item = Result<T, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = std::task::ready!(self.rx.poll_recv(cx));
+        match &item {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                self.done = true;
+                if !in_stage_task() {
+                    // The error reached the consumer: the pipeline is over.
+                    self.scope.token.cancel();
+                }
+            }
+            None => self.done = true,
+        }
+        Poll::Ready(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.done {
+            (0, Some(0))
+        } else {
+            (self.rx.len(), None)
+        }
+    }
+}
+
+impl<T, E> Drop for Buffered<T, E> {
+    fn drop(&mut self) {
+        self.stage.cancel();
+        if !in_stage_task() {
+            self.scope.token.cancel();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Buffered<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Buffered")
+            .field("stage", &self.index)
+            .field("buffered", &self.rx.len())
+            .field("capacity", &self.rx.max_capacity())
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,348 @@
+//! `run_bounded(tasks, limit)`: run a lazy stream of futures, at most `limit`
+//! at once, results in completion order.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{FutureExt, Stream};
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
+
+use super::error::{panic_message, Error, TaskError};
+
+/// What a spawned task hands back: its position, and its output or panic.
+type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
+
+/// Runs the futures of `tasks` as spawned tokio tasks, at most `limit` at
+/// once, and yields their results in completion order.
+///
+/// This is abstractions' `run_bounded`. `tasks` is pulled lazily: a new
+/// future is taken only when fewer than `limit` tasks are running (and not
+/// yet collected), so a source of 10 million tasks never sits in memory and
+/// **memory is O(`limit`)**, not O(tasks). Each future is polled once when
+/// pulled; if that does not finish it, it runs as its own spawned task, so
+/// it makes progress while the consumer is busy with earlier results, and
+/// tasks use every worker thread of the runtime (see
+/// [`RunBounded::spawn_every_task`] to spawn even futures that are ready at
+/// once). A finished task's result waits (it still counts against `limit`)
+/// until the consumer takes it.
+///
+/// Each item is the task's `Ok` value, or a [`TaskError`] for that task
+/// alone: [`Failed`](TaskError::Failed) if it returned `Err`,
+/// [`Panicked`](TaskError::Panicked) if it panicked. The other tasks go on.
+///
+/// Dropping the returned stream aborts every task still running.
+///
+/// Unlike abstractions' version, whose queue of finished results is
+/// unbounded (a slow consumer lets results pile up while new tasks start),
+/// a finished result here keeps its slot until it is taken, so memory stays
+/// O(`limit`) whatever the consumer's pace.
+///
+/// # Bounds
+///
+/// The futures are spawned, so they and their outputs must be
+/// `Send + 'static`: they may run on any worker thread and may outlive the
+/// caller's stack frame. The task stream itself is polled only by the
+/// consumer and needs neither.
+///
+/// # Errors
+///
+/// [`Error::Zero`] if `limit` is 0; [`Error::NoRuntime`] if not called from
+/// within a tokio runtime (the tasks are spawned on the runtime current at
+/// this call).
+///
+/// # Cancel safety
+///
+/// `RunBounded` is a `Stream`; `next()` on it is cancel-safe: a result that
+/// is ready is kept until the next call, and tasks keep running meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, StreamExt};
+/// use pipework::stream::run_bounded;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tasks = stream::iter(1..=10).map(|n: u64| async move {
+///     tokio::task::yield_now().await; // e.g. an HTTP call
+///     Ok::<_, std::io::Error>(n * n)
+/// });
+/// let mut sum = 0;
+/// let mut results = run_bounded(tasks, 3)?;
+/// while let Some(result) = results.next().await {
+///     sum += result?;
+/// }
+/// assert_eq!(sum, 385);
+/// # Ok(())
+/// # }
+/// ```
+pub fn run_bounded<S, Fut, T, E>(tasks: S, limit: usize) -> Result<RunBounded<S, Fut, E>, Error>
+where
+    S: Stream<Item = Fut>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    RunBounded::new(tasks, limit, Ok, "run_bounded")
+}
+
+/// Like [`run_bounded`], for a task stream that can itself fail: its items
+/// are `Result<future, E>`.
+///
+/// When the source yields `Err(error)`, no further task is pulled; the
+/// results of the tasks already running are still yielded, then
+/// [`TaskError::Source`] as the last item.
+///
+/// # Errors
+///
+/// As [`run_bounded`].
+///
+/// # Cancel safety
+///
+/// As [`run_bounded`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::{stream, StreamExt};
+/// use pipework::stream::{try_run_bounded, TaskError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pipework::stream::Error> {
+/// let lines = ["1", "2", "x"];
+/// let tasks = stream::iter(lines).map(|line| {
+///     line.parse::<u32>().map(|n| async move { Ok(n * 10) })
+/// });
+/// let out: Vec<_> = try_run_bounded(tasks, 2)?.collect().await;
+/// assert_eq!(out.len(), 3);
+/// assert!(matches!(out[2], Err(TaskError::Source { pulled: 2, .. })));
+/// # Ok(())
+/// # }
+/// ```
+pub fn try_run_bounded<S, Fut, T, E>(tasks: S, limit: usize) -> Result<RunBounded<S, Fut, E>, Error>
+where
+    S: Stream<Item = Result<Fut, E>>,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    RunBounded::new(tasks, limit, |item| item, "try_run_bounded")
+}
+
+/// The stream returned by [`run_bounded`] and [`try_run_bounded`].
+#[must_use = "streams do nothing unless polled"]
+pub struct RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future,
+{
+    /// The task source; `None` once it ended or failed.
+    tasks: Option<Pin<Box<S>>>,
+    /// Turns a source item into a task or a source error.
+    classify: fn(S::Item) -> Result<Fut, E>,
+    running: JoinSet<Finished<Fut::Output>>,
+    /// Tasks that their first poll finished, waiting for the consumer.
+    ready: VecDeque<Finished<Fut::Output>>,
+    limit: usize,
+    pulled: u64,
+    source_error: Option<E>,
+    handle: Handle,
+    spawn_all: bool,
+}
+
+impl<S, Fut, T, E> RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn new(
+        tasks: S,
+        limit: usize,
+        classify: fn(S::Item) -> Result<Fut, E>,
+        function: &'static str,
+    ) -> Result<Self, Error> {
+        if limit == 0 {
+            return Err(Error::zero(function, "limit"));
+        }
+        let handle = Error::runtime(function)?;
+        Ok(RunBounded {
+            tasks: Some(Box::pin(tasks)),
+            classify,
+            running: JoinSet::new(),
+            ready: VecDeque::new(),
+            limit,
+            pulled: 0,
+            source_error: None,
+            handle,
+            spawn_all: false,
+        })
+    }
+
+    /// How many tasks are running or finished but not yet yielded (never
+    /// more than `limit`).
+    #[must_use]
+    pub fn running(&self) -> usize {
+        self.running.len() + self.ready.len()
+    }
+
+    /// How many tasks have been pulled from the source so far.
+    #[must_use]
+    pub fn pulled(&self) -> u64 {
+        self.pulled
+    }
+
+    /// Spawns every task, even one that its first poll would finish.
+    ///
+    /// By default, a task pulled from the source is polled once in place
+    /// (inside the consumer's `poll_next`) and spawned only if it is not
+    /// finished by then, which spares a spawn for futures that are ready
+    /// at once (a cache hit, a no-op): with 1M ready futures that makes
+    /// `run_bounded` several times faster. A future that does CPU work
+    /// before its first `.await` would then do it on the consumer's task;
+    /// call this so that such work always goes to the runtime's worker
+    /// threads instead.
+    pub fn spawn_every_task(mut self) -> Self {
+        self.spawn_all = true;
+        self
+    }
+
+    /// Pulls tasks while there is room and the source has them: each is
+    /// polled once in place (unless [`spawn_every_task`](Self::spawn_every_task))
+    /// and kept in `ready` if that finished it, else spawned.
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while self.running.len() + self.ready.len() < self.limit {
+            let Some(tasks) = self.tasks.as_mut() else {
+                return;
+            };
+            match tasks.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match (self.classify)(item) {
+                    Ok(future) => {
+                        let task = self.pulled;
+                        self.pulled += 1;
+                        let mut run = Box::pin(AssertUnwindSafe(future).catch_unwind());
+                        if !self.spawn_all {
+                            // Futures may expect the runtime's context
+                            // (timers, I/O) even when the consumer is
+                            // polled elsewhere.
+                            let _runtime = self.handle.enter();
+                            if let Poll::Ready(out) = run.as_mut().poll(cx) {
+                                self.ready.push_back((task, out));
+                                continue;
+                            }
+                        }
+                        self.running
+                            .spawn_on(run.map(move |out| (task, out)), &self.handle);
+                    }
+                    Err(error) => {
+                        self.source_error = Some(error);
+                        self.tasks = None;
+                    }
+                },
+                Poll::Ready(None) => self.tasks = None,
+                Poll::Pending => return,
+            }
+        }
+    }
+}
+
+/// The item for a task that finished with `out` (its output or panic).
+fn outcome<T, E>(task: u64, out: std::thread::Result<Result<T, E>>) -> Result<T, TaskError<E>> {
+    match out {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(TaskError::Failed { task, error }),
+        Err(payload) => Err(TaskError::Panicked {
+            task,
+            message: panic_message(&*payload),
+        }),
+    }
+}
+
+/// The item for a joined task. Panics are caught inside the task, so a
+/// join error is an abort from outside (runtime shutdown).
+fn joined<T, E>(
+    joined: Result<Finished<Result<T, E>>, tokio::task::JoinError>,
+) -> Result<T, TaskError<E>> {
+    match joined {
+        Ok((task, out)) => outcome(task, out),
+        Err(_) => Err(TaskError::Cancelled),
+    }
+}
+
+// No field is pinned structurally (the source is boxed, tasks live in the
+// JoinSet), so moving a `RunBounded` is fine whatever its type parameters.
+impl<S: Stream, Fut: Future, E> Unpin for RunBounded<S, Fut, E> {}
+
+impl<S, Fut, T, E> Stream for RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Item = Result<T, TaskError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        // Tasks that finished earlier come before new ones.
+        if !this.running.is_empty() {
+            if let Poll::Ready(Some(done)) = this.running.poll_join_next(cx) {
+                return Poll::Ready(Some(joined(done)));
+            }
+        }
+        this.fill(cx);
+        if let Some((task, out)) = this.ready.pop_front() {
+            return Poll::Ready(Some(outcome(task, out)));
+        }
+        match this.running.poll_join_next(cx) {
+            Poll::Ready(Some(done)) => Poll::Ready(Some(joined(done))),
+            // The source is pending and nothing runs.
+            Poll::Ready(None) if this.tasks.is_some() => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(this.source_error.take().map(|error| {
+                Err(TaskError::Source {
+                    pulled: this.pulled,
+                    error,
+                })
+            })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let running = self.running.len() + self.ready.len();
+        match &self.tasks {
+            Some(tasks) => {
+                let (lo, hi) = tasks.size_hint();
+                (
+                    running.saturating_add(lo),
+                    hi.and_then(|hi| hi.checked_add(running)),
+                )
+            }
+            None => {
+                let n = running + usize::from(self.source_error.is_some());
+                (n, Some(n))
+            }
+        }
+    }
+}
+
+impl<S, Fut, E> std::fmt::Debug for RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunBounded")
+            .field("limit", &self.limit)
+            .field("running", &self.running.len())
+            .field("pulled", &self.pulled)
+            .field("source_done", &self.tasks.is_none())
+            .finish_non_exhaustive()
+    }
+}

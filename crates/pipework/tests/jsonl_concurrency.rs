@@ -1,0 +1,144 @@
+//! How many calls `map_by_key` and `create_or_resume` run at once, and how
+//! much finished work can wait unwritten.
+#![cfg(feature = "jsonl")]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipework::jsonl::{create_or_resume, map_by_key, CreateOptions, MapOptions, Row};
+use serde_json::{json, Value};
+use support::{rows, write_rows};
+use tokio::sync::Semaphore;
+
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+    }
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_concurrency_calls_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(
+        &src,
+        &(0..400)
+            .map(|i| json!({"key": i % 100}))
+            .collect::<Vec<_>>(),
+    );
+    let flight = Arc::new(InFlight::default());
+    let f = {
+        let flight = flight.clone();
+        move |row: Row| {
+            let flight = flight.clone();
+            async move {
+                flight.enter();
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                flight.leave();
+                support::plus_one(row).await
+            }
+        }
+    };
+    let report = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(8))
+        .await
+        .unwrap();
+    assert_eq!((report.keys_computed, report.rows_written), (100, 400));
+    let max = flight.max.load(Ordering::SeqCst);
+    assert!((2..=8).contains(&max), "max in flight {max}");
+    // Output keeps source order.
+    let keys: Vec<i64> = rows(&dst)
+        .iter()
+        .map(|r| r["key"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(keys, (0..400).map(|i| i % 100).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_first_key_holds_back_new_calls_so_a_crash_loses_at_most_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(
+        &src,
+        &(0..100).map(|i| json!({"key": i})).collect::<Vec<_>>(),
+    );
+    let gate = Arc::new(Semaphore::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let f = {
+        let (gate, started) = (gate.clone(), started.clone());
+        move |row: Row| {
+            let gate = gate.clone();
+            started.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if row["key"] == json!(0) {
+                    let _permit = gate.acquire().await;
+                }
+                support::plus_one(row).await
+            }
+        }
+    };
+    let run = tokio::spawn(map_by_key(
+        src,
+        dst.clone(),
+        f,
+        MapOptions::new("key").concurrency(4),
+    ));
+    // Keys 1..3 finish at once but cannot be written before key 0: no fifth
+    // call may start. Give the run ample time to (wrongly) start more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(started.load(Ordering::SeqCst), 4);
+    assert!(std::fs::read(&dst).map(|b| b.is_empty()).unwrap_or(true));
+    gate.add_permits(1);
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.keys_computed, 100);
+    assert_eq!(started.load(Ordering::SeqCst), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_or_resume_runs_at_most_limit_generators() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let flight = Arc::new(InFlight::default());
+    let generate = {
+        let flight = flight.clone();
+        move |_key: Value, index: usize| {
+            let flight = flight.clone();
+            async move {
+                flight.enter();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                flight.leave();
+                Ok::<_, String>(support::row(json!({"i": index})))
+            }
+        }
+    };
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let report = create_or_resume(
+        &path,
+        "key",
+        5,
+        keys,
+        generate,
+        CreateOptions::default().limit(6),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.rows_written, 100);
+    assert_eq!(rows(&path).len(), 100);
+    let max = flight.max.load(Ordering::SeqCst);
+    assert!((2..=6).contains(&max), "max in flight {max}");
+}

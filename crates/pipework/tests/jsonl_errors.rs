@@ -1,0 +1,358 @@
+//! Bad input, failing and panicking calls, and bad options: clear errors that
+//! say where, never a panic or a hang.
+#![cfg(feature = "jsonl")]
+
+mod support;
+
+use pipework::jsonl::{
+    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError, Row,
+};
+use serde_json::{json, Value};
+use support::{rows, Skipped};
+
+async fn run_map(
+    src_text: &str,
+    opts: MapOptions,
+) -> (Result<pipework::jsonl::Report, Error>, Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, src_text).unwrap();
+    let result = map_by_key(&src, &dst, support::plus_one, opts).await;
+    (result, rows(&dst))
+}
+
+#[tokio::test]
+async fn invalid_json_names_file_and_line() {
+    let (result, _) = run_map("{\"key\": 1}\n{\"key\": 2\n", MapOptions::new("key")).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::InvalidJson { line: 2, .. }), "{err}");
+    assert!(
+        err.to_string().contains("in.jsonl:2: invalid json: "),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn row_that_is_not_an_object_names_file_and_line() {
+    let (result, _) = run_map("{\"key\": 1}\n\n[1, 2]\n", MapOptions::new("key")).await;
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("in.jsonl:3: expected a json object, found an array"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_key_column_names_file_line_and_column() {
+    let (result, _) = run_map("{\"id\": 1}\n", MapOptions::new("key")).await;
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("in.jsonl:1: missing key column \"key\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn key_that_is_not_a_scalar_is_rejected() {
+    for (text, found) in [
+        ("{\"key\": null}\n", "null"),
+        ("{\"key\": [1]}\n", "an array"),
+        ("{\"key\": {}}\n", "an object"),
+    ] {
+        let (result, _) = run_map(text, MapOptions::new("key")).await;
+        let err = result.unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "holds {found}, expected a string, number or boolean"
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_and_skipped_under_skip() {
+    let skipped = Skipped::default();
+    let opts = MapOptions::new("key")
+        .on_error(OnError::Skip)
+        .on_skip(skipped.callback());
+    let (result, out) = run_map(
+        "{\"key\": 1}\nnot json\n{\"key\": null}\n{\"key\": 2}\n",
+        opts,
+    )
+    .await;
+    let report = result.unwrap();
+    assert_eq!((report.rows_written, report.rows_invalid), (2, 2));
+    assert!(!report.is_complete());
+    assert_eq!(out.len(), 2);
+    let messages = skipped.messages();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages[0].contains("in.jsonl:2: invalid json"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("in.jsonl:3: key column"),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_line_in_dst_names_dst_under_raise() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &dst,
+        "{\"key\": 10, \"result\": 11}\n[]\n{\"key\": 20, \"result\": 21}\n",
+    )
+    .unwrap();
+    let err = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        support::plus_one,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("out.jsonl:2: expected a json object"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn panic_in_the_future_is_that_keys_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let f = |row: Row| async move {
+        if row["key"] == json!(20) {
+            panic!("kaboom");
+        }
+        support::plus_one(row).await
+    };
+    let err = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        f,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::CallPanicked { key, message } if *key == json!(20) && message == "kaboom"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn panic_while_making_the_future_is_that_keys_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let f = |row: Row| {
+        assert!(row["key"] != json!(10), "no ten");
+        support::plus_one(row)
+    };
+    let skipped = Skipped::default();
+    let opts = MapOptions::new("key")
+        .on_error(OnError::Skip)
+        .on_skip(skipped.callback());
+    let report = map_by_key(support::fixture("in_trivial.jsonl"), &dst, f, opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.keys_failed, report.rows_failed, report.rows_written),
+        (1, 2, 1)
+    );
+    assert_eq!(
+        skipped.messages(),
+        ["key 10: the function panicked: no ten"]
+    );
+}
+
+#[tokio::test]
+async fn result_that_changes_the_key_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let f = |_row: Row| async { Ok::<_, String>(support::row(json!({"key": "other"}))) };
+    let err = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        f,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "key 10: the result sets the key column \"key\" to \"other\""
+    );
+}
+
+#[tokio::test]
+async fn zero_concurrency_is_rejected_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let err = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        support::plus_one,
+        MapOptions::new("key").concurrency(0),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidOption {
+                name: "concurrency",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!dst.exists());
+    let generate = |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) };
+    let err = create_or_resume(
+        dir.path().join("g.jsonl"),
+        "k",
+        1,
+        ["a"],
+        generate,
+        CreateOptions::default().limit(0),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "limit", .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_source_is_an_io_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = map_by_key(
+        dir.path().join("nope.jsonl"),
+        dir.path().join("out.jsonl"),
+        support::plus_one,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(
+        err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_key_in_flatmap_names_both_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    std::fs::write(&src, "{\"key\": 1}\n{\"key\": 2}\n{\"key\": 1}\n").unwrap();
+    let f = |_row: Row| async { Ok::<_, String>(vec![Row::new()]) };
+    let err = flatmap_by_key(
+        &src,
+        dir.path().join("out.jsonl"),
+        f,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "in.jsonl:3: key 1 already appeared on line 1 (flatmap_by_key needs unique keys)"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn surplus_rows_in_create_or_resume_are_an_error_under_raise() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    std::fs::write(&path, "{\"k\": \"a\"}\n{\"k\": \"a\"}\n").unwrap();
+    let generate = |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) };
+    let err = create_or_resume(&path, "k", 1, ["a"], generate, CreateOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}:2: key \"a\" has more than 1 rows", path.display())
+    );
+}
+
+#[tokio::test]
+async fn panicking_progress_callback_is_an_error() {
+    let opts = MapOptions::new("key").progress(|_| panic!("bad bar"));
+    let (result, _) = run_map("{\"key\": 1}\n", opts).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.to_string(), "the progress callback panicked: bad bar");
+}
+
+#[tokio::test]
+async fn destination_that_is_the_source_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("same.jsonl");
+    std::fs::write(&path, "{\"key\": 1}\n").unwrap();
+    let err = map_by_key(&path, &path, support::plus_one, MapOptions::new("key"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "dst", .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"key\": 1}\n");
+}
+
+#[tokio::test]
+async fn create_or_resume_rejects_keys_that_are_not_scalars() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) };
+    let err = create_or_resume(
+        dir.path().join("g.jsonl"),
+        "k",
+        1,
+        [json!(["a"])],
+        generate,
+        CreateOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "keys", .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rows_ready_when_a_call_fails_under_raise_are_still_written() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, "{\"key\": 1}\n{\"key\": 2}\n{\"key\": 3}\n").unwrap();
+    let others_done = Arc::new(tokio::sync::Semaphore::new(0));
+    let f = move |row: Row| {
+        let others_done = others_done.clone();
+        async move {
+            if row["key"] == json!(2) {
+                let _permits = others_done.acquire_many(2).await;
+                return Err("late failure".to_owned());
+            }
+            others_done.add_permits(1);
+            Ok(support::row(json!({"ok": true})))
+        }
+    };
+    let err = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "key 2: late failure");
+    let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(keys, [json!(1), json!(3)]);
+}

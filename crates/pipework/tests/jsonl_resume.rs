@@ -1,0 +1,403 @@
+//! Resuming `map_by_key`, `flatmap_by_key` and `create_or_resume` after
+//! failures, crashes and stops.
+#![cfg(feature = "jsonl")]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use pipework::jsonl::{
+    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError, Row,
+};
+use serde_json::{json, Value};
+use support::{fixture, multiset, rows, write_rows, Calls, Skipped};
+use tokio_util::sync::CancellationToken;
+
+fn opts() -> MapOptions {
+    MapOptions::new("key")
+        .keep_columns(["other"])
+        .concurrency(2)
+}
+
+fn counting(
+    calls: &Calls,
+) -> impl FnMut(
+    Row,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Row, std::io::Error>> + Send>,
+> {
+    let calls = calls.clone();
+    move |row: Row| {
+        calls.record(&row["key"]);
+        Box::pin(support::plus_one(row))
+    }
+}
+
+#[tokio::test]
+async fn resume_after_skip_retries_only_the_failed_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let flaky = |row: Row| async move {
+        if row["key"] == json!(10) {
+            return Err(std::io::Error::other("quota exceeded"));
+        }
+        support::plus_one(row).await
+    };
+    let first = map_by_key(
+        fixture("in_trivial.jsonl"),
+        &dst,
+        flaky,
+        opts().on_error(OnError::Skip).on_skip(|_| ()),
+    )
+    .await
+    .unwrap();
+    assert!(!first.is_complete());
+
+    let calls = Calls::default();
+    let second = map_by_key(fixture("in_trivial.jsonl"), &dst, counting(&calls), opts())
+        .await
+        .unwrap();
+    assert!(second.is_complete());
+    assert_eq!(calls.total(), 1);
+    assert_eq!(calls.get().get("10"), Some(&1));
+    assert_eq!((second.rows_resumed, second.rows_written), (1, 2));
+    assert_eq!(multiset(&dst), multiset(&fixture("out_trivial.jsonl")));
+}
+
+#[tokio::test]
+async fn second_run_over_a_complete_dst_calls_nothing_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    map_by_key(fixture("in_trivial.jsonl"), &dst, support::plus_one, opts())
+        .await
+        .unwrap();
+    let before = std::fs::read(&dst).unwrap();
+    let calls = Calls::default();
+    let report = map_by_key(fixture("in_trivial.jsonl"), &dst, counting(&calls), opts())
+        .await
+        .unwrap();
+    assert_eq!(calls.total(), 0);
+    assert_eq!(
+        (report.rows_resumed, report.rows_written, report.keys_reused),
+        (3, 0, 2)
+    );
+    assert_eq!(std::fs::read(&dst).unwrap(), before);
+}
+
+#[tokio::test]
+async fn partly_written_key_reuses_its_result_from_dst() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    // Key 10 occurs twice in the source; only its first row made it.
+    write_rows(&dst, &[json!({"key": 10, "other": "A", "result": 11})]);
+    let calls = Calls::default();
+    map_by_key(fixture("in_trivial.jsonl"), &dst, counting(&calls), opts())
+        .await
+        .unwrap();
+    assert_eq!(calls.get().keys().collect::<Vec<_>>(), ["20"]);
+    assert_eq!(multiset(&dst), multiset(&fixture("out_trivial.jsonl")));
+}
+
+#[tokio::test]
+async fn torn_last_line_is_cut_on_resume_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &dst,
+        "{\"key\":10,\"other\":\"A\",\"result\":11}\n{\"key\":20,\"oth",
+    )
+    .unwrap();
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &dst,
+        counting(&calls),
+        opts().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(multiset(&dst), multiset(&fixture("out_trivial.jsonl")));
+    assert_eq!(calls.total(), 1);
+    let messages = skipped.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].ends_with(
+            "out.jsonl:2: cut off a torn last line (14 bytes) left by an interrupted run"
+        ),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_last_line_with_newline_is_cut_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &dst,
+        "{\"key\":10,\"other\":\"A\",\"result\":11}\n\0\0\0\0\n",
+    )
+    .unwrap();
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &dst,
+        support::plus_one,
+        opts().on_skip(|_| ()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(multiset(&dst), multiset(&fixture("out_trivial.jsonl")));
+}
+
+#[tokio::test]
+async fn stop_token_lets_running_calls_finish_and_a_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    let source: Vec<Value> = (0..50)
+        .map(|i| json!({"key": i % 20, "other": i}))
+        .collect();
+    write_rows(&src, &source);
+
+    let token = CancellationToken::new();
+    let started = Arc::new(AtomicUsize::new(0));
+    let f = {
+        let (token, started) = (token.clone(), started.clone());
+        move |row: Row| {
+            if started.fetch_add(1, Ordering::SeqCst) == 2 {
+                token.cancel();
+            }
+            support::plus_one(row)
+        }
+    };
+    let report = map_by_key(
+        &src,
+        &dst,
+        f,
+        MapOptions::new("key").concurrency(3).stop_token(token),
+    )
+    .await
+    .unwrap();
+    assert!(report.stopped);
+    assert!(!report.is_complete());
+    let first_calls = started.load(Ordering::SeqCst);
+    assert!((3..20).contains(&first_calls), "{first_calls} calls");
+    assert_eq!(report.keys_computed as usize, first_calls);
+
+    let calls = Calls::default();
+    let rerun = map_by_key(&src, &dst, counting(&calls), MapOptions::new("key"))
+        .await
+        .unwrap();
+    assert!(rerun.is_complete());
+    assert_eq!(first_calls + calls.total(), 20);
+    let out = rows(&dst);
+    assert_eq!(out.len(), 50);
+    for (i, r) in out.iter().enumerate() {
+        let key = r["key"].as_i64().unwrap_or(-1);
+        assert_eq!(r["result"], json!(key + 1), "row {i}");
+    }
+}
+
+fn split(
+    row: Row,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>, std::io::Error>> + Send>> {
+    Box::pin(async move {
+        let k = row["key"].as_i64().unwrap_or(0);
+        let n = (k % 3) as usize;
+        Ok((0..n).map(|i| support::row(json!({"part": i}))).collect())
+    })
+}
+
+#[tokio::test]
+async fn flatmap_key_with_no_rows_is_not_called_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &(0..9).map(|k| json!({"key": k})).collect::<Vec<_>>());
+    let first = flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    assert_eq!((first.rows_written, first.lines_written), (9, 9));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let calls = calls.clone();
+        move |row: Row| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            split(row)
+        }
+    };
+    let second = flatmap_by_key(&src, &dst, counted, MapOptions::new("key"))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(second.rows_resumed, 9);
+    assert_eq!(rows(&dst).len(), 9);
+}
+
+#[tokio::test]
+async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &[json!({"key": 2}), json!({"key": 5})]);
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    let complete = std::fs::read(&dst).unwrap();
+    // Forget that key 5 finished: its rows are now uncommitted.
+    let log = dir.path().join("out.jsonl.done");
+    let first_record = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    std::fs::write(&log, format!("{first_record}\n")).unwrap();
+
+    let skipped = Skipped::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let calls = calls.clone();
+        move |row: Row| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            split(row)
+        }
+    };
+    flatmap_by_key(
+        &src,
+        &dst,
+        counted,
+        MapOptions::new("key").on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(std::fs::read(&dst).unwrap(), complete);
+    assert!(
+        skipped.messages()[0].contains("not recorded as done"),
+        "{:?}",
+        skipped.messages()
+    );
+}
+
+#[tokio::test]
+async fn flatmap_without_its_done_log_refuses_to_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&dst, &[json!({"key": 10, "result": 11})]);
+    let err = flatmap_by_key(
+        fixture("in_flatmap.jsonl"),
+        &dst,
+        split,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::MissingDoneLog { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn create_or_resume_repairs_a_torn_line_and_fills_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    std::fs::write(&path, "{\"letter\":\"a\"}\n{\"letter\":\"b\"").unwrap();
+    let skipped = Skipped::default();
+    let generate = |_key: Value, index: usize| async move {
+        Ok::<_, std::io::Error>(support::row(json!({"i": index})))
+    };
+    let report = create_or_resume(
+        &path,
+        "letter",
+        2,
+        ["a", "b"],
+        generate,
+        CreateOptions::default().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.rows_resumed, report.rows_written), (1, 3));
+    assert_eq!(skipped.messages().len(), 1);
+    let mut got: Vec<String> = rows(&path)
+        .into_iter()
+        .map(|r| Value::Object(r).to_string())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r#"{"i":0,"letter":"b"}"#,
+            r#"{"i":1,"letter":"a"}"#,
+            r#"{"i":1,"letter":"b"}"#,
+            r#"{"letter":"a"}"#,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn create_or_resume_after_skipped_failures_generates_only_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let flaky = |key: Value, index: usize| async move {
+        if key == json!("b") && index == 1 {
+            return Err(std::io::Error::other("flaky"));
+        }
+        Ok(Row::new())
+    };
+    let keys = ["a", "b", "c"];
+    let first = create_or_resume(
+        &path,
+        "letter",
+        3,
+        keys,
+        flaky,
+        CreateOptions::default()
+            .on_error(OnError::Skip)
+            .on_skip(|_| ()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((first.rows_written, first.rows_failed), (8, 1));
+    let second = create_or_resume(
+        &path,
+        "letter",
+        3,
+        keys,
+        |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) },
+        CreateOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((second.rows_resumed, second.rows_written), (8, 1));
+    assert_eq!(rows(&path).len(), 9);
+}
+
+#[tokio::test]
+async fn fsync_durability_writes_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flushed, synced) = (
+        dir.path().join("flush.jsonl"),
+        dir.path().join("fsync.jsonl"),
+    );
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &flushed,
+        support::plus_one,
+        opts(),
+    )
+    .await
+    .unwrap();
+    let fsync = opts().durability(pipework::jsonl::Durability::Fsync);
+    map_by_key(
+        fixture("in_trivial.jsonl"),
+        &synced,
+        support::plus_one,
+        fsync,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&flushed).unwrap(),
+        std::fs::read(&synced).unwrap()
+    );
+}

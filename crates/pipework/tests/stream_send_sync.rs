@@ -1,0 +1,37 @@
+#![cfg(feature = "stream")]
+//! Compile-time checks that the stream types can move between tasks and
+//! threads (they are `Send`), so a pipeline can be built in one task and
+//! consumed in another.
+
+use std::future::Ready;
+
+use futures::stream::Iter;
+use pipework::stream::{
+    BatchTimeout, Buffered, BufferedPipeline, ConcurrentMap, ConcurrentMapUnordered, Error,
+    RunBounded, StagePanic, TaskError,
+};
+
+fn is_send<T: Send>() {}
+fn is_sync<T: Sync>() {}
+
+#[test]
+fn stages_are_send() {
+    type Tasks = Iter<std::vec::IntoIter<Ready<Result<u8, String>>>>;
+    is_send::<RunBounded<Tasks, Ready<Result<u8, String>>, String>>();
+    is_send::<Buffered<u8, StagePanic>>();
+    is_send::<ConcurrentMap<u8, StagePanic>>();
+    is_send::<ConcurrentMapUnordered<u8, StagePanic>>();
+    is_send::<BatchTimeout<Iter<std::vec::IntoIter<u8>>>>();
+}
+
+#[test]
+fn scope_and_errors_are_send_and_sync() {
+    is_send::<BufferedPipeline>();
+    is_sync::<BufferedPipeline>();
+    is_send::<TaskError<std::io::Error>>();
+    is_sync::<TaskError<std::io::Error>>();
+    is_send::<StagePanic>();
+    is_sync::<StagePanic>();
+    is_send::<Error>();
+    is_sync::<Error>();
+}
