@@ -783,3 +783,72 @@ fn a_panic_in_a_sink_routing_function_names_the_output_step() {
         );
     }
 }
+
+/// A dynamic source over a channel: worker 0 reads it through
+/// `batch_getter`; the other workers have nothing to read.
+struct ChannelSource(Arc<Mutex<Option<std::sync::mpsc::Receiver<u32>>>>);
+
+type ChannelGetter = Box<dyn FnMut() -> pipework_dataflow::inputs::Get<u32>>;
+struct ChannelPart(pipework_dataflow::inputs::BatchGetter<ChannelGetter>);
+
+impl StatelessSourcePartition for ChannelPart {
+    type Item = u32;
+    fn next_batch(&mut self) -> Result<Option<Vec<u32>>, SourceError> {
+        Ok(self.0.next())
+    }
+}
+
+impl DynamicSource for ChannelSource {
+    type Item = u32;
+    type Partition = ChannelPart;
+    fn build(
+        &self,
+        _now: SystemTime,
+        index: usize,
+        _count: usize,
+    ) -> Result<ChannelPart, SourceError> {
+        use pipework_dataflow::inputs::{batch_getter, Get};
+        use std::sync::mpsc::TryRecvError;
+        let receiver = if index == 0 {
+            self.0.lock().unwrap().take()
+        } else {
+            None
+        };
+        let getter: ChannelGetter = match receiver {
+            Some(rx) => Box::new(move || match rx.try_recv() {
+                Ok(item) => Get::Item(item),
+                Err(TryRecvError::Empty) => Get::NotYet,
+                Err(TryRecvError::Disconnected) => Get::End,
+            }),
+            None => Box::new(|| Get::End),
+        };
+        Ok(ChannelPart(
+            batch_getter(getter, 64).map_err(SourceError::user)?,
+        ))
+    }
+}
+
+#[test]
+fn a_channel_source_built_on_batch_getter_reads_until_the_sender_is_gone() {
+    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+    let receiver = Arc::new(Mutex::new(Some(rx)));
+    let out = TestingSink::new();
+    let sink = out.clone();
+    let flow = Dataflow::new("channel", move |flow| {
+        flow.input_dynamic("chan", ChannelSource(Arc::clone(&receiver)))
+            .redistribute("spread")
+            .map("double", |x: u32| x * 2)
+            .output("out", sink.clone());
+    });
+    let producer = std::thread::spawn(move || {
+        for x in 0..1_000u32 {
+            tx.send(x).unwrap();
+        }
+    });
+    run(&flow, &ExecutionConfig::threads(2).unwrap()).unwrap();
+    producer.join().unwrap();
+    assert_eq!(
+        sorted(out.items()),
+        (0..1_000u32).map(|x| x * 2).collect::<Vec<_>>()
+    );
+}

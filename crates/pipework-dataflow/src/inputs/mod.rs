@@ -23,7 +23,39 @@
 //! idle source does not spin. [`SimplePollingSource`] wraps a blocking
 //! fetch-one-item function called at a fixed interval.
 //!
-//! Batching helpers for `next_batch` live in `pipework::batch`.
+//! The batching helpers of `bytewax.inputs` are re-exported here from
+//! `pipework::batch`: [`batch`] cuts an iterator into batches, and
+//! [`batch_getter`] turns a non-blocking getter into exactly what
+//! `next_batch` returns (a possibly empty batch, or `None` at the end):
+//!
+//! ```
+//! use std::sync::mpsc::{self, TryRecvError};
+//! use pipework_dataflow::inputs::{batch_getter, Get, SourceError, StatelessSourcePartition};
+//!
+//! /// Reads whatever a channel holds, up to 100 items a batch.
+//! struct ChannelPart<G>(pipework_dataflow::inputs::BatchGetter<G>);
+//!
+//! impl<G: FnMut() -> Get<u32>> StatelessSourcePartition for ChannelPart<G> {
+//!     type Item = u32;
+//!     fn next_batch(&mut self) -> Result<Option<Vec<u32>>, SourceError> {
+//!         Ok(self.0.next())
+//!     }
+//! }
+//!
+//! let (tx, rx) = mpsc::channel();
+//! let getter = move || match rx.try_recv() {
+//!     Ok(item) => Get::Item(item),
+//!     Err(TryRecvError::Empty) => Get::NotYet,
+//!     Err(TryRecvError::Disconnected) => Get::End,
+//! };
+//! let mut part = ChannelPart(batch_getter(getter, 100).expect("a non-zero size"));
+//! tx.send(7).expect("the receiver is alive");
+//! assert_eq!(part.next_batch()?, Some(vec![7]));
+//! assert_eq!(part.next_batch()?, Some(vec![])); // nothing yet: polled again in 1 ms
+//! drop(tx);
+//! assert_eq!(part.next_batch()?, None);
+//! # Ok::<(), SourceError>(())
+//! ```
 //!
 //! # Example
 //!
@@ -78,4 +110,8 @@ pub use abort::AbortExecution;
 pub use dynamic::{DynamicSource, StatelessSourcePartition};
 pub use error::{BoxError, SourceError};
 pub use fixed_partitioned::{FixedPartitionedSource, StatefulSourcePartition};
+pub use pipework::batch::{
+    batch, batch_getter, batch_getter_ex, Batch, BatchGetter, BatchGetterEx, Error as BatchError,
+    Get, GetError,
+};
 pub use polling::{Polled, Poller, SimplePollingPartition, SimplePollingSource};
