@@ -6,9 +6,11 @@
 //! unreaped child's pid cannot have been reused — and in every case the
 //! child is finally reaped with `wait4`, whose `rusage` gives its peak RSS
 //! (`ru_maxrss`, in KiB on Linux). `std::process::Child::wait` cannot return
-//! an rusage, hence the `libc` calls.
+//! an rusage, hence the `libc` calls. Children get `PR_SET_PDEATHSIG`, so
+//! killing the harness does not leave a benchmark running on.
 
 use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -36,6 +38,18 @@ pub(crate) struct Finished {
 ///
 /// When the child cannot be spawned or waited for.
 pub(crate) fn run(mut command: Command, limit: Duration) -> io::Result<Finished> {
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // one async-signal-safe syscall, allocating nothing.
+    unsafe {
+        command.pre_exec(|| {
+            // Die with the harness (the thread that spawned us, which is the
+            // parent's main thread), rather than run on as an orphan.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let start = Instant::now();
     let mut child = command
         .stdin(Stdio::null())

@@ -3,13 +3,24 @@
 //! (line `i` is `line-i:` followed by `i % 32` letters) before any system is
 //! timed. The baseline is a plain single-threaded `BufRead` loop reusing one
 //! line buffer.
+//!
+//! pipework-dataflow runs `FileSource -> map("len") -> output` with one
+//! worker in this thread (`pipework-w1`) and with two worker threads
+//! (`pipework-w2`). A file is one partition, so the second worker has no
+//! lines to read: the w2 line shows what the second worker costs, not a
+//! speed-up.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use pipework_dataflow::connectors::FileSource;
+use pipework_dataflow::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
+use pipework_dataflow::{run, Dataflow, ExecutionConfig};
 
 use crate::measure::{Job, Measurement};
 use crate::scenario::{Runner, Scenario, System};
@@ -23,6 +34,14 @@ pub(crate) const SCENARIO: Scenario = Scenario {
     check,
     input: Some(write_input),
     systems: &[
+        System {
+            name: "pipework-w1",
+            runner: Runner::Rust(pipework_w1),
+        },
+        System {
+            name: "pipework-w2",
+            runner: Runner::Rust(pipework_w2),
+        },
         System {
             name: "bufread-loop",
             runner: Runner::Rust(bufread_loop),
@@ -76,6 +95,81 @@ fn write_input(lines: u64, path: &Path) -> io::Result<()> {
         .sync_all()
 }
 
+fn pipework_w1(job: &Job) -> anyhow::Result<Measurement> {
+    pipework(job, ExecutionConfig::single())
+}
+
+fn pipework_w2(job: &Job) -> anyhow::Result<Measurement> {
+    pipework(job, ExecutionConfig::threads(2)?)
+}
+
+fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
+    let path = job.input()?.clone();
+    let totals = Totals::default();
+    let sink = CountSink(totals.clone());
+    let flow = Dataflow::new("dataflow-file", move |flow| {
+        flow.input("lines", FileSource::new(&path))
+            .map("len", |line: String| line.len() as u64)
+            .output("count", sink.clone());
+    });
+    let start = Instant::now();
+    run(&flow, &config)?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Measurement {
+        items: totals.count.load(Ordering::Acquire),
+        check: totals.sum.load(Ordering::Acquire),
+        seconds,
+    })
+}
+
+/// Lines and length sums added up by every worker's sink partition.
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    count: Arc<AtomicU64>,
+    sum: Arc<AtomicU64>,
+}
+
+/// A sink that only counts and sums, so the figure is the dataflow's.
+#[derive(Debug, Clone)]
+struct CountSink(Totals);
+
+/// One worker's part of [`CountSink`]: adds locally, publishes on close.
+#[derive(Debug)]
+struct CountPartition {
+    totals: Totals,
+    count: u64,
+    sum: u64,
+}
+
+impl DynamicSink for CountSink {
+    type Item = u64;
+    type Partition = CountPartition;
+
+    fn build(&self, _worker: usize, _workers: usize) -> Result<CountPartition, SinkError> {
+        Ok(CountPartition {
+            totals: self.0.clone(),
+            count: 0,
+            sum: 0,
+        })
+    }
+}
+
+impl StatelessSinkPartition for CountPartition {
+    type Item = u64;
+
+    fn write_batch(&mut self, items: Vec<u64>) -> Result<(), SinkError> {
+        self.count += items.len() as u64;
+        self.sum += items.iter().sum::<u64>();
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.totals.count.fetch_add(self.count, Ordering::AcqRel);
+        self.totals.sum.fetch_add(self.sum, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
 fn bufread_loop(job: &Job) -> anyhow::Result<Measurement> {
     let path = job.input()?;
     let start = Instant::now();
@@ -118,15 +212,17 @@ mod tests {
     }
 
     #[test]
-    fn bufread_loop_counts_lines_and_sums_lengths() {
+    fn every_system_counts_lines_and_sums_lengths() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines");
-        write_input(500, &path).unwrap();
+        write_input(5000, &path).unwrap();
         let job = Job {
-            items: 500,
+            items: 5000,
             input: Some(path),
         };
-        let measured = bufread_loop(&job).unwrap();
-        assert_eq!((measured.items, measured.check), (500, check(500)));
+        for work in [bufread_loop, pipework_w1, pipework_w2] {
+            let measured = work(&job).unwrap();
+            assert_eq!((measured.items, measured.check), (5000, check(5000)));
+        }
     }
 }
