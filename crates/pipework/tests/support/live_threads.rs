@@ -62,3 +62,65 @@ impl LiveThreads {
         self.0.live.load(Ordering::SeqCst)
     }
 }
+
+/// A step that registers each of its threads with a [`LiveThreads`] in
+/// `thread_init`, then emits `f(item)`.
+pub struct Tracked<In, Out, F> {
+    live: LiveThreads,
+    f: F,
+    _types: std::marker::PhantomData<fn(In) -> Out>,
+}
+
+/// A [`Tracked`] step running `f`.
+pub fn tracked<In, Out, F>(live: &LiveThreads, f: F) -> Tracked<In, Out, F>
+where
+    F: Fn(In) -> Result<Out, pipework::pipeline::BoxError> + Send + Sync + 'static,
+{
+    Tracked {
+        live: live.clone(),
+        f,
+        _types: std::marker::PhantomData,
+    }
+}
+
+impl<In, Out, F> pipework::pipeline::Step for Tracked<In, Out, F>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    F: Fn(In) -> Result<Out, pipework::pipeline::BoxError> + Send + Sync + 'static,
+{
+    type In = In;
+    type Out = Out;
+    type State = ();
+
+    fn thread_init(
+        &self,
+        _: &pipework::pipeline::ThreadInfo,
+    ) -> Result<(), pipework::pipeline::BoxError> {
+        self.live.enter();
+        Ok(())
+    }
+
+    fn process(
+        &self,
+        _: &mut (),
+        item: In,
+        out: &mut pipework::pipeline::Emitter<'_, Out>,
+    ) -> Result<(), pipework::pipeline::BoxError> {
+        out.emit((self.f)(item)?)?;
+        Ok(())
+    }
+}
+
+/// Wraps `iter` so that the thread pulling it registers with `live`.
+pub fn tracked_iter<I>(
+    live: &LiveThreads,
+    iter: I,
+) -> impl Iterator<Item = I::Item> + Send + 'static
+where
+    I: IntoIterator,
+    I::IntoIter: Send + 'static,
+{
+    let live = live.clone();
+    iter.into_iter().inspect(move |_| live.enter())
+}
