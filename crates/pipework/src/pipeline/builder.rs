@@ -326,8 +326,9 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 
     /// Feeds the pipeline from an external channel until the channel
-    /// disconnects or the pipeline is finished or stopped. Such a pipeline
-    /// must be spawned, not [`run`](Pipeline::run).
+    /// disconnects, or until the running pipeline is finished or stopped
+    /// (the items the channel holds at that moment are still taken in).
+    /// Such a pipeline must be spawned, not [`run`](Pipeline::run).
     pub fn put_receiver(&mut self, rx: Receiver<In>) {
         self.sources.push(Source::Channel(rx));
     }

@@ -115,6 +115,11 @@ fn pull_iter<In>(
     }
 }
 
+/// Pulls `rx` until it disconnects or the pipeline is finished. Once
+/// finished, what the channel already holds is still taken in (but nothing
+/// sent later): `recv_until` picks at random between a ready item and the
+/// finish signal, so without this `stop` would drop a random share of the
+/// items sent before it.
 fn pull_channel<In>(
     rx: &Receiver<In>,
     inlet: &Inlet<In>,
@@ -122,6 +127,12 @@ fn pull_channel<In>(
     control: &Control,
 ) -> bool {
     while let Some(item) = control.recv_until(rx, stop) {
+        if inlet.put(item).is_err() {
+            return false;
+        }
+    }
+    for _ in 0..rx.len() {
+        let Ok(item) = rx.try_recv() else { break };
         if inlet.put(item).is_err() {
             return false;
         }
