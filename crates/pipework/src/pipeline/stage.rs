@@ -13,7 +13,7 @@ use super::queue::{queue, Envelope};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
-use super::worker::{guarded, worker, Output, WorkerConfig};
+use super::worker::{guarded, worker, Cloner, Output, WorkerConfig};
 
 /// What a step does with an item that still fails after its retries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub(crate) trait ErasedStage: Send {
 pub(crate) struct StageSpec<S: Step> {
     pub(crate) step: Arc<S>,
     pub(crate) config: StageConfig,
-    pub(crate) cloner: Option<fn(&S::In) -> S::In>,
+    pub(crate) cloner: Option<Cloner<S::In>>,
 }
 
 fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
@@ -102,7 +102,7 @@ impl<S: Step> ErasedStage for StageSpec<S> {
     }
 
     fn set_cloner(&mut self, cloner: Box<dyn Any + Send>) {
-        if let Ok(f) = cloner.downcast::<fn(&S::In) -> S::In>() {
+        if let Ok(f) = cloner.downcast::<Cloner<S::In>>() {
             self.cloner = Some(*f);
         }
     }
