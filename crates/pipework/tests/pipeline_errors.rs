@@ -141,9 +141,8 @@ mod panics {
     #[test]
     fn a_panic_in_a_put_iter_iterator_is_source_panicked() {
         let mut pipeline = Pipeline::new().map(|n: u64| n).threads(2);
-        pipeline.put_iter((0u64..).map(|n| {
+        pipeline.put_iter((0u64..).inspect(|&n| {
             assert!(n != 50, "source broke at {n}");
-            n
         }));
         match pipeline.run() {
             Err(error @ Error::SourcePanicked { .. }) => {
@@ -159,9 +158,8 @@ mod panics {
     fn a_panic_in_an_iterator_put_while_running_is_source_panicked() {
         let handle = Pipeline::new().map(|n: u64| n).spawn().unwrap();
         handle
-            .put_iter((0u64..10).map(|n| {
+            .put_iter((0u64..10).inspect(|&n| {
                 assert!(n != 5, "late source broke");
-                n
             }))
             .unwrap();
         let error = handle.stop().unwrap_err();
@@ -191,7 +189,7 @@ mod panics {
     fn panics_are_skipped_under_skip() {
         let mut pipeline = Pipeline::new()
             .map(|n: u64| {
-                assert!(n % 4 != 0, "multiple of 4");
+                assert!(!n.is_multiple_of(4), "multiple of 4");
                 n
             })
             .threads(3)
@@ -437,7 +435,7 @@ mod retries_and_policies {
     #[test]
     fn skip_counts_failed_items_and_goes_on() {
         let mut pipeline = Pipeline::new()
-            .try_map(|n: u64| if n % 3 == 0 { Err(Bad(n)) } else { Ok(n) })
+            .try_map(|n: u64| if n.is_multiple_of(3) { Err(Bad(n)) } else { Ok(n) })
             .on_error(OnError::Skip)
             .map(|n| n * 10);
         pipeline.put_iter(0..30);

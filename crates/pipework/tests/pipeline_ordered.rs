@@ -113,7 +113,7 @@ fn retries_keep_input_order() {
             let a = attempts.entry(n).or_insert(0);
             *a += 1;
             // Every 5th item fails twice, every 7th once.
-            let fails = if n % 5 == 0 { 2 } else { u32::from(n % 7 == 0) };
+            let fails = if n.is_multiple_of(5) { 2 } else { u32::from(n.is_multiple_of(7)) };
             if *a <= fails {
                 Err(Flaky(n))
             } else {
@@ -165,7 +165,7 @@ impl Step for EmitsThenFails {
         };
         out.emit((n, 0))?;
         out.emit((n, 1))?;
-        if attempt == 1 && n % 2 == 0 {
+        if attempt == 1 && n.is_multiple_of(2) {
             return Err(Flaky(n).into());
         }
         Ok(())
@@ -195,7 +195,7 @@ fn skipped_failures_leave_the_rest_in_order() {
     let mut pipeline = Pipeline::new()
         .try_map(|n: u64| {
             jitter(300);
-            if n % 6 == 0 {
+            if n.is_multiple_of(6) {
                 Err(Flaky(n))
             } else {
                 Ok(n)

@@ -454,7 +454,7 @@ mod hooks {
         assert_eq!(count(&|e| *e == Event::Teardown), 1);
         assert_eq!(count(&|e| matches!(e, Event::Process(..))), 100);
         for index in 0..4 {
-            let pos = |f: &dyn Fn(&Event) -> bool| events.iter().position(|e| f(e));
+            let pos = |f: &dyn Fn(&Event) -> bool| events.iter().position(f);
             let init = pos(&|e| *e == Event::ThreadInit(index)).unwrap();
             let shutdown =
                 pos(&|e| matches!(e, Event::ThreadShutdown(i, _) if *i == index)).unwrap();

@@ -311,7 +311,7 @@ mod no_leftovers {
             .step(tracked(
                 &live,
                 |item: DropCounter| -> Result<DropCounter, BoxError> {
-                    if item.value % 5 == 0 {
+                    if item.value.is_multiple_of(5) {
                         return Err("fifth".into());
                     }
                     Ok(item)
