@@ -435,7 +435,13 @@ mod retries_and_policies {
     #[test]
     fn skip_counts_failed_items_and_goes_on() {
         let mut pipeline = Pipeline::new()
-            .try_map(|n: u64| if n.is_multiple_of(3) { Err(Bad(n)) } else { Ok(n) })
+            .try_map(|n: u64| {
+                if n.is_multiple_of(3) {
+                    Err(Bad(n))
+                } else {
+                    Ok(n)
+                }
+            })
             .on_error(OnError::Skip)
             .map(|n| n * 10);
         pipeline.put_iter(0..30);

@@ -113,7 +113,11 @@ fn retries_keep_input_order() {
             let a = attempts.entry(n).or_insert(0);
             *a += 1;
             // Every 5th item fails twice, every 7th once.
-            let fails = if n.is_multiple_of(5) { 2 } else { u32::from(n.is_multiple_of(7)) };
+            let fails = if n.is_multiple_of(5) {
+                2
+            } else {
+                u32::from(n.is_multiple_of(7))
+            };
             if *a <= fails {
                 Err(Flaky(n))
             } else {

@@ -33,7 +33,7 @@ fn step_spec() -> impl Strategy<Value = StepSpec> {
 /// What step `i` does to an item, in the pipeline and sequentially. Some
 /// items make the thread yield, so threads finish out of order.
 fn f(i: usize, x: u64) -> u64 {
-    if x % 3 == 0 {
+    if x.is_multiple_of(3) {
         std::thread::yield_now();
     }
     x.wrapping_mul(2 * i as u64 + 3).wrapping_add(i as u64) % 1_000_003
@@ -45,7 +45,7 @@ fn sequential(input: &[u64], steps: &[StepSpec]) -> Vec<u64> {
         .filter_map(|&x| {
             steps.iter().enumerate().try_fold(x, |x, (i, s)| {
                 let y = f(i, x);
-                (!s.filter || y % 5 != 0).then_some(y)
+                (!s.filter || !y.is_multiple_of(5)).then_some(y)
             })
         })
         .collect()
@@ -57,7 +57,7 @@ fn build(steps: &[StepSpec], ordered: bool) -> Pipeline<u64> {
         pipeline = if s.filter {
             pipeline.filter_map(move |x| {
                 let y = f(i, x);
-                (y % 5 != 0).then_some(y)
+                (!y.is_multiple_of(5)).then_some(y)
             })
         } else {
             pipeline.map(move |x| f(i, x))
