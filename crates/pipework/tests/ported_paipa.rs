@@ -2,8 +2,8 @@
 //! `LICENSE.md`), rewritten in Rust by hand. Upstream:
 //! <https://github.com/stylight/python-paipa>.
 //!
-//! Sources: `test/test_thread_pipeline.py` (the threaded pipeline), the
-//! doctests of `paipa/threaded/steps.py` (`TimedChunk`),
+//! Sources: `test/test_thread_pipeline.py` (the threaded pipeline),
+//! `test/test_pipeline_debugger.py` (per-step stats), the doctests of `paipa/threaded/steps.py` (`TimedChunk`),
 //! `paipa/iterables.py` (`chunk`, `flatten`) and `paipa/coroutines.py`
 //! (`combine_pipeline`), and the examples of `doc/coroutine.rst`.
 //!
@@ -432,5 +432,53 @@ mod coroutine_pipeline {
         });
         let gen = combine(0..1000, vec![step(), remover, step(), step()]);
         assert_eq!(consume(gen, None), 500);
+    }
+}
+
+/// `test/test_pipeline_debugger.py::test_pipeline_debugger`
+mod pipeline_debugger {
+    use pipework::iter::{consume, IteratorExt, StatsRecorder};
+
+    #[test]
+    fn test() {
+        // paipa's debugger tracks the source and each step; its logging
+        // reporter writes one line per tracked stage.
+        let stats = StatsRecorder::new();
+        let pipeline = (0..10)
+            .stats(&stats, "range")
+            .map(|x| x)
+            .stats(&stats, "lambda");
+        assert_eq!(consume(pipeline, None), 10);
+        let snapshot = stats.snapshot();
+        let names: Vec<&str> = snapshot.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["range", "lambda"]);
+        assert!(snapshot.iter().all(|s| s.count == 10));
+        stats.log();
+    }
+}
+
+/// `doc/coroutine.rst`, "Debugging pipelines" (without its 1 ms sleep).
+mod debugging_pipelines {
+    use pipework::iter::{consume, IteratorExt, StatsRecorder};
+
+    #[test]
+    fn every_stage_counts_every_entry() {
+        let stats = StatsRecorder::new();
+        let pipeline = (10_000..19_999u32)
+            .stats(&stats, "list")
+            .map(|entry| entry.to_string()) // cast(str)
+            .stats(&stats, "caster")
+            .map(|entry| entry.chars().rev().collect::<String>()) // flip
+            .stats(&stats, "flip")
+            .map(|entry| vec![entry]) // flap
+            .stats(&stats, "flap")
+            .map(|entry| entry.into_iter().next()) // flatten
+            .stats(&stats, "flatten");
+        assert_eq!(consume(pipeline, None), 9999);
+        for s in stats.snapshot() {
+            assert_eq!(s.count, 9999, "{s}");
+            assert!(s.throughput() > 0.0, "{s}");
+            assert!(s.to_string().starts_with(&s.name));
+        }
     }
 }
