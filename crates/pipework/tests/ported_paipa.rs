@@ -444,9 +444,9 @@ mod pipeline_debugger {
         // paipa's debugger tracks the source and each step; its logging
         // reporter writes one line per tracked stage.
         let stats = StatsRecorder::new();
-        let pipeline = (0..10)
+        let pipeline = (0..10u32)
             .stats(&stats, "range")
-            .map(|x| x)
+            .map(u64::from) // `lambda x: x`, widened
             .stats(&stats, "lambda");
         assert_eq!(consume(pipeline, None), 10);
         let snapshot = stats.snapshot();
