@@ -512,3 +512,17 @@ mod hooks {
         );
     }
 }
+
+#[cfg(feature = "progress")]
+#[test]
+fn a_pipeline_with_a_progress_bar_runs_and_reports() {
+    let mut pipeline = Pipeline::new()
+        .map(|n: u64| n + 1)
+        .name("inc")
+        .threads(2)
+        .progress();
+    pipeline.put_iter(0..1000);
+    let report = pipeline.run().unwrap();
+    assert_eq!(report.outputs(), 1000);
+    assert_eq!(report.step("inc").unwrap().input, 1000);
+}
