@@ -175,7 +175,9 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 
     /// Adds a step emitting every item of what `f` returns: 0..n outputs per
-    /// input, pulled lazily into the next queue.
+    /// input, pulled lazily into the next queue. In an
+    /// [`ordered`](Pipeline::ordered) pipeline the outputs of one input are
+    /// collected before they are released, so they are all in memory at once.
     pub fn flat_map<I, F>(self, f: F) -> Pipeline<In, I::Item, Out>
     where
         F: Fn(Out) -> I + Send + Sync + 'static,
