@@ -185,6 +185,99 @@ mod panics {
         assert_eq!((s.input, s.output, s.retried, s.failed), (1, 1, 2, 0));
     }
 
+    /// Runs `f` on its own thread; panics if it takes more than
+    /// [`PROMPTLY`] (a hang), instead of hanging the test.
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(PROMPTLY).expect("the pipeline hung")
+    }
+
+    /// An item whose `Clone` panics on 5.
+    #[derive(Debug)]
+    struct NoCloneFor5(u64);
+
+    impl Clone for NoCloneFor5 {
+        fn clone(&self) -> Self {
+            assert!(self.0 != 5, "cannot clone 5");
+            NoCloneFor5(self.0)
+        }
+    }
+
+    #[test]
+    fn a_panic_cloning_an_item_for_a_retry_is_step_panicked_not_a_hang() {
+        for ordered in [false, true] {
+            let result = within(move || {
+                let mut pipeline = Pipeline::new()
+                    .map(|item: NoCloneFor5| item.0)
+                    .name("cloned")
+                    .threads(2)
+                    .retries(1)
+                    .map(|n| n);
+                if ordered {
+                    pipeline = pipeline.ordered();
+                }
+                pipeline.put_iter((0..1000).map(NoCloneFor5));
+                pipeline.run()
+            });
+            match result {
+                Err(Error::StepPanicked { step, message }) => {
+                    assert_eq!(step, "cloned");
+                    assert_eq!(message, "cannot clone 5");
+                }
+                other => panic!("ordered {ordered}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_cloning_an_item_under_skip_fails_only_that_item() {
+        let mut pipeline = Pipeline::new()
+            .map(|item: NoCloneFor5| item.0)
+            .retries(1)
+            .on_error(OnError::Skip);
+        pipeline.put_iter((0..10).map(NoCloneFor5));
+        let report = within(move || pipeline.run()).unwrap();
+        assert_eq!((report.outputs(), report.failed()), (9, 1));
+    }
+
+    /// An item whose `Drop` panics on 5.
+    #[derive(Debug, Clone)]
+    struct NoDropFor5(u64);
+
+    impl Drop for NoDropFor5 {
+        fn drop(&mut self) {
+            if self.0 == 5 && !std::thread::panicking() {
+                panic!("cannot drop 5");
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_dropping_an_item_outside_the_step_is_step_panicked_not_a_hang() {
+        // The step forgets its item, so the only drop of 5 is pipework's
+        // drop of the unused retry copy, outside the step's own code.
+        let result = within(|| {
+            let mut pipeline = Pipeline::new()
+                .map(|item: NoDropFor5| {
+                    let n = item.0;
+                    std::mem::forget(item);
+                    n
+                })
+                .name("forgetful")
+                .retries(1);
+            pipeline.put_iter((0..1000).map(NoDropFor5));
+            pipeline.run()
+        });
+        match result {
+            Err(Error::StepPanicked { step, message }) => {
+                assert_eq!(step, "forgetful");
+                assert_eq!(message, "cannot drop 5");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn panics_are_skipped_under_skip() {
         let mut pipeline = Pipeline::new()
