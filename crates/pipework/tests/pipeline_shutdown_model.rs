@@ -28,8 +28,9 @@
 //! Invariants checked in every execution: no deadlock; `stop`/`abort`
 //! return, having joined every thread; every item made was dropped exactly
 //! once and processed at most once; a `stop` without failure processed
-//! every item accepted; a reported error is a real step failure, never one
-//! caused by the shutdown itself, and a failure is always reported.
+//! every item accepted; the error reported is the first one passed to
+//! `fail`, it is a real step failure (never one caused by the shutdown
+//! itself), and a failure is always reported.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex as StdMutex;
@@ -71,6 +72,8 @@ struct Ledger {
     items: StdMutex<Vec<(usize, usize)>>,
     /// Failures a step really had (not ones caused by the shutdown).
     failures: StdMutex<Vec<Failure>>,
+    /// Every `Control::fail` call, in order.
+    fails: StdMutex<Vec<Failure>>,
 }
 
 impl Ledger {
@@ -313,6 +316,8 @@ enum Wakeup {
 #[derive(Debug)]
 struct Control {
     net: Arc<Net>,
+    /// The checker's, not the protocol's.
+    ledger: Arc<Ledger>,
     cancelled: AtomicBool,
     first_error: Mutex<Option<Failure>>,
     wakers: Mutex<Vec<Weak<Reorder>>>,
@@ -320,9 +325,10 @@ struct Control {
 }
 
 impl Control {
-    fn new(net: &Arc<Net>, wakeup: Wakeup) -> Arc<Self> {
+    fn new(net: &Arc<Net>, ledger: &Arc<Ledger>, wakeup: Wakeup) -> Arc<Self> {
         Arc::new(Control {
             net: net.clone(),
+            ledger: ledger.clone(),
             cancelled: AtomicBool::new(false),
             first_error: Mutex::new(None),
             wakers: Mutex::new(Vec::new()),
@@ -352,6 +358,9 @@ impl Control {
     fn fail(&self, failure: Failure) {
         {
             let mut first = lock(&self.first_error);
+            // The checker's log of `fail` calls, in the order they took
+            // this lock.
+            self.ledger.fails.lock().unwrap().push(failure);
             if first.is_none() {
                 *first = Some(failure);
             }
@@ -670,7 +679,7 @@ impl Handle {
         let mut caps: Vec<usize> = shape.steps.iter().map(|s| s.1).collect();
         caps.extend(shape.outputs);
         let net = Net::new(&caps);
-        let control = Control::new(&net, shape.wakeup);
+        let control = Control::new(&net, &ledger, shape.wakeup);
         let outputs_rx = shape.outputs.map(|_| Rx::new(&net, shape.steps.len()));
         // Every queue has its sender before any thread starts, as the real
         // `make_input` creates both ends at once.
@@ -750,13 +759,21 @@ impl Handle {
     }
 }
 
-/// Checks the error a run reported against the failures that happened.
+/// Checks the error a run reported against the failures that happened:
+/// it is the first one passed to `fail`, and a real step failure.
 #[track_caller]
 fn assert_error_is_first_real_failure(error: Option<Failure>, ledger: &Ledger) {
     let failures = ledger.failures.lock().unwrap();
+    let fails = ledger.fails.lock().unwrap();
     match error {
-        Some(e) => assert!(failures.contains(&e), "{e:?} not among {failures:?}"),
-        None => assert!(failures.is_empty(), "failures {failures:?} went unreported"),
+        Some(e) => {
+            assert_eq!(fails.first(), Some(&e), "not the first of {fails:?}");
+            assert!(failures.contains(&e), "{e:?} not among {failures:?}");
+        }
+        None => {
+            assert!(failures.is_empty(), "failures {failures:?} went unreported");
+            assert!(fails.is_empty(), "{fails:?} went unreported");
+        }
     }
 }
 
@@ -789,6 +806,7 @@ fn finish_racing_with_stop() {
             let error = handle.stop();
             let accepted = producer.join().unwrap();
             finisher.join().unwrap();
+            assert_error_is_first_real_failure(error, &handle.ledger);
             assert_eq!(error, None);
             assert_eq!(handle.ledger.processed_count(), 2 + accepted);
             let ledger = handle.ledger.clone();
@@ -849,8 +867,10 @@ fn abort_racing_with_a_blocked_producer() {
                     }
                 })
             };
-            assert_eq!(handle.abort(), None);
+            let error = handle.abort();
             producer.join().unwrap();
+            assert_error_is_first_real_failure(error, &handle.ledger);
+            assert_eq!(error, None);
             let ledger = handle.ledger.clone();
             drop(handle);
             ledger.assert_exactly_once();
