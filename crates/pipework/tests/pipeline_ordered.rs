@@ -271,3 +271,32 @@ fn sources_given_before_the_start_are_pulled_in_order() {
     let out: Vec<u64> = pipeline.into_iter().collect::<Result<_, _>>().unwrap();
     assert_eq!(out, (0..9).collect::<Vec<_>>());
 }
+
+#[test]
+fn thread_shutdown_outputs_come_after_every_item_in_ordered_mode() {
+    // Per-thread chunks: each thread's last, partial chunk is emitted by
+    // `thread_shutdown`, after all full chunks (released in input order).
+    let mut pipeline = Pipeline::new()
+        .map(|n: u64| {
+            jitter(200);
+            n
+        })
+        .threads(4)
+        .chunk(4)
+        .threads(3)
+        .ordered();
+    pipeline.put_iter(0..50);
+    let out: Vec<Vec<u64>> = pipeline.into_iter().collect::<Result<_, _>>().unwrap();
+    let mut all: Vec<u64> = out.iter().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..50).collect::<Vec<_>>());
+    let first_partial = out.iter().position(|c| c.len() < 4).unwrap_or(out.len());
+    assert!(
+        out[first_partial..].iter().all(|c| c.len() < 4),
+        "a full chunk came after a partial one: {out:?}"
+    );
+    assert!(
+        out.len() - first_partial <= 3,
+        "one tail per thread at most"
+    );
+}
