@@ -260,7 +260,15 @@ fn failing_cmd_under_raise_exits_2_with_its_stderr_tail() {
         "{}",
         run.stderr
     );
-    assert_eq!(env.rows("out.jsonl"), [json!({"id": "good", "ok": true})]);
+    // Rows whose result is known are written even after the failure (their
+    // call was paid for); the third row reuses "good" and may or may not have
+    // been read before "bad" failed. "bad" itself is never written.
+    let rows = env.rows("out.jsonl");
+    assert!(!rows.is_empty() && rows.len() <= 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| *r == json!({"id": "good", "ok": true})),
+        "{rows:?}"
+    );
 }
 
 #[test]

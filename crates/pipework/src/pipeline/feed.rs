@@ -115,11 +115,12 @@ fn pull_iter<In>(
     }
 }
 
-/// Pulls `rx` until it disconnects or the pipeline is finished. Once
-/// finished, what the channel already holds is still taken in (but nothing
-/// sent later): `recv_until` picks at random between a ready item and the
-/// finish signal, so without this `stop` would drop a random share of the
-/// items sent before it.
+/// Pulls an external channel until it disconnects or the pipeline is
+/// finished. On finish, what already waits in the channel is still taken,
+/// up to what it held at that moment (a producer sending faster than the
+/// pipeline takes cannot keep it open): `recv_until` picks at random
+/// between a ready item and the finish signal, so without this `stop`
+/// would drop a random share of the items sent before it.
 fn pull_channel<In>(
     rx: &Receiver<In>,
     inlet: &Inlet<In>,

@@ -13,7 +13,7 @@ use super::queue::{queue, Envelope};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
-use super::worker::{guarded, worker, Cloner, Output, WorkerConfig};
+use super::worker::{guarded, worker, Output, WorkerConfig};
 
 /// What a step does with an item that still fails after its retries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub(crate) trait ErasedStage: Send {
         control: &Arc<Control>,
     ) -> Launched;
 }
+
+/// Copies a step's input for a retry.
+pub(crate) type Cloner<T> = fn(&T) -> T;
 
 pub(crate) struct StageSpec<S: Step> {
     pub(crate) step: Arc<S>,

@@ -32,13 +32,10 @@ impl<T> Clone for Output<T> {
     }
 }
 
-/// Makes the spare copy of an item that a retry needs.
-pub(crate) type Cloner<T> = fn(&T) -> T;
-
 pub(crate) struct WorkerConfig<In> {
     pub(crate) retries: u32,
     pub(crate) on_error: OnError,
-    pub(crate) cloner: Option<Cloner<In>>,
+    pub(crate) cloner: Option<super::stage::Cloner<In>>,
 }
 
 /// A failure of user code: an error it returned, or a panic.

@@ -1,0 +1,357 @@
+//! A file read line by line, and a file written line by line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
+use crate::outputs::{FixedPartitionedSink, SinkError, StatefulSinkPartition};
+
+/// Default number of lines per batch, as in bytewax.
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 1000;
+
+/// Reads one file line by line; one partition, whose key is the path.
+///
+/// Each item is a line without its `\n` (or `\r\n`); blank lines are kept.
+/// The resume state is the byte offset of the next line, so a resumed read
+/// starts exactly after the last line emitted.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use pipework_dataflow::connectors::FileSource;
+/// use pipework_dataflow::inputs::{FixedPartitionedSource, StatefulSourcePartition};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("in.txt");
+/// std::fs::write(&path, "a\n\nb\n")?;
+/// let source = FileSource::new(&path).batch_size(2);
+/// let parts = source.list_parts()?;
+/// let mut part = source.build_part(SystemTime::now(), &parts[0], None)?;
+/// assert_eq!(part.next_batch()?, Some(vec!["a".to_string(), String::new()]));
+/// let offset = part.snapshot();
+/// assert_eq!(offset, 3);
+/// assert_eq!(part.next_batch()?, Some(vec!["b".to_string()]));
+/// assert_eq!(part.next_batch()?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    path: PathBuf,
+    batch_size: usize,
+}
+
+impl FileSource {
+    /// Reads `path`, 1000 lines a batch.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        FileSource {
+            path: path.as_ref().to_path_buf(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+
+    /// Sets the number of lines per batch (at least 1; 0 is an error when the
+    /// partition is built).
+    pub fn batch_size(mut self, lines: usize) -> Self {
+        self.batch_size = lines;
+        self
+    }
+}
+
+impl FixedPartitionedSource for FileSource {
+    type Item = String;
+    type State = u64;
+    type Partition = LinesPartition;
+
+    /// One partition, keyed by the path.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::NotFound`] when the file does not exist.
+    fn list_parts(&self) -> Result<Vec<String>, SourceError> {
+        if !self.path.exists() {
+            return Err(SourceError::NotFound {
+                path: self.path.clone(),
+            });
+        }
+        Ok(vec![self.path.display().to_string()])
+    }
+
+    fn build_part(
+        &self,
+        _now: SystemTime,
+        part: &str,
+        resume_state: Option<u64>,
+    ) -> Result<LinesPartition, SourceError> {
+        if part != self.path.display().to_string() {
+            return Err(SourceError::UnknownPart {
+                part: part.to_owned(),
+            });
+        }
+        LinesPartition::open(&self.path, part, self.batch_size, resume_state)
+    }
+}
+
+/// A partition reading a file's lines, resumable by byte offset; built by
+/// [`FileSource`] and [`DirSource`](super::DirSource).
+#[derive(Debug)]
+pub struct LinesPartition {
+    path: PathBuf,
+    reader: BufReader<File>,
+    offset: u64,
+    batch_size: usize,
+    line: Vec<u8>,
+}
+
+impl LinesPartition {
+    pub(crate) fn open(
+        path: &Path,
+        part: &str,
+        batch_size: usize,
+        resume_state: Option<u64>,
+    ) -> Result<Self, SourceError> {
+        if batch_size == 0 {
+            return Err(SourceError::InvalidConfig {
+                message: "batch size must be at least 1".into(),
+            });
+        }
+        let io = |source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let offset = resume_state.unwrap_or(0);
+        let len = file.metadata().map_err(io)?.len();
+        if offset > len {
+            return Err(SourceError::InvalidResumeState {
+                part: part.to_owned(),
+                message: format!("offset {offset} is past the end of the file ({len} bytes)"),
+            });
+        }
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        Ok(LinesPartition {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(64 * 1024, file),
+            offset,
+            batch_size,
+            line: Vec::new(),
+        })
+    }
+}
+
+/// Decodes one line of `path` (without its `\n`), dropping a trailing `\r`.
+fn decode(path: &Path, bytes: &[u8], start: u64) -> Result<String, SourceError> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(err) => Err(SourceError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line at byte {start} is not valid UTF-8: {err}"),
+            ),
+        }),
+    }
+}
+
+impl StatefulSourcePartition for LinesPartition {
+    type Item = String;
+    type State = u64;
+
+    fn next_batch(&mut self) -> Result<Option<Vec<String>>, SourceError> {
+        // Lines are cut straight out of the reader's buffer; only a line that
+        // straddles two buffer fills is gathered in `self.line`. `self.offset`
+        // counts only bytes of lines already returned, so a snapshot never
+        // points into the middle of a line.
+        let mut batch = Vec::with_capacity(self.batch_size.min(DEFAULT_BATCH_SIZE));
+        while batch.len() < self.batch_size {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(source) => {
+                    return Err(SourceError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+            };
+            if available.is_empty() {
+                if !self.line.is_empty() {
+                    let line = std::mem::take(&mut self.line);
+                    batch.push(decode(&self.path, &line, self.offset)?);
+                    self.offset += line.len() as u64;
+                }
+                break;
+            }
+            match memchr::memchr(b'\n', available) {
+                Some(end) if self.line.is_empty() => {
+                    let line = decode(&self.path, &available[..end], self.offset);
+                    self.reader.consume(end + 1);
+                    batch.push(line?);
+                    self.offset += end as u64 + 1;
+                }
+                Some(end) => {
+                    self.line.extend_from_slice(&available[..end]);
+                    self.reader.consume(end + 1);
+                    let line = std::mem::take(&mut self.line);
+                    batch.push(decode(&self.path, &line, self.offset)?);
+                    self.offset += line.len() as u64 + 1;
+                }
+                None => {
+                    let len = available.len();
+                    self.line.extend_from_slice(available);
+                    self.reader.consume(len);
+                }
+            }
+        }
+        if batch.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(batch))
+        }
+    }
+
+    fn snapshot(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// Writes each value as one line of a single file (bytewax's `FileSink`).
+///
+/// Items are `(key, line)` pairs, as for every
+/// [`FixedPartitionedSink`]; the key is ignored, since there is one partition
+/// (one worker writes the file). Building the partition anew truncates the
+/// file; resuming truncates it to the snapshot offset, so lines written after
+/// the snapshot are not duplicated.
+///
+/// # Examples
+///
+/// ```
+/// use pipework_dataflow::connectors::FileSink;
+/// use pipework_dataflow::outputs::{FixedPartitionedSink, StatefulSinkPartition};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("out.txt");
+/// let sink = FileSink::new(&path);
+/// let part_key = &sink.list_parts()[0];
+/// let mut part = sink.build_part(part_key, None)?;
+/// part.write_batch(vec!["one".into()])?;
+/// let offset = part.snapshot()?;
+/// part.write_batch(vec!["two".into()])?;
+/// part.close()?;
+/// let mut part = sink.build_part(part_key, Some(offset))?;
+/// part.write_batch(vec!["three".into()])?;
+/// part.close()?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "one\nthree\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileSink {
+    path: PathBuf,
+}
+
+impl FileSink {
+    /// Writes to `path`, creating it if needed.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        FileSink {
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+}
+
+impl FixedPartitionedSink for FileSink {
+    type Item = String;
+    type State = u64;
+    type Partition = FileSinkPartition;
+
+    fn list_parts(&self) -> Vec<String> {
+        vec![self.path.display().to_string()]
+    }
+
+    fn part_fn(&self, _item_key: &str) -> usize {
+        0
+    }
+
+    fn build_part(
+        &self,
+        part: &str,
+        resume_state: Option<u64>,
+    ) -> Result<FileSinkPartition, SinkError> {
+        if part != self.path.display().to_string() {
+            return Err(SinkError::UnknownPart {
+                part: part.to_owned(),
+            });
+        }
+        FileSinkPartition::open(&self.path, resume_state)
+    }
+}
+
+/// A partition writing lines to one file, resumable by byte offset; built by
+/// [`FileSink`] and [`DirSink`](super::DirSink).
+#[derive(Debug)]
+pub struct FileSinkPartition {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    offset: u64,
+}
+
+impl FileSinkPartition {
+    pub(crate) fn open(path: &Path, resume_state: Option<u64>) -> Result<Self, SinkError> {
+        let io = |source| SinkError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let offset = resume_state.unwrap_or(0);
+        file.set_len(offset).map_err(io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        Ok(FileSinkPartition {
+            path: path.to_path_buf(),
+            writer: BufWriter::with_capacity(64 * 1024, file),
+            offset,
+        })
+    }
+
+    fn io(&self, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl StatefulSinkPartition for FileSinkPartition {
+    type Item = String;
+    type State = u64;
+
+    fn write_batch(&mut self, items: Vec<String>) -> Result<(), SinkError> {
+        for item in items {
+            let written = self
+                .writer
+                .write_all(item.as_bytes())
+                .and_then(|()| self.writer.write_all(b"\n"));
+            written.map_err(|source| self.io(source))?;
+            self.offset += item.len() as u64 + 1;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<u64, SinkError> {
+        self.writer.flush().map_err(|source| self.io(source))?;
+        self.writer
+            .get_ref()
+            .sync_data()
+            .map_err(|source| self.io(source))?;
+        Ok(self.offset)
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.writer.flush().map_err(|source| self.io(source))
+    }
+}

@@ -1,0 +1,44 @@
+//! Ready-made sources and sinks (bytewax's `bytewax.connectors.files` and
+//! `bytewax.testing`).
+//!
+//! | connector | kind | partitions | resume state |
+//! |---|---|---|---|
+//! | [`FileSource`] | lines of one file | 1 (the path) | byte offset |
+//! | [`DirSource`] | lines of each file matching a glob | 1 per file | byte offset |
+//! | [`CsvSource`] | rows of a CSV file as maps | 1 (the path) | byte offset and line |
+//! | [`TestingSource`] | a `Vec` with EOF / ABORT / PAUSE markers | 1 | index |
+//! | [`FileSink`] | lines to one file | 1 | byte offset (truncated to on resume) |
+//! | [`DirSink`] | lines to N files, routed by key | N | byte offset per file |
+//! | [`TestingSink`] | a shared `Vec` | 1 per worker | none |
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use pipework_dataflow::connectors::FileSource;
+//! use pipework_dataflow::inputs::{FixedPartitionedSource, StatefulSourcePartition};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("in.txt");
+//! std::fs::write(&path, "one\ntwo\nthree\n")?;
+//! let source = FileSource::new(&path).batch_size(1);
+//! let key = &source.list_parts()?[0];
+//! let mut part = source.build_part(SystemTime::now(), key, None)?;
+//! part.next_batch()?;
+//! let offset = part.snapshot(); // after "one"
+//! let mut resumed = source.build_part(SystemTime::now(), key, Some(offset))?;
+//! assert_eq!(resumed.next_batch()?, Some(vec!["two".to_string()]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod csv;
+mod dir;
+mod files;
+mod testing;
+
+pub use self::csv::{CsvPartition, CsvPosition, CsvRow, CsvSource};
+pub use dir::{DirSink, DirSource};
+pub use files::{FileSink, FileSinkPartition, FileSource, LinesPartition};
+pub use testing::{
+    TestingItem, TestingPartition, TestingSink, TestingSinkPartition, TestingSource,
+};

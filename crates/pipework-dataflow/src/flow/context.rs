@@ -1,0 +1,79 @@
+//! What every operator of one worker shares while the dataflow is built and run.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::EpochGate;
+use crate::execution::{panic_message, Failure, RunError};
+
+/// One worker's view of the dataflow being built: ids in use, input count,
+/// the epoch interval and the process-wide failure flag.
+#[derive(Debug)]
+pub(crate) struct WorkerContext {
+    pub(crate) flow: String,
+    pub(crate) worker_index: usize,
+    pub(crate) worker_count: usize,
+    pub(crate) epoch_interval: Duration,
+    pub(crate) failure: Arc<Failure>,
+    pub(crate) gate: Rc<EpochGate>,
+    steps: RefCell<HashSet<String>>,
+    inputs: Cell<usize>,
+}
+
+impl WorkerContext {
+    pub(crate) fn new(
+        flow: &str,
+        worker_index: usize,
+        worker_count: usize,
+        epoch_interval: Duration,
+        failure: Arc<Failure>,
+    ) -> Self {
+        WorkerContext {
+            flow: flow.to_owned(),
+            worker_index,
+            worker_count,
+            epoch_interval,
+            failure,
+            gate: Rc::new(EpochGate::default()),
+            steps: RefCell::new(HashSet::new()),
+            inputs: Cell::new(0),
+        }
+    }
+
+    /// Records a step id; a repeated id fails the run.
+    pub(crate) fn register_step(&self, step: &str) {
+        if !self.steps.borrow_mut().insert(step.to_owned()) {
+            self.failure.fail(RunError::DuplicateStep {
+                flow: self.flow.clone(),
+                step: step.to_owned(),
+            });
+        }
+    }
+
+    pub(crate) fn register_input(&self) {
+        self.inputs.set(self.inputs.get() + 1);
+    }
+
+    pub(crate) fn input_count(&self) -> usize {
+        self.inputs.get()
+    }
+}
+
+/// Runs user code for `step`, turning a panic into a recorded failure.
+/// Returns `None` when it panicked.
+pub(crate) fn guarded<R>(failure: &Failure, step: &str, body: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => Some(result),
+        Err(payload) => {
+            failure.fail(RunError::Panicked {
+                step: step.to_owned(),
+                message: panic_message(payload.as_ref()),
+            });
+            None
+        }
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+#![warn(missing_docs)]
+#![deny(unused_must_use)]
+
+pub mod connectors;
+mod execution;
+mod flow;
+pub mod inputs;
+mod operators;
+pub mod outputs;
+mod routing;
+
+pub use execution::{
+    run, Cluster, ConfigError, ExecutionArgs, ExecutionConfig, RunError, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EPOCH_INTERVAL,
+};
+pub use flow::{Dataflow, Flow, Stream};
+pub use timely::ExchangeData;
