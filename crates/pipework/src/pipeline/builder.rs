@@ -175,7 +175,9 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 
     /// Adds a step emitting every item of what `f` returns: 0..n outputs per
-    /// input, pulled lazily into the next queue.
+    /// input, pulled lazily into the next queue. In an
+    /// [`ordered`](Pipeline::ordered) pipeline the outputs of one input are
+    /// collected before they are released, so they are all in memory at once.
     pub fn flat_map<I, F>(self, f: F) -> Pipeline<In, I::Item, Out>
     where
         F: Fn(Out) -> I + Send + Sync + 'static,
@@ -326,8 +328,9 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 
     /// Feeds the pipeline from an external channel until the channel
-    /// disconnects or the pipeline is finished or stopped. Such a pipeline
-    /// must be spawned, not [`run`](Pipeline::run).
+    /// disconnects, or until the running pipeline is finished or stopped
+    /// (the items the channel holds at that moment are still taken in).
+    /// Such a pipeline must be spawned, not [`run`](Pipeline::run).
     pub fn put_receiver(&mut self, rx: Receiver<In>) {
         self.sources.push(Source::Channel(rx));
     }

@@ -1,12 +1,16 @@
 //! The shutdown protocol shared by every thread of one pipeline run.
 //!
 //! Threads block only inside [`Control::recv`] and [`Control::send`], which
-//! wait on the data channel *and* on a cancel channel. Cancelling drops the
-//! cancel channel's only sender, so every blocked thread wakes at once,
-//! wherever it waits; no thread polls a flag on a timer.
+//! wait on the data channel *and* on a cancel channel, or in an ordered
+//! step's reorder window (a condvar). Cancelling sets a flag, drops the
+//! cancel channel's only sender, so every thread blocked on a channel wakes
+//! at once, then wakes every registered [`Wake`]r; no thread polls a flag on
+//! a timer.
+//!
+//! `tests/pipeline_shutdown_model.rs` models this protocol with shuttle.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
 
@@ -15,15 +19,32 @@ use super::error::Error;
 /// Never sent: the cancel channel only ever disconnects.
 enum Never {}
 
+/// Threads waiting on a condvar (not a channel) that cancelling must wake.
+pub(crate) trait Wake: Send + Sync {
+    /// Wakes every waiter. Must take the lock under which waiters check
+    /// [`Control::is_cancelled`] before notifying: a waiter between its
+    /// check and its wait would otherwise miss the wake-up and sleep
+    /// forever.
+    fn wake(&self);
+}
+
+/// Why [`Control::send_quiet`] gave an item back.
+pub(crate) enum SendError<T> {
+    /// The run was cancelled.
+    Cancelled(T),
+    /// Every receiver is gone.
+    Disconnected(T),
+}
+
 /// Cancellation and the first error of one pipeline run.
 pub(crate) struct Control {
     cancelled: AtomicBool,
     cancel_tx: Mutex<Option<Sender<Never>>>,
     cancel_rx: Receiver<Never>,
     first_error: Mutex<Option<Error>>,
-    /// Condvars that must be woken on cancel (reorder windows); their count is
-    /// the number of steps, fixed when the pipeline starts.
-    condvars: Mutex<Vec<std::sync::Arc<Condvar>>>,
+    /// What must be woken on cancel (reorder windows); their count is at
+    /// most the number of steps, fixed when the pipeline starts.
+    wakers: Mutex<Vec<Weak<dyn Wake>>>,
 }
 
 impl std::fmt::Debug for Control {
@@ -48,7 +69,7 @@ impl Control {
             cancel_tx: Mutex::new(Some(tx)),
             cancel_rx: rx,
             first_error: Mutex::new(None),
-            condvars: Mutex::new(Vec::new()),
+            wakers: Mutex::new(Vec::new()),
         }
     }
 
@@ -57,11 +78,17 @@ impl Control {
     }
 
     /// Stops every thread: nothing more is pulled, queued items are dropped.
+    ///
+    /// Must not be called while holding a [`Wake`]r's lock (its `wake`
+    /// takes it). The cancel channel is dropped first: a thread blocked in
+    /// a send while holding such a lock wakes and releases it.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
         drop(lock(&self.cancel_tx).take());
-        for cv in lock(&self.condvars).iter() {
-            cv.notify_all();
+        for waker in lock(&self.wakers).iter() {
+            if let Some(waker) = waker.upgrade() {
+                waker.wake();
+            }
         }
     }
 
@@ -93,8 +120,8 @@ impl Control {
         }
     }
 
-    pub(crate) fn register_condvar(&self, cv: std::sync::Arc<Condvar>) {
-        lock(&self.condvars).push(cv);
+    pub(crate) fn register_waker(&self, waker: Weak<dyn Wake>) {
+        lock(&self.wakers).push(waker);
     }
 
     /// Receives the next item; `None` once the channel is drained and all its
@@ -117,29 +144,38 @@ impl Control {
     /// run is cancelled or every receiver is gone; the latter means whoever
     /// consumed the pipeline's output has left, so the run is cancelled.
     pub(crate) fn send<T>(&self, tx: &Sender<T>, v: T) -> Result<(), T> {
-        if self.is_cancelled() {
-            return Err(v);
-        }
-        match tx.try_send(v) {
+        match self.send_quiet(tx, v) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(v)) => {
+            Err(SendError::Cancelled(v)) => Err(v),
+            Err(SendError::Disconnected(v)) => {
                 self.cancel();
                 Err(v)
             }
+        }
+    }
+
+    /// Like [`send`](Control::send), but leaves cancelling the run when
+    /// every receiver is gone to the caller: for callers holding a lock
+    /// that [`cancel`](Control::cancel) takes.
+    pub(crate) fn send_quiet<T>(&self, tx: &Sender<T>, v: T) -> Result<(), SendError<T>> {
+        if self.is_cancelled() {
+            return Err(SendError::Cancelled(v));
+        }
+        match tx.try_send(v) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(v)) => Err(SendError::Disconnected(v)),
             Err(TrySendError::Full(v)) => {
                 let mut sel = crossbeam_channel::Select::new();
                 let send_idx = sel.send(tx);
                 sel.recv(&self.cancel_rx);
                 let op = sel.select();
                 if op.index() == send_idx {
-                    op.send(tx, v).map_err(|e| {
-                        self.cancel();
-                        e.into_inner()
-                    })
+                    op.send(tx, v)
+                        .map_err(|e| SendError::Disconnected(e.into_inner()))
                 } else {
                     // The cancel channel only ever disconnects.
                     let _disconnected = op.recv(&self.cancel_rx);
-                    Err(v)
+                    Err(SendError::Cancelled(v))
                 }
             }
         }

@@ -116,7 +116,11 @@ fn pull_iter<In>(
 }
 
 /// Pulls an external channel until it disconnects or the pipeline is
-/// finished; on finish, what is already waiting in the channel is still taken.
+/// finished. On finish, what already waits in the channel is still taken,
+/// up to what it held at that moment (a producer sending faster than the
+/// pipeline takes cannot keep it open): `recv_until` picks at random
+/// between a ready item and the finish signal, so without this `stop`
+/// would drop a random share of the items sent before it.
 fn pull_channel<In>(
     rx: &Receiver<In>,
     inlet: &Inlet<In>,
@@ -128,7 +132,8 @@ fn pull_channel<In>(
             return false;
         }
     }
-    while let Ok(item) = rx.try_recv() {
+    for _ in 0..rx.len() {
+        let Ok(item) = rx.try_recv() else { break };
         if inlet.put(item).is_err() {
             return false;
         }

@@ -168,9 +168,9 @@ impl<In: Send + 'static> PipelineHandle<In> {
         Ok(())
     }
 
-    /// Closes the input: `put` fails from now on; external channels are
-    /// pulled until nothing more waits in them, then left; iterators given
-    /// to `put_iter` are still pulled to their end. The pipeline then drains
+    /// Closes the input: `put` fails from now on, external channels are
+    /// pulled only for the items they already hold; iterators given to
+    /// `put_iter` are still pulled to their end. The pipeline then drains
     /// and its threads end.
     pub fn finish(&self) {
         self.running().finish();

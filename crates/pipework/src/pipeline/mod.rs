@@ -47,10 +47,13 @@
 //!
 //! # Memory bound
 //!
-//! Items in flight never exceed the sum of the queue capacities, plus one
-//! item per thread being processed, plus one item held by each feeder. An
-//! [`ordered`](Pipeline::ordered) pipeline adds up to `queue + threads`
-//! finished items per step waiting for an earlier one.
+//! Items in flight never exceed the sum of the queue capacities (with the
+//! [`outputs`](Pipeline::outputs) iterator's queue of [`DEFAULT_QUEUE`]),
+//! plus one item per thread being processed, plus one item held by each
+//! feeder; `tests/pipeline_proptest.rs` checks this bound, which is tight.
+//! An [`ordered`](Pipeline::ordered) pipeline adds up to `queue + threads`
+//! finished items per step waiting for an earlier one, where a finished
+//! item is all the outputs one input gave.
 //!
 //! # Errors and retries
 //!

@@ -149,12 +149,7 @@ impl<S: Step> ErasedStage for StageSpec<S> {
         let output = match *target {
             Target::Queue(tx) if ordered => {
                 let window = self.config.queue + threads;
-                Output::Ordered(Arc::new(Reorder::new(
-                    Target::Queue(tx),
-                    window,
-                    threads,
-                    control,
-                )))
+                Output::Ordered(Reorder::new(Target::Queue(tx), window, threads, control))
             }
             t => Output::Direct(Arc::new(t)),
         };

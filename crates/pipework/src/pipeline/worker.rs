@@ -84,15 +84,26 @@ pub(crate) fn worker<S: Step>(
     counters: Arc<StepCounters>,
     control: Arc<Control>,
 ) {
-    match guarded(|| step.thread_init(&info)) {
-        Ok(state) => run_thread(
-            &*step, &info, state, &rx, &output, &config, &counters, &control,
-        ),
-        Err(f) => control.fail(Error::HookFailed {
+    let body = catch_unwind(AssertUnwindSafe(|| {
+        match guarded(|| step.thread_init(&info)) {
+            Ok(state) => run_thread(
+                &*step, &info, state, &rx, &output, &config, &counters, &control,
+            ),
+            Err(f) => control.fail(Error::HookFailed {
+                step: info.step.clone(),
+                hook: "thread_init",
+                source: f.into_box(),
+            }),
+        }
+    }));
+    if let Err(payload) = body {
+        // A panic outside the guarded hooks: user code run on an item's
+        // behalf (a `Drop` impl, say). Without this, the thread would end
+        // unnoticed and a pipeline waiting on it would hang.
+        control.fail(Error::StepPanicked {
             step: info.step.clone(),
-            hook: "thread_init",
-            source: f.into_box(),
-        }),
+            message: panic_message(&*payload),
+        });
     }
     // Drop this thread's handle on the next queue before counting itself
     // done, so the next step sees its input end as soon as the last thread
@@ -195,7 +206,18 @@ fn process_item<S: Step>(
     let mut attempt = 0;
     loop {
         let spare = match config.cloner {
-            Some(clone) if attempt < config.retries => Some(clone(&item)),
+            Some(clone) if attempt < config.retries => match guarded(|| Ok(clone(&item))) {
+                Ok(spare) => Some(spare),
+                // A panicking `Clone` leaves no copy to retry with: the
+                // item fails now, with that panic.
+                Err(failure) => {
+                    drop(item);
+                    if control.is_cancelled() {
+                        return ControlFlow::Break(());
+                    }
+                    return give_up(failure, info, config, counters, control);
+                }
+            },
             _ => None,
         };
         let failure = match guarded(|| step.process(state, item, out)) {
@@ -216,17 +238,28 @@ fn process_item<S: Step>(
             item = spare;
             continue;
         }
-        StepCounters::add(&counters.failed);
-        match config.on_error {
-            OnError::Stop => {
-                control.fail(failure.into_step_error(&info.step));
-                return ControlFlow::Break(());
-            }
-            OnError::Skip => {
-                let error = failure.into_box();
-                tracing::warn!(step = %info.step, %error, "item failed after retries; skipped");
-                return ControlFlow::Continue(());
-            }
+        return give_up(failure, info, config, counters, control);
+    }
+}
+
+/// An item failed for good: counts it, then applies the step's policy.
+fn give_up<In>(
+    failure: Failure,
+    info: &ThreadInfo,
+    config: &WorkerConfig<In>,
+    counters: &StepCounters,
+    control: &Control,
+) -> ControlFlow<()> {
+    StepCounters::add(&counters.failed);
+    match config.on_error {
+        OnError::Stop => {
+            control.fail(failure.into_step_error(&info.step));
+            ControlFlow::Break(())
+        }
+        OnError::Skip => {
+            let error = failure.into_box();
+            tracing::warn!(step = %info.step, %error, "item failed after retries; skipped");
+            ControlFlow::Continue(())
         }
     }
 }

@@ -1,0 +1,180 @@
+//! Feeding a threaded pipeline: `put` and its backpressure, lazy
+//! `put_iter` sources (before and while running), and external channels
+//! given to `put_receiver`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, RecvTimeoutError};
+use pipework::pipeline::Pipeline;
+
+#[test]
+fn a_full_first_queue_blocks_put() {
+    let (started_tx, started_rx) = bounded(0);
+    let (gate_tx, gate_rx) = bounded::<()>(0);
+    let handle = Pipeline::new()
+        .map(move |n: u64| {
+            if n == 0 {
+                started_tx.send(()).unwrap();
+                let _ = gate_rx.recv();
+            }
+            n
+        })
+        .queue(2)
+        .spawn()
+        .unwrap();
+    handle.put(0).unwrap();
+    started_rx.recv().unwrap();
+    handle.put_all([1, 2]).unwrap(); // fills the queue
+    let (put_tx, put_rx) = bounded(1);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            handle.put(3).unwrap();
+            put_tx.send(()).unwrap();
+        });
+        // Nothing leaves the queue while the step is held at the gate, so
+        // the put cannot return (a late scheduler only makes this pass).
+        assert_eq!(
+            put_rx.recv_timeout(Duration::from_millis(100)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        drop(gate_tx);
+        put_rx.recv().unwrap();
+    });
+    assert_eq!(handle.stop().unwrap().outputs(), 4);
+}
+
+#[test]
+fn put_iter_pulls_only_when_the_queue_has_room() {
+    let pulls = Arc::new(AtomicUsize::new(0));
+    let counter = pulls.clone();
+    let (gate_tx, gate_rx) = bounded::<()>(0);
+    let (started_tx, started_rx) = bounded(0);
+    let mut pipeline = Pipeline::new()
+        .map(move |n: u64| {
+            if n == 0 {
+                started_tx.send(()).unwrap();
+                let _ = gate_rx.recv();
+            }
+            n
+        })
+        .queue(5);
+    pipeline.put_iter((0u64..).inspect(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }));
+    let handle = pipeline.spawn().unwrap();
+    started_rx.recv().unwrap();
+    // While the step holds item 0, the feeder can fill the queue (5) and
+    // hold one more item: never more than 7 pulls, however long we look.
+    for _ in 0..100 {
+        assert!(pulls.load(Ordering::SeqCst) <= 7);
+        assert!(handle.stats()[0].queued <= 5);
+        std::thread::yield_now();
+    }
+    drop(gate_tx);
+    let report = handle.abort().unwrap();
+    assert!(report.inputs() as usize <= pulls.load(Ordering::SeqCst));
+}
+
+#[test]
+fn put_iter_while_running_is_pulled_to_its_end_by_stop() {
+    let handle = Pipeline::new().map(|n: u64| n).threads(3).spawn().unwrap();
+    handle.put_iter(0..500).unwrap();
+    handle.put_iter(500..1000).unwrap();
+    handle.put(1000).unwrap();
+    let report = handle.stop().unwrap();
+    assert_eq!(report.inputs(), 1001);
+}
+
+#[test]
+fn put_iter_and_put_before_the_start_make_one_input() {
+    let mut pipeline = Pipeline::new().map(|n: u64| n);
+    pipeline.put(7);
+    pipeline.put_iter(std::iter::empty());
+    pipeline.put_iter(0..10);
+    let report = pipeline.run().unwrap(); // no finish: the iterator ends it
+    assert_eq!(report.inputs(), 11);
+}
+
+mod put_receiver {
+    use super::*;
+
+    #[test]
+    fn a_finished_pipeline_runs_until_the_channel_disconnects() {
+        let (tx, rx) = bounded(3);
+        let mut pipeline = Pipeline::new().map(|n: u64| n * 2).threads(2);
+        pipeline.put_receiver(rx);
+        pipeline.finish();
+        let outputs = pipeline.outputs().unwrap();
+        let producer = std::thread::spawn(move || {
+            for n in 0..100 {
+                tx.send(n).unwrap();
+            }
+        });
+        let mut out: Vec<u64> = outputs.collect::<Result<_, _>>().unwrap();
+        producer.join().unwrap();
+        out.sort_unstable();
+        assert_eq!(out, (0..100).map(|n| n * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn stop_ends_a_pipeline_whose_channel_is_still_open() {
+        let (tx, rx) = bounded::<u64>(10);
+        let mut pipeline = Pipeline::new().map(|n: u64| n);
+        pipeline.put_receiver(rx);
+        let handle = pipeline.spawn().unwrap();
+        for n in 0..5 {
+            tx.send(n).unwrap();
+        }
+        let report = handle.stop().unwrap();
+        // What was sent before the stop was taken in; the sender is still
+        // connected, and the pipeline no longer reads from it.
+        assert_eq!(report.inputs(), 5);
+        assert!(tx.send(5).is_err(), "the pipeline dropped its receiver");
+    }
+
+    #[test]
+    fn stop_takes_in_everything_sent_before_it_on_a_closed_channel() {
+        for _ in 0..20 {
+            let (tx, rx) = bounded::<u64>(100);
+            let mut pipeline = Pipeline::new().map(|n: u64| n).threads(2);
+            pipeline.put_receiver(rx);
+            let handle = pipeline.spawn().unwrap();
+            for n in 0..100 {
+                tx.send(n).unwrap();
+            }
+            drop(tx);
+            assert_eq!(handle.stop().unwrap().inputs(), 100);
+        }
+    }
+
+    #[test]
+    fn abort_ends_a_pipeline_whose_channel_is_still_open() {
+        let (tx, rx) = bounded::<u64>(1);
+        let mut pipeline = Pipeline::new().map(|n: u64| n);
+        pipeline.put_receiver(rx);
+        let handle = pipeline.spawn().unwrap();
+        tx.send(1).unwrap();
+        handle.abort().unwrap();
+        drop(tx);
+    }
+
+    #[test]
+    fn several_channels_and_puts_feed_one_pipeline() {
+        let (tx1, rx1) = bounded(1);
+        let (tx2, rx2) = bounded(1);
+        let mut pipeline = Pipeline::new().map(|n: u64| n);
+        pipeline.put_receiver(rx1);
+        pipeline.put_receiver(rx2);
+        pipeline.finish();
+        let outputs = pipeline.outputs().unwrap();
+        let a = std::thread::spawn(move || (0..50).for_each(|n| tx1.send(n).unwrap()));
+        let b = std::thread::spawn(move || (50..100).for_each(|n| tx2.send(n).unwrap()));
+        let mut out: Vec<u64> = outputs.collect::<Result<_, _>>().unwrap();
+        a.join().unwrap();
+        b.join().unwrap();
+        out.sort_unstable();
+        assert_eq!(out, (0..100).collect::<Vec<_>>());
+    }
+}
