@@ -1,5 +1,5 @@
 //! One JSON object per (scenario, system, size) on stdout, in the shape the
-//! benchmark contract fixes:
+//! benchmark contract fixes (figures here are the contract's illustration):
 //!
 //! ```text
 //! {"scenario":"pipeline-trivial","system":"pipework","items":10000000,"seconds":1.31,
