@@ -387,3 +387,18 @@ mod no_leftovers {
         tally.assert_all_dropped();
     }
 }
+
+#[test]
+fn panicking_while_holding_a_handle_fed_forever_does_not_hang() {
+    let result = std::thread::spawn(|| {
+        let mut pipeline = Pipeline::new().map(|n: u64| n + 1);
+        pipeline.put_iter(0u64..);
+        let _handle = pipeline.spawn().expect("spawn");
+        panic!("the caller fails while the pipeline runs");
+    })
+    .join();
+    assert!(
+        result.is_err(),
+        "the panic reaches join, after the handle aborted"
+    );
+}

@@ -88,8 +88,10 @@ impl<In: Send + 'static> Running<In> {
 /// [`Pipeline::spawn`](super::Pipeline::spawn).
 ///
 /// Dropping the handle runs [`stop`](PipelineHandle::stop) and logs its
-/// error, if any (like paipa's `with pipeline:`), unless the pipeline is a
-/// daemon: then the handle only closes the input and leaves the threads to
+/// error, if any (like paipa's `with pipeline:`); while the thread is
+/// unwinding from a panic it runs [`abort`](PipelineHandle::abort)
+/// instead, so a panic never waits on an endless input. The handle of a
+/// daemon pipeline only closes the input on drop and leaves the threads to
 /// finish on their own; whatever is still queued when the process exits is
 /// lost.
 #[must_use = "dropping the handle stops the pipeline and waits for it"]
@@ -237,6 +239,11 @@ impl<In: Send + 'static> Drop for PipelineHandle<In> {
             // Abandoned on purpose: threads finish on their own or die with
             // the process.
             return;
+        }
+        if std::thread::panicking() {
+            // Unwinding past the handle: waiting for the input to drain
+            // could wait forever (an endless `put_iter`), so stop at once.
+            running.control.cancel();
         }
         if let Err(error) = running.join() {
             tracing::error!(%error, "pipeline dropped after failing");
