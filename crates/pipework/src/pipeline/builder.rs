@@ -431,7 +431,11 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         // An iterator given before the start is a finite source: the input
         // ends with it, as if finished.
         let finished = self.finished || self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
-        let inlet = Arc::new(Inlet::new(first_tx, self.ordered, control.clone()));
+        let inlet = Arc::new(Inlet::new(
+            first_tx,
+            self.ordered,
+            Arc::new(control.for_thread()),
+        ));
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let mut feeders = Vec::new();
         let (channels, finite): (Vec<_>, Vec<_>) = self
@@ -443,7 +447,12 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
             if sources.is_empty() {
                 continue;
             }
-            match spawn_feeder(sources, inlet.clone(), stop_rx.clone(), control.clone()) {
+            match spawn_feeder(
+                sources,
+                inlet.clone(),
+                stop_rx.clone(),
+                Arc::new(control.for_thread()),
+            ) {
                 Ok(h) => feeders.push(h),
                 Err(e) => {
                     spawn_error = Some(e);

@@ -3,14 +3,14 @@
 //! Threads block only inside [`Control::recv`] and [`Control::send`], which
 //! wait on the data channel *and* on a cancel channel, or in an ordered
 //! step's reorder window (a condvar). Cancelling sets a flag, drops the
-//! cancel channel's only sender, so every thread blocked on a channel wakes
+//! cancel channels' senders (one per thread), so every thread blocked on a channel wakes
 //! at once, then wakes every registered [`Wake`]r; no thread polls a flag on
 //! a timer.
 //!
 //! `tests/pipeline_shutdown_model.rs` models this protocol with shuttle.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
 
@@ -36,15 +36,30 @@ pub(crate) enum SendError<T> {
     Disconnected(T),
 }
 
-/// Cancellation and the first error of one pipeline run.
-pub(crate) struct Control {
+/// What every thread of one run shares: the cancel flag, each thread's
+/// cancel sender, the first error, and the condvar waiters.
+struct Shared {
     cancelled: AtomicBool,
-    cancel_tx: Mutex<Option<Sender<Never>>>,
-    cancel_rx: Receiver<Never>,
+    /// One sender per [`Control`]; dropped on cancel. Their count is the
+    /// number of threads plus one, fixed by the pipeline's shape.
+    cancel_txs: Mutex<Vec<Sender<Never>>>,
     first_error: Mutex<Option<Error>>,
     /// What must be woken on cancel (reorder windows); their count is at
     /// most the number of steps, fixed when the pipeline starts.
     wakers: Mutex<Vec<Weak<dyn Wake>>>,
+}
+
+/// Cancellation and the first error of one pipeline run, as seen by one
+/// thread.
+///
+/// Each thread gets its own [`Control`] from [`for_thread`](Control::for_thread),
+/// with a cancel channel of its own: a blocked thread registers with its
+/// data channel and its own cancel channel only, so threads never contend
+/// on one shared cancel channel's waker list (which cost more than half the
+/// throughput of a trivial pipeline when they did).
+pub(crate) struct Control {
+    shared: Arc<Shared>,
+    cancel_rx: Receiver<Never>,
 }
 
 impl std::fmt::Debug for Control {
@@ -63,18 +78,37 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Control {
     pub(crate) fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(0);
-        Control {
+        Self::attach(Arc::new(Shared {
             cancelled: AtomicBool::new(false),
-            cancel_tx: Mutex::new(Some(tx)),
-            cancel_rx: rx,
+            cancel_txs: Mutex::new(Vec::new()),
             first_error: Mutex::new(None),
             wakers: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn attach(shared: Arc<Shared>) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        {
+            // Checked under the lock `cancel` clears the senders under, so a
+            // Control made during a cancel is either cleared or born cancelled.
+            let mut txs = lock(&shared.cancel_txs);
+            if !shared.cancelled.load(Ordering::Acquire) {
+                txs.push(tx);
+            }
+        }
+        Control {
+            shared,
+            cancel_rx: rx,
         }
     }
 
+    /// The same run's control for another thread, with its own cancel channel.
+    pub(crate) fn for_thread(&self) -> Self {
+        Self::attach(self.shared.clone())
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.shared.cancelled.load(Ordering::Acquire)
     }
 
     /// Stops every thread: nothing more is pulled, queued items are dropped.
@@ -83,9 +117,9 @@ impl Control {
     /// takes it). The cancel channel is dropped first: a thread blocked in
     /// a send while holding such a lock wakes and releases it.
     pub(crate) fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
-        drop(lock(&self.cancel_tx).take());
-        for waker in lock(&self.wakers).iter() {
+        self.shared.cancelled.store(true, Ordering::Release);
+        drop(std::mem::take(&mut *lock(&self.shared.cancel_txs)));
+        for waker in lock(&self.shared.wakers).iter() {
             if let Some(waker) = waker.upgrade() {
                 waker.wake();
             }
@@ -95,7 +129,7 @@ impl Control {
     /// Records `err` if it is the first one, then cancels.
     pub(crate) fn fail(&self, err: Error) {
         {
-            let mut first = lock(&self.first_error);
+            let mut first = lock(&self.shared.first_error);
             if first.is_none() {
                 *first = Some(err);
             }
@@ -104,7 +138,7 @@ impl Control {
     }
 
     pub(crate) fn take_error(&self) -> Option<Error> {
-        lock(&self.first_error).take()
+        lock(&self.shared.first_error).take()
     }
 
     /// Like [`recv`](Control::recv), but also ends when `stop` disconnects:
@@ -121,7 +155,7 @@ impl Control {
     }
 
     pub(crate) fn register_waker(&self, waker: Weak<dyn Wake>) {
-        lock(&self.wakers).push(waker);
+        lock(&self.shared.wakers).push(waker);
     }
 
     /// Receives the next item; `None` once the channel is drained and all its

@@ -40,17 +40,21 @@ impl<In> Inlet<In> {
         }
     }
 
-    /// Puts one item, blocking while the queue is full. Gives it back if
-    /// the pipeline was cancelled.
+    /// Puts one item from a caller's thread, blocking while the queue is
+    /// full. Gives it back if the pipeline was cancelled.
     pub(crate) fn put(&self, item: In) -> Result<(), In> {
+        self.put_via(item, &self.control)
+    }
+
+    /// Puts one item, waiting on `control`'s cancel channel (a feeder's own).
+    fn put_via(&self, item: In, control: &Control) -> Result<(), In> {
         match &self.next_seq {
-            None => self
-                .control
+            None => control
                 .send(&self.tx, Envelope { seq: 0, item })
                 .map_err(|e| e.item),
             Some(next) => {
                 let mut seq = lock(next);
-                self.control
+                control
                     .send(&self.tx, Envelope { seq: *seq, item })
                     .map_err(|e| e.item)?;
                 *seq += 1;
@@ -74,7 +78,9 @@ pub(crate) fn spawn_feeder<In: Send + 'static>(
         .spawn(move || {
             for source in sources {
                 let more = match source {
-                    Source::Items(items) => items.into_iter().all(|item| inlet.put(item).is_ok()),
+                    Source::Items(items) => items
+                        .into_iter()
+                        .all(|item| inlet.put_via(item, &control).is_ok()),
                     Source::Iter(iter) => pull_iter(iter, &inlet, &control),
                     Source::Channel(rx) => pull_channel(&rx, &inlet, &stop, &control),
                 };
@@ -100,7 +106,7 @@ fn pull_iter<In>(
         }
         match catch_unwind(AssertUnwindSafe(|| iter.next())) {
             Ok(Some(item)) => {
-                if inlet.put(item).is_err() {
+                if inlet.put_via(item, control).is_err() {
                     return false;
                 }
             }
@@ -128,13 +134,13 @@ fn pull_channel<In>(
     control: &Control,
 ) -> bool {
     while let Some(item) = control.recv_until(rx, stop) {
-        if inlet.put(item).is_err() {
+        if inlet.put_via(item, control).is_err() {
             return false;
         }
     }
     for _ in 0..rx.len() {
         let Ok(item) = rx.try_recv() else { break };
-        if inlet.put(item).is_err() {
+        if inlet.put_via(item, control).is_err() {
             return false;
         }
     }

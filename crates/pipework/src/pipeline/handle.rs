@@ -164,7 +164,7 @@ impl<In: Send + 'static> PipelineHandle<In> {
             vec![Source::Iter(Box::new(iter.into_iter()))],
             inlet,
             running.stop_rx.clone(),
-            running.control.clone(),
+            Arc::new(running.control.for_thread()),
         )?;
         lock(&running.feeders).push(h);
         Ok(())

@@ -172,7 +172,7 @@ impl<S: Step> ErasedStage for StageSpec<S> {
                 output.clone(),
                 config.clone(),
                 counters.clone(),
-                control.clone(),
+                Arc::new(control.for_thread()),
             );
             let spawned = std::thread::Builder::new()
                 .name(name.clone())
