@@ -12,9 +12,9 @@
 //!
 //! | model | real code (`crates/pipework/src/pipeline/`) |
 //! |---|---|
-//! | [`Net`]: every bounded queue plus the cancel channel, under one lock | `queue.rs` (crossbeam `bounded`) and the cancel channel in `control.rs`; one lock because crossbeam's `select!` waits on a data channel and the cancel channel atomically |
+//! | [`Net`]: every bounded queue plus the cancel channel, under one lock | `queue.rs` (crossbeam `bounded`) and the cancel channels in `control.rs` (one per thread there; one here, which changes nothing: each is dropped by the same `cancel`); one lock because crossbeam's `select!` waits on a data channel and the cancel channel atomically |
 //! | [`Tx`], [`Rx`]: counted handles; a queue disconnects when its last sender or receiver goes; the last receiver discards what is queued | crossbeam `Sender`, `Receiver` (array flavour) |
-//! | [`Control`]: `recv`, `send`, `send_quiet`, `cancel`, `fail` | `control.rs`, same names; a ready item and a ready cancel are picked at random, as `select!` does |
+//! | [`Control`]: `recv`, `send`, `send_quiet`, `send_watching`, `cancel`, `fail` | `control.rs`, same names: step threads block in plain `recv`/`send` (woken on cancel by their queue closing as the threads around them exit); feeders and `put` use `send_watching`, where a ready item and a ready cancel are picked at random, as `select!` does |
 //! | [`Reorder`]: `complete`, `wake` | `reorder.rs` (ordered mode's window) |
 //! | [`worker`] | `worker.rs`: `worker`, `run_thread`, `process_item` |
 //! | [`Inlet`], [`feeder`] | `feed.rs`: `Inlet::put`, `spawn_feeder` + `pull_iter` |
@@ -377,34 +377,46 @@ impl Control {
         if self.is_cancelled() {
             return None;
         }
+        // A plain `recv`: the cancel channel is not watched; a blocked step
+        // thread wakes when its queue's senders are gone.
+        rx.recv()
+    }
+
+    /// `send_quiet`: a plain blocking `send` after the flag check. Never
+    /// cancels: for callers holding a lock that `cancel` takes.
+    fn send_quiet(&self, tx: &Tx, item: Item) -> Result<(), SendError> {
+        if self.is_cancelled() {
+            return Err(SendError::Cancelled(item));
+        }
         let mut st = lock(&self.net.state);
-        let queue = &mut st.queues[rx.q];
-        if let Some(item) = queue.items.pop_front() {
-            self.net.notify(st);
-            return Some(item);
-        }
-        if queue.senders == 0 {
-            return None;
-        }
         loop {
-            let queue = &mut st.queues[rx.q];
-            let data_ready = !queue.items.is_empty() || queue.senders == 0;
-            let cancel_ready = !st.cancel_connected;
-            if data_ready && (!cancel_ready || coin()) {
-                let item = st.queues[rx.q].items.pop_front();
-                self.net.notify(st);
-                return item;
+            let queue = &mut st.queues[tx.q];
+            if queue.receivers == 0 {
+                return Err(SendError::Disconnected(item));
             }
-            if cancel_ready {
-                return None;
+            if queue.items.len() < queue.cap {
+                queue.items.push_back(item);
+                self.net.notify(st);
+                return Ok(());
             }
             st = self.net.wait(st);
         }
     }
 
-    /// `try_send`, then a `Select` over the send and `cancel_rx`. Never
-    /// cancels: for callers holding a lock that `cancel` takes.
-    fn send_quiet(&self, tx: &Tx, item: Item) -> Result<(), SendError> {
+    fn send_watching(&self, tx: &Tx, item: Item) -> Result<(), Item> {
+        match self.send_watching_inner(tx, item) {
+            Ok(()) => Ok(()),
+            Err(SendError::Cancelled(item) | SendError::Disconnected(item)) => {
+                self.cancel();
+                Err(item)
+            }
+        }
+    }
+
+    /// `send_watching`: `try_send`, then a `Select` over the send and
+    /// `cancel_rx`, cancelling the run when every receiver is gone. For the
+    /// feeders and callers of `put`.
+    fn send_watching_inner(&self, tx: &Tx, item: Item) -> Result<(), SendError> {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(item));
         }
@@ -629,7 +641,7 @@ impl Inlet {
     fn put(&self, mut item: Item) -> Result<(), Item> {
         let mut seq = lock(&self.next_seq);
         item.seq = *seq;
-        self.control.send(&self.tx, item)?;
+        self.control.send_watching(&self.tx, item)?;
         *seq += 1;
         Ok(())
     }

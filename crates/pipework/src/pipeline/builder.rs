@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 use super::handle::{PipelineHandle, Running, StepRuntime};
 use super::outputs::Outputs;
 use super::queue::queue;
-use super::report::Report;
+use super::report::{Report, StepCounters};
 use super::stage::{ErasedStage, OnError, StageConfig, StageSpec, DEFAULT_QUEUE};
 use super::step::Step;
 
@@ -412,18 +413,44 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
             unreachable!("a step's input is always a queue")
         };
 
+        let inlet = Arc::new(Inlet::new(
+            first_tx,
+            self.ordered,
+            Arc::new(control.for_thread()),
+        ));
         let mut steps = Vec::with_capacity(self.stages.len());
         let mut workers = Vec::new();
+        // Items sent into the next step's queue so far: what the feeders put,
+        // then what each step emitted. Minus what the step took, that is
+        // its queue's depth (no receiver is kept just to ask the queue).
+        let mut sent_into = QueueFill::Inlet(inlet.sent.clone());
         for ((stage, input), target) in self.stages.into_iter().zip(inputs).zip(targets) {
             let config = stage.config().clone();
             let launched = stage.launch(input.receiver, target, self.ordered, &control);
             workers.extend(launched.threads);
+            let counters = launched.counters;
+            let taken = counters.clone();
+            let queue_len: Box<dyn Fn() -> usize + Send + Sync> = match sent_into {
+                QueueFill::Inlet(sent) => Box::new(move || {
+                    depth(
+                        sent.load(Ordering::Relaxed),
+                        taken.input.load(Ordering::Relaxed),
+                    )
+                }),
+                QueueFill::Step(before) => Box::new(move || {
+                    depth(
+                        before.output.load(Ordering::Relaxed),
+                        taken.input.load(Ordering::Relaxed),
+                    )
+                }),
+            };
+            sent_into = QueueFill::Step(counters.clone());
             steps.push(StepRuntime {
                 name: config.name,
                 threads: config.threads,
                 capacity: config.queue,
-                counters: launched.counters,
-                queue_len: input.len,
+                counters,
+                queue_len,
             });
         }
         let steps = Arc::new(steps);
@@ -431,11 +458,6 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         // An iterator given before the start is a finite source: the input
         // ends with it, as if finished.
         let finished = self.finished || self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
-        let inlet = Arc::new(Inlet::new(
-            first_tx,
-            self.ordered,
-            Arc::new(control.for_thread()),
-        ));
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
         let mut feeders = Vec::new();
         let (channels, finite): (Vec<_>, Vec<_>) = self
@@ -484,6 +506,16 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         };
         Ok(PipelineHandle::new(running))
     }
+}
+
+/// Where a step's input count comes from.
+enum QueueFill {
+    Inlet(Arc<AtomicU64>),
+    Step(Arc<StepCounters>),
+}
+
+fn depth(sent: u64, taken: u64) -> usize {
+    usize::try_from(sent.saturating_sub(taken)).unwrap_or(usize::MAX)
 }
 
 impl<In: Send + 'static, Out: Send + 'static, Prev: Clone + 'static> Pipeline<In, Out, Prev> {

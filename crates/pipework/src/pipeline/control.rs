@@ -1,18 +1,26 @@
 //! The shutdown protocol shared by every thread of one pipeline run.
 //!
-//! Threads block only inside [`Control::recv`] and [`Control::send`], which
-//! wait on the data channel *and* on a cancel channel, or in an ordered
-//! step's reorder window (a condvar). Cancelling sets a flag, drops the
-//! cancel channels' senders (one per thread), so every thread blocked on a channel wakes
-//! at once, then wakes every registered [`Wake`]r; no thread polls a flag on
-//! a timer.
+//! Cancelling sets a flag that every thread checks before each queue
+//! operation, drops the cancel channels' senders (one per thread), and
+//! wakes every registered [`Wake`]r (ordered mode's reorder windows). No
+//! thread polls a flag on a timer.
+//!
+//! Step threads block in plain `recv`/`send` on their queues
+//! ([`Control::recv`], [`Control::send`]); a `select` with a cancel channel
+//! there would register with two waker lists per wait, which halved the
+//! throughput of a trivial pipeline. They wake on cancel because their
+//! queue closes: a thread waiting to receive sees its queue close when the
+//! threads before it have exited, a thread waiting to send when the threads
+//! after it have. The threads that start that cascade — feeders and callers
+//! of `put` ([`Control::send_watching`], [`Control::recv_until`]) — do wait
+//! on their own cancel channel, and `stop`/`abort` close the `put` side.
 //!
 //! `tests/pipeline_shutdown_model.rs` models this protocol with shuttle.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 
 use super::error::Error;
 
@@ -160,18 +168,18 @@ impl Control {
 
     /// Receives the next item; `None` once the channel is drained and all its
     /// senders are gone, or once the run is cancelled.
+    ///
+    /// This blocks in a plain `recv`, not a `select` with the cancel channel:
+    /// registering with two channels' wakers per wait cost half the
+    /// throughput of a trivial pipeline. A thread blocked here on cancel
+    /// wakes when every sender of its queue is gone: the threads of the
+    /// step before exit on the cancel flag, step by step from the feeders,
+    /// whose own waits do watch the cancel channel.
     pub(crate) fn recv<T>(&self, rx: &Receiver<T>) -> Option<T> {
         if self.is_cancelled() {
             return None;
         }
-        match rx.try_recv() {
-            Ok(v) => Some(v),
-            Err(TryRecvError::Disconnected) => None,
-            Err(TryRecvError::Empty) => select! {
-                recv(rx) -> msg => msg.ok(),
-                recv(self.cancel_rx) -> _ => None,
-            },
-        }
+        rx.recv().ok()
     }
 
     /// Sends `v`, blocking while the channel is full. Gives `v` back if the
@@ -195,23 +203,40 @@ impl Control {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(v));
         }
-        match tx.try_send(v) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(v)) => Err(SendError::Disconnected(v)),
+        // A plain `send`, as in `recv`: a thread blocked here on cancel
+        // wakes when the threads of the next step, which exit on the cancel
+        // flag, have all dropped their receivers.
+        tx.send(v)
+            .map_err(|e| SendError::Disconnected(e.into_inner()))
+    }
+
+    /// Sends `v` from a thread that is not a step's (a feeder or a caller of
+    /// `put`): waits on the cancel channel too, because such a thread may
+    /// be the only one left that holds the queue open.
+    pub(crate) fn send_watching<T>(&self, tx: &Sender<T>, v: T) -> Result<(), T> {
+        if self.is_cancelled() {
+            return Err(v);
+        }
+        let result = match tx.try_send(v) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(v)) => Err(v),
             Err(TrySendError::Full(v)) => {
                 let mut sel = crossbeam_channel::Select::new();
                 let send_idx = sel.send(tx);
                 sel.recv(&self.cancel_rx);
                 let op = sel.select();
                 if op.index() == send_idx {
-                    op.send(tx, v)
-                        .map_err(|e| SendError::Disconnected(e.into_inner()))
+                    op.send(tx, v).map_err(|e| e.into_inner())
                 } else {
                     // The cancel channel only ever disconnects.
                     let _disconnected = op.recv(&self.cancel_rx);
-                    Err(SendError::Cancelled(v))
+                    Err(v)
                 }
             }
+        };
+        if result.is_err() {
+            self.cancel();
         }
+        result
     }
 }

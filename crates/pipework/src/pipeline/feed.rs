@@ -2,6 +2,7 @@
 //! threads that pull iterators and external channels into it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -29,6 +30,9 @@ pub(crate) struct Inlet<In> {
     /// one piece, so ordered mode sees positions in queue order.
     next_seq: Option<Mutex<u64>>,
     control: Arc<Control>,
+    /// Items put so far: with the first step's input count, the depth of
+    /// its queue.
+    pub(crate) sent: Arc<AtomicU64>,
 }
 
 impl<In> Inlet<In> {
@@ -37,6 +41,7 @@ impl<In> Inlet<In> {
             tx,
             next_seq: ordered.then(|| Mutex::new(0)),
             control,
+            sent: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -50,17 +55,18 @@ impl<In> Inlet<In> {
     fn put_via(&self, item: In, control: &Control) -> Result<(), In> {
         match &self.next_seq {
             None => control
-                .send(&self.tx, Envelope { seq: 0, item })
-                .map_err(|e| e.item),
+                .send_watching(&self.tx, Envelope { seq: 0, item })
+                .map_err(|e| e.item)?,
             Some(next) => {
                 let mut seq = lock(next);
                 control
-                    .send(&self.tx, Envelope { seq: *seq, item })
+                    .send_watching(&self.tx, Envelope { seq: *seq, item })
                     .map_err(|e| e.item)?;
                 *seq += 1;
-                Ok(())
             }
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 

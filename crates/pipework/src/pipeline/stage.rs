@@ -44,10 +44,10 @@ pub(crate) struct StageConfig {
 pub(crate) struct InputQueue {
     /// `Target<In>`: the previous step's output.
     pub(crate) target: Box<dyn Any + Send>,
-    /// `Receiver<Envelope<In>>`: the step's input.
+    /// `Receiver<Envelope<In>>`: the step's input. No other receiver of the
+    /// queue is kept, so the step before sees it close when this step's
+    /// threads are gone.
     pub(crate) receiver: Box<dyn Any + Send>,
-    /// How many items wait in the queue now.
-    pub(crate) len: Box<dyn Fn() -> usize + Send + Sync>,
 }
 
 /// What the pipeline keeps of a started step.
@@ -112,11 +112,9 @@ impl<S: Step> ErasedStage for StageSpec<S> {
 
     fn make_input(&self) -> InputQueue {
         let (tx, rx) = queue::<S::In>(self.config.queue);
-        let probe = rx.clone();
         InputQueue {
             target: Box::new(Target::Queue(tx)),
             receiver: Box::new(rx),
-            len: Box::new(move || probe.len()),
         }
     }
 
