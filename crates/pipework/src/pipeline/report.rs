@@ -6,6 +6,7 @@ use std::time::Duration;
 
 /// Live counters of one step, updated by its threads.
 #[derive(Debug, Default)]
+#[repr(align(128))] // cache lines of its own: a step's threads write it per item
 pub(crate) struct StepCounters {
     pub(crate) input: AtomicU64,
     pub(crate) output: AtomicU64,
