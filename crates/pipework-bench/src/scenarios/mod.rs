@@ -2,6 +2,7 @@
 //! workload (sizes, check value, ideal time, input file) and the Rust code
 //! of each Rust system; Python peers are scripts in `peers/`.
 
+mod bounded_tasks;
 mod buffered_sleep;
 mod buffered_trivial;
 mod dataflow_file;

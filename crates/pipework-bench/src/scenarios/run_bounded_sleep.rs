@@ -2,13 +2,9 @@
 //! time. The ideal is `ceil(N / 1000) × 10 ms` = 0.100 s; the figure shows
 //! the scheduling overhead on top of the sleeps.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use std::convert::Infallible;
-
-use futures::StreamExt;
-use pipework::stream::run_bounded;
-
+use super::bounded_tasks;
 use crate::measure::{Job, Measurement};
 use crate::scenario::{sum_below, waves, Runner, Scenario, System};
 
@@ -49,52 +45,9 @@ fn ideal(items: u64) -> f64 {
 }
 
 fn pipework(job: &Job) -> anyhow::Result<Measurement> {
-    let n = job.items;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
-        let tasks = futures::stream::iter(0..n).map(|i| async move {
-            tokio::time::sleep(SLEEP).await;
-            Ok::<u64, Infallible>(i)
-        });
-        let mut results = run_bounded(tasks, LIMIT)?;
-        let (mut count, mut sum) = (0u64, 0u64);
-        while let Some(result) = results.next().await {
-            count += 1;
-            sum += result?;
-        }
-        anyhow::Ok((count, sum))
-    })?;
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    bounded_tasks::pipework(job.items, LIMIT, Some(SLEEP))
 }
 
 fn futures_buffer_unordered(job: &Job) -> anyhow::Result<Measurement> {
-    let n = job.items;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
-        futures::stream::iter(0..n)
-            .map(|i| async move {
-                tokio::time::sleep(SLEEP).await;
-                i
-            })
-            .buffer_unordered(LIMIT)
-            .fold((0u64, 0u64), |(count, sum), i| async move {
-                (count + 1, sum + i)
-            })
-            .await
-    });
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    bounded_tasks::buffer_unordered(job.items, LIMIT, Some(SLEEP))
 }
