@@ -9,6 +9,7 @@ pub mod iter;
 #[cfg(feature = "jsonl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
 pub mod jsonl;
+mod panic_message;
 pub mod pipeline;
 #[cfg(feature = "stream")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stream")))]

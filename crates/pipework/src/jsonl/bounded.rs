@@ -13,6 +13,8 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use tokio::task::JoinSet;
 
+use crate::panic_message::panic_message;
+
 /// What a task gave back: its value, or the message of its panic.
 pub(crate) type Outcome<T> = Result<T, String>;
 
@@ -76,16 +78,5 @@ where
     /// Aborts every running call.
     pub(crate) fn abort_all(&mut self) {
         self.set.abort_all();
-    }
-}
-
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
     }
 }

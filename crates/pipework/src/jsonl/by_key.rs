@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::bounded::{panic_message, Bounded, Outcome};
+use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
 use super::options::{Common, MapOptions};
 use super::report::Report;
@@ -25,6 +25,7 @@ use super::resume::Resumed;
 use super::source::{spawn_reader, SrcRow};
 use super::write::{Base, DoneLog, Item, Writer};
 use super::Row;
+use crate::panic_message::panic_message;
 
 /// What differs between a map and a flatmap.
 pub(crate) trait Shape {

@@ -133,7 +133,7 @@ where
                 match call {
                     Ok(call) => calls.spawn(key, async move { call.await.map_err(Into::into) }),
                     Err(payload) => {
-                        let message = super::bounded::panic_message(payload.as_ref());
+                        let message = crate::panic_message::panic_message(payload.as_ref());
                         unsafe_rows -= 1;
                         fail(&common, &mut report, &mut calls, Error::CallPanicked { key, message })?;
                     }

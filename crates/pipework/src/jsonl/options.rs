@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::bounded::panic_message;
 use super::error::Error;
 use super::report::Report;
+use crate::panic_message::panic_message;
 
 /// What to do with a bad input row or a failed call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

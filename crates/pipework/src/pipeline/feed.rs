@@ -9,8 +9,9 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::control::{lock, Control};
-use super::error::{panic_message, Error};
+use super::error::Error;
 use super::queue::Envelope;
+use crate::panic_message::panic_message;
 
 /// Where a pipeline's input comes from, in the order it was given.
 pub(crate) enum Source<In> {

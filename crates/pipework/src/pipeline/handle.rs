@@ -64,7 +64,7 @@ impl<In: Send + 'static> Running<In> {
                 // pipework itself; still report it rather than lose it.
                 self.control.fail(Error::StepPanicked {
                     step: "pipework internal".to_string(),
-                    message: super::error::panic_message(&*payload),
+                    message: crate::panic_message::panic_message(&*payload),
                 });
             }
         }

@@ -10,12 +10,13 @@ use crossbeam_channel::Receiver;
 
 use super::control::Control;
 use super::emitter::{Emitter, Target};
-use super::error::{panic_message, BoxError, Error};
+use super::error::{BoxError, Error};
 use super::queue::Envelope;
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::stage::OnError;
 use super::step::{SkipEntry, Step, ThreadInfo};
+use crate::panic_message::panic_message;
 
 /// Where a step thread's outputs go.
 pub(crate) enum Output<T> {

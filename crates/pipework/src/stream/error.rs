@@ -169,7 +169,7 @@ impl StagePanic {
     pub(crate) fn new(stage: impl fmt::Display, payload: &(dyn Any + Send)) -> Self {
         StagePanic {
             stage: stage.to_string(),
-            message: panic_message(payload),
+            message: crate::panic_message::panic_message(payload),
         }
     }
 
@@ -185,16 +185,5 @@ impl StagePanic {
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
-    }
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
     }
 }

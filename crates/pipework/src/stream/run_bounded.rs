@@ -12,7 +12,8 @@ use futures::{FutureExt, Stream};
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
-use super::error::{panic_message, Error, TaskError};
+use super::error::{Error, TaskError};
+use crate::panic_message::panic_message;
 
 /// What a spawned task hands back: its position, and its output or panic.
 type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
