@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 use super::handle::{PipelineHandle, Running, StepRuntime};
 use super::outputs::Outputs;
 use super::queue::queue;
-use super::report::{Report, StepCounters};
+use super::report::Report;
 use super::stage::{ErasedStage, OnError, StageConfig, StageSpec, DEFAULT_QUEUE};
 use super::step::Step;
 
@@ -423,28 +423,25 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         // Items sent into the next step's queue so far: what the feeders put,
         // then what each step emitted. Minus what the step took, that is
         // its queue's depth (no receiver is kept just to ask the queue).
-        let mut sent_into = QueueFill::Inlet(inlet.sent.clone());
+        let mut sent_into: Counter = {
+            let sent = inlet.sent.clone();
+            Box::new(move || sent.load(Ordering::Relaxed))
+        };
         for ((stage, input), target) in self.stages.into_iter().zip(inputs).zip(targets) {
             let config = stage.config().clone();
             let launched = stage.launch(input.receiver, target, self.ordered, &control);
             workers.extend(launched.threads);
             let counters = launched.counters;
             let taken = counters.clone();
-            let queue_len: Box<dyn Fn() -> usize + Send + Sync> = match sent_into {
-                QueueFill::Inlet(sent) => Box::new(move || {
-                    depth(
-                        sent.load(Ordering::Relaxed),
-                        taken.input.load(Ordering::Relaxed),
-                    )
-                }),
-                QueueFill::Step(before) => Box::new(move || {
-                    depth(
-                        before.output.load(Ordering::Relaxed),
-                        taken.input.load(Ordering::Relaxed),
-                    )
-                }),
-            };
-            sent_into = QueueFill::Step(counters.clone());
+            let emitted = counters.clone();
+            let sent = std::mem::replace(
+                &mut sent_into,
+                Box::new(move || emitted.output.load(Ordering::Relaxed)),
+            );
+            let queue_len: Box<dyn Fn() -> usize + Send + Sync> = Box::new(move || {
+                let taken = taken.input.load(Ordering::Relaxed);
+                usize::try_from(sent().saturating_sub(taken)).unwrap_or(usize::MAX)
+            });
             steps.push(StepRuntime {
                 name: config.name,
                 threads: config.threads,
@@ -508,15 +505,8 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 }
 
-/// Where a step's input count comes from.
-enum QueueFill {
-    Inlet(Arc<AtomicU64>),
-    Step(Arc<StepCounters>),
-}
-
-fn depth(sent: u64, taken: u64) -> usize {
-    usize::try_from(sent.saturating_sub(taken)).unwrap_or(usize::MAX)
-}
+/// Reads a running count of items.
+type Counter = Box<dyn Fn() -> u64 + Send + Sync>;
 
 impl<In: Send + 'static, Out: Send + 'static, Prev: Clone + 'static> Pipeline<In, Out, Prev> {
     /// Retries an item that failed in the last step up to `n` more times

@@ -48,8 +48,8 @@ pub(crate) enum SendError<T> {
 /// cancel sender, the first error, and the condvar waiters.
 struct Shared {
     cancelled: AtomicBool,
-    /// One sender per [`Control`]; dropped on cancel. Their count is the
-    /// number of threads plus one, fixed by the pipeline's shape.
+    /// One sender per [`Control`]; dropped on cancel. There is one Control
+    /// for the step threads, one for `put`, and one per feeder thread.
     cancel_txs: Mutex<Vec<Sender<Never>>>,
     first_error: Mutex<Option<Error>>,
     /// What must be woken on cancel (reorder windows); their count is at
@@ -60,11 +60,10 @@ struct Shared {
 /// Cancellation and the first error of one pipeline run, as seen by one
 /// thread.
 ///
-/// Each thread gets its own [`Control`] from [`for_thread`](Control::for_thread),
-/// with a cancel channel of its own: a blocked thread registers with its
-/// data channel and its own cancel channel only, so threads never contend
-/// on one shared cancel channel's waker list (which cost more than half the
-/// throughput of a trivial pipeline when they did).
+/// Step threads share one (they only read the flag); each thread that waits
+/// on the cancel channel (a feeder, the callers of `put`) gets its own from
+/// [`for_thread`](Control::for_thread), so such waits never contend on one
+/// shared channel's waker list.
 pub(crate) struct Control {
     shared: Arc<Shared>,
     cancel_rx: Receiver<Never>,

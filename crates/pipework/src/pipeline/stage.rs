@@ -170,7 +170,7 @@ impl<S: Step> ErasedStage for StageSpec<S> {
                 output.clone(),
                 config.clone(),
                 counters.clone(),
-                Arc::new(control.for_thread()),
+                control.clone(),
             );
             let spawned = std::thread::Builder::new()
                 .name(name.clone())
