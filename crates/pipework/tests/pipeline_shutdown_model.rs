@@ -12,7 +12,7 @@
 //!
 //! | model | real code (`crates/pipework/src/pipeline/`) |
 //! |---|---|
-//! | [`Net`]: every bounded queue plus the cancel channel, under one lock | `queue.rs` (crossbeam `bounded`) and the cancel channels in `control.rs` (one per thread there; one here, which changes nothing: each is dropped by the same `cancel`); one lock because crossbeam's `select!` waits on a data channel and the cancel channel atomically |
+//! | [`Net`]: every bounded queue plus the cancel channel, under one lock | `queue.rs` (crossbeam `bounded`) and the cancel channels in `control.rs` (one per feeder and one for `put` there; one here, which changes nothing: each is dropped by the same `cancel`); one lock because crossbeam's `select!` waits on a data channel and the cancel channel atomically |
 //! | [`Tx`], [`Rx`]: counted handles; a queue disconnects when its last sender or receiver goes; the last receiver discards what is queued | crossbeam `Sender`, `Receiver` (array flavour) |
 //! | [`Control`]: `recv`, `send`, `send_quiet`, `send_watching`, `cancel`, `fail` | `control.rs`, same names: step threads block in plain `recv`/`send` (woken on cancel by their queue closing as the threads around them exit); feeders and `put` use `send_watching`, where a ready item and a ready cancel are picked at random, as `select!` does |
 //! | [`Reorder`]: `complete`, `wake` | `reorder.rs` (ordered mode's window) |
