@@ -148,6 +148,33 @@ async fn panic_in_the_future_is_that_keys_error() {
     );
 }
 
+/// A call that is not finished by its first poll runs as a task of its own;
+/// a panic there is reported the same way as one in the first poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_after_the_first_await_is_that_keys_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let f = |row: Row| async move {
+        tokio::task::yield_now().await;
+        if row["key"] == json!(20) {
+            panic!("late kaboom");
+        }
+        support::plus_one(row).await
+    };
+    let err = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        f,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::CallPanicked { key, message } if *key == json!(20) && message == "late kaboom"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn panic_while_making_the_future_is_that_keys_error() {
     let dir = tempfile::tempdir().unwrap();
