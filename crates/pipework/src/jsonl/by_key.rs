@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
 use super::options::{Common, MapOptions};
+use super::picked::Columns;
 use super::report::Report;
 use super::resume::Resumed;
 use super::source::{spawn_reader, SrcRow};
@@ -86,7 +87,7 @@ where
     Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    let columns = columns(&opts.key, &opts.keep_columns);
+    let columns = Columns::new(&opts.key, &opts.keep_columns);
     let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS);
     let mut engine = Engine::<S, F> {
         src: src.to_path_buf(),
@@ -115,30 +116,10 @@ where
     result
 }
 
-/// A row made of the base columns only (never used: see `place_row`).
-fn base_row(base: &Base) -> Row {
-    base.names
-        .iter()
-        .zip(&base.values)
-        .filter_map(|(name, value)| Some((name.clone(), value.clone()?)))
-        .collect()
-}
-
-/// The key column followed by the kept columns, without repeats.
-fn columns(key: &str, keep: &[String]) -> Arc<[String]> {
-    let mut columns = vec![key.to_owned()];
-    for column in keep {
-        if !columns.contains(column) {
-            columns.push(column.clone());
-        }
-    }
-    columns.into()
-}
-
 struct Engine<S: Shape, F> {
     src: PathBuf,
     /// The key column, then the kept columns (without repeats).
-    columns: Arc<[String]>,
+    columns: Arc<Columns>,
     concurrency: usize,
     read_ahead: usize,
     common: Common,
@@ -307,16 +288,11 @@ where
         }
         let SrcRow {
             key,
-            mut values,
+            picked: base,
             row,
             ..
         } = src;
         let first = matches!(state.slot, Slot::NotStarted);
-        values[0] = Some(key.clone());
-        let base = Base {
-            names: Arc::clone(&self.columns),
-            values,
-        };
         let ready = match &state.slot {
             Slot::Ready(out) => Some(Arc::clone(out)),
             _ => None,
@@ -326,8 +302,9 @@ where
             self.unsafe_keys += 1;
             let f = &mut self.f;
             // The reader parses in full the first row of every key (every row
-            // of a flatmap), which is always the row that starts a call.
-            let row = row.unwrap_or_else(|| base_row(&base));
+            // of a flatmap), which is always the row that starts a call; the
+            // picked columns are only a fallback.
+            let row = row.unwrap_or_else(|| base.to_row());
             match catch_unwind(AssertUnwindSafe(|| f(row))) {
                 Ok(call) => {
                     self.calls.spawn(
@@ -362,7 +339,7 @@ where
     fn finish_call(&mut self, joined: Joined<S::Out>) -> Result<(), Error> {
         let ((id, key), outcome) = joined.map_err(|_| Error::Cancelled)?;
         let result = match outcome {
-            Ok(Ok(out)) => S::check(&out, &key, &self.columns[0]).map(|()| out),
+            Ok(Ok(out)) => S::check(&out, &key, self.columns.key()).map(|()| out),
             Ok(Err(cause)) => Err(Error::Call {
                 key: key.clone(),
                 cause,

@@ -110,6 +110,7 @@ mod error;
 mod flatmap_by_key;
 mod map_by_key;
 mod options;
+mod picked;
 mod read;
 mod report;
 mod resume;

@@ -1,41 +1,50 @@
 //! Reading the source on its own thread, parsing no more than needed.
 //!
 //! Most source rows of a map only contribute their key and kept columns, so
-//! the reader extracts just those (other fields are skipped without being
-//! built), and parses a row in full only when `f` may need it: the first
-//! row of each key (or every row, for a flatmap). Rows go to the async side
-//! in batches over a bounded channel.
+//! the reader copies just those as JSON text (see [`picked`](super::picked);
+//! other fields are skipped without being built), and parses a row in full
+//! only when `f` may need it: the first row of each key (or every row, for a
+//! flatmap). Rows go to the async side in batches over a bounded channel.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::Error;
+use super::picked::{Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
 use super::Row;
 
-/// Rows the reader thread sends per message.
+/// Rows the reader thread sends per message, at most.
 const BATCH: usize = 256;
+/// Bytes of picked text after which a batch is sent even if it has fewer rows.
+const BATCH_TEXT: usize = 1 << 20;
 /// Messages the reader thread may queue ahead.
 const QUEUED_BATCHES: usize = 4;
 
-/// A source row: its line, key, the values of `columns` and, when it may be
-/// needed for a call, the whole row.
+/// A source row: its line, key, picked columns and, when it may be needed
+/// for a call, the whole row.
 #[derive(Debug)]
 pub(crate) struct SrcRow {
     pub(crate) line: u64,
     pub(crate) key: Value,
     /// The key's number: keys are numbered 0, 1, 2... in order of first appearance.
     pub(crate) id: usize,
-    /// Lines up with the columns the reader was given; `[0]` is the key.
-    pub(crate) values: Vec<Option<Value>>,
+    pub(crate) picked: Picked,
     pub(crate) row: Option<Row>,
+}
+
+/// A row read but not yet sent: `index` is its place in the batch's picked text.
+struct Staged {
+    line: u64,
+    key: Value,
+    id: usize,
+    index: usize,
+    row: Option<Row>,
 }
 
 /// Reads `path` on a blocking thread and sends its rows in batches. `columns`
@@ -46,7 +55,7 @@ pub(crate) struct SrcRow {
 /// file from a crash of the thread.
 pub(crate) fn spawn_reader(
     path: PathBuf,
-    columns: Arc<[String]>,
+    columns: Arc<Columns>,
     every_row_whole: bool,
 ) -> (mpsc::Receiver<Vec<Result<SrcRow, Error>>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
@@ -60,11 +69,12 @@ pub(crate) fn spawn_reader(
             }
         };
         let mut ids: HashMap<Value, usize> = HashMap::new();
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut picked = PickedBatch::new(Arc::clone(&columns));
+        let mut staged = Vec::with_capacity(BATCH);
         let mut bytes = Vec::new();
         while let Some(line) = lines.next_into(&mut bytes) {
             let item = line.and_then(|line| {
-                let (key, values) = light(&bytes, &columns, &path, line)?;
+                let (key, index) = light(&bytes, &mut picked, &path, line)?;
                 let (id, new) = match ids.get(&key) {
                     Some(&id) => (id, false),
                     None => {
@@ -78,122 +88,72 @@ pub(crate) fn spawn_reader(
                 } else {
                     None
                 };
-                Ok(SrcRow {
+                Ok(Staged {
                     line,
                     key,
                     id,
-                    values,
+                    index,
                     row,
                 })
             });
-            batch.push(item);
-            if batch.len() == BATCH
-                && tx
-                    .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_err()
-            {
-                return;
+            staged.push(item);
+            if staged.len() == BATCH || picked.text_len() >= BATCH_TEXT {
+                let full = std::mem::replace(&mut picked, PickedBatch::new(Arc::clone(&columns)));
+                let batch = seal(&mut staged, full);
+                if tx.blocking_send(batch).is_err() {
+                    return;
+                }
             }
         }
-        if !batch.is_empty() {
+        if !staged.is_empty() {
             // As above: if the run is gone, the batch has nowhere to go.
-            let _ = tx.blocking_send(batch);
+            let _ = tx.blocking_send(seal(&mut staged, picked));
         }
     });
     (rx, handle)
 }
 
-/// Extracts the key and the kept columns of one line. On any problem the line
-/// is parsed in full, which gives the precise error (invalid JSON, not an
-/// object, missing or bad key).
+/// Turns the staged rows into rows that share `picked`, emptying `staged`.
+fn seal(
+    staged: &mut Vec<Result<Staged, Error>>,
+    picked: PickedBatch,
+) -> Vec<Result<SrcRow, Error>> {
+    let picked = Arc::new(picked);
+    staged
+        .drain(..)
+        .map(|item| {
+            item.map(|row| SrcRow {
+                line: row.line,
+                key: row.key,
+                id: row.id,
+                picked: Picked::new(&picked, row.index),
+                row: row.row,
+            })
+        })
+        .collect()
+}
+
+/// Picks the key and the kept columns of one line into `picked` and returns
+/// the key and the row's index there. On any problem the line is parsed in
+/// full, which gives the precise error (invalid JSON, not an object, missing
+/// or bad key).
 fn light(
     bytes: &[u8],
-    columns: &[String],
+    picked: &mut PickedBatch,
     path: &Path,
     line: u64,
-) -> Result<(Value, Vec<Option<Value>>), Error> {
-    let mut values = vec![None; columns.len()];
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = (Pick {
-        columns,
-        values: &mut values,
-    })
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    let key = match (parsed, &values[0]) {
-        (Ok(()), Some(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_)))) => key.clone(),
-        _ => {
-            let row = parse_row(bytes, path, line)?;
-            key_of(&row, &columns[0], path, line)?;
-            // The full parse found nothing wrong: the light one cannot fail
-            // where it succeeds, but take the full row's values to be sure.
-            return Ok(pick_from(&row, columns));
+) -> Result<(Value, usize), Error> {
+    if let Ok(index) = picked.pick(bytes) {
+        let key = picked
+            .raw(index, 0)
+            .and_then(|raw| serde_json::from_str(raw).ok());
+        if let Some(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) = key {
+            return Ok((key, index));
         }
-    };
-    Ok((key, values))
-}
-
-fn pick_from(row: &Row, columns: &[String]) -> (Value, Vec<Option<Value>>) {
-    let values: Vec<Option<Value>> = columns.iter().map(|c| row.get(c).cloned()).collect();
-    (values[0].clone().unwrap_or(Value::Null), values)
-}
-
-/// Deserializes a JSON object, keeping only the values of `columns`.
-struct Pick<'a> {
-    columns: &'a [String],
-    values: &'a mut Vec<Option<Value>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Pick<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
     }
-}
-
-impl<'de> Visitor<'de> for Pick<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a json object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(column) = map.next_key_seed(ColumnIndex(self.columns))? {
-            match column {
-                Some(i) => self.values[i] = Some(map.next_value()?),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Deserializes a field name into its index in `columns`, without allocating.
-struct ColumnIndex<'a>(&'a [String]);
-
-impl<'de> DeserializeSeed<'de> for ColumnIndex<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ColumnIndex<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|c| c == name))
-    }
+    let row = parse_row(bytes, path, line)?;
+    let key = key_of(&row, picked.columns().key(), path, line)?;
+    // The full parse found nothing wrong, which the light one rules out:
+    // take the full row's values to be sure.
+    Ok((key, picked.pick_from(&row)))
 }

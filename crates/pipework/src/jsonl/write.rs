@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::error::Error;
 use super::options::Durability;
+use super::picked::Picked;
 use super::Row;
 
 /// Batches the channel holds before `send` waits.
@@ -28,13 +29,8 @@ const CHANNEL_BATCHES: usize = 4;
 const MAX_WRITE: usize = 1 << 20;
 
 /// The part of an output row taken from its source row: the key column and
-/// the kept columns. `names` is shared by all rows; `values` lines up with it
-/// (`None` for a kept column the source row lacks).
-#[derive(Debug)]
-pub(crate) struct Base {
-    pub(crate) names: Arc<[String]>,
-    pub(crate) values: Vec<Option<Value>>,
-}
+/// the kept columns, as JSON text.
+pub(crate) type Base = Picked;
 
 /// One unit of output.
 #[derive(Debug)]
@@ -244,14 +240,18 @@ fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(
 fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Row) {
     buf.push(b'{');
     let mut first = true;
-    let entries = base
-        .names
-        .iter()
-        .zip(&base.values)
-        .filter_map(|(name, value)| Some((name, value.as_ref()?)))
-        .filter(|(name, _)| !result.contains_key(*name))
-        .chain(result.iter());
-    for (name, value) in entries {
+    for (name, label, raw) in base.entries() {
+        if result.contains_key(name) {
+            continue;
+        }
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        buf.extend_from_slice(label.as_bytes());
+        buf.extend_from_slice(raw.as_bytes());
+    }
+    for (name, value) in result {
         if !first {
             buf.push(b',');
         }

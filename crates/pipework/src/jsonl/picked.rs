@@ -1,0 +1,303 @@
+//! The key and kept columns of source rows, kept as raw JSON text.
+//!
+//! Every output row of a map repeats its source row's key and kept columns.
+//! Parsing those into `Value`s only to serialize them again costs an
+//! allocation or more per field and most of the reader's and the writer's
+//! time, so the reader copies each picked value's JSON text, as it stands in
+//! the source line, into one buffer per batch of rows, and the writer copies
+//! it out again. Only the key is parsed, because keys are compared as JSON
+//! values (`1` and `1.0` differ, `"\u0061"` and `"a"` do not).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::Row;
+
+/// The key column followed by the kept columns, without repeats.
+#[derive(Debug)]
+pub(crate) struct Columns {
+    names: Vec<String>,
+    /// Each name as a JSON string and a colon, ready to write.
+    labels: Vec<String>,
+}
+
+impl Columns {
+    pub(crate) fn new(key: &str, keep: &[String]) -> Arc<Columns> {
+        let mut names = vec![key.to_owned()];
+        for column in keep {
+            if !names.contains(column) {
+                names.push(column.clone());
+            }
+        }
+        let labels = names
+            .iter()
+            .map(|name| format!("{}:", Value::from(name.as_str())))
+            .collect();
+        Arc::new(Columns { names, labels })
+    }
+
+    /// The key column.
+    pub(crate) fn key(&self) -> &str {
+        &self.names[0]
+    }
+
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The picked columns of a batch of rows: their JSON text, one after the
+/// other, and where each value is.
+#[derive(Debug)]
+pub(crate) struct PickedBatch {
+    columns: Arc<Columns>,
+    text: String,
+    /// `columns.names.len()` entries per row: the span of each column's value
+    /// in `text`, or `None` where the row lacks the column.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl PickedBatch {
+    pub(crate) fn new(columns: Arc<Columns>) -> PickedBatch {
+        PickedBatch {
+            columns,
+            text: String::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    pub(crate) fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// Bytes of JSON text held.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Picks the columns of one line holding a JSON object and returns the
+    /// row's index in the batch, or the parse error (and keeps nothing).
+    pub(crate) fn pick(&mut self, line: &[u8]) -> Result<usize, serde_json::Error> {
+        let width = self.columns.names.len();
+        let (text_len, spans_len) = (self.text.len(), self.spans.len());
+        self.spans.resize(spans_len + width, None);
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let picked = (Pick {
+            names: &self.columns.names,
+            text: &mut self.text,
+            spans: &mut self.spans[spans_len..],
+        })
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match picked {
+            Ok(()) => Ok(spans_len / width),
+            Err(e) => {
+                self.text.truncate(text_len);
+                self.spans.truncate(spans_len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Picks the columns of a row already parsed, and returns its index.
+    pub(crate) fn pick_from(&mut self, row: &Row) -> usize {
+        let index = self.spans.len() / self.columns.names.len();
+        for name in &self.columns.names {
+            let span = row.get(name).map(|value| {
+                let start = self.text.len();
+                self.text.push_str(&value.to_string());
+                (start, self.text.len())
+            });
+            self.spans.push(span);
+        }
+        index
+    }
+
+    /// The JSON text of column `column` of row `row`, if the row has it.
+    pub(crate) fn raw(&self, row: usize, column: usize) -> Option<&str> {
+        let width = self.columns.names.len();
+        let (start, end) = self.spans[row * width + column]?;
+        Some(&self.text[start..end])
+    }
+}
+
+/// One source row's picked columns, in the batch that holds them.
+#[derive(Debug, Clone)]
+pub(crate) struct Picked {
+    batch: Arc<PickedBatch>,
+    row: usize,
+}
+
+impl Picked {
+    pub(crate) fn new(batch: &Arc<PickedBatch>, row: usize) -> Picked {
+        Picked {
+            batch: Arc::clone(batch),
+            row,
+        }
+    }
+
+    /// The columns the row has, in order: `(name, name as a JSON label, value
+    /// as JSON text)`.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        let columns = &self.batch.columns;
+        columns
+            .names
+            .iter()
+            .zip(&columns.labels)
+            .enumerate()
+            .filter_map(|(i, (name, label))| {
+                Some((name.as_str(), label.as_str(), self.batch.raw(self.row, i)?))
+            })
+    }
+
+    /// The picked columns as a row of parsed values.
+    pub(crate) fn to_row(&self) -> Row {
+        self.entries()
+            .filter_map(|(name, _, raw)| Some((name.to_owned(), serde_json::from_str(raw).ok()?)))
+            .collect()
+    }
+}
+
+/// Deserializes a JSON object, copying the text of the values of `names` to
+/// `text` and their spans to `spans`; everything else is skipped unbuilt.
+struct Pick<'a> {
+    names: &'a [String],
+    text: &'a mut String,
+    spans: &'a mut [Option<(usize, usize)>],
+}
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(column) = map.next_key_seed(ColumnIndex(self.names))? {
+            match column {
+                Some(i) => {
+                    let raw: &RawValue = map.next_value()?;
+                    let start = self.text.len();
+                    self.text.push_str(raw.get());
+                    self.spans[i] = Some((start, self.text.len()));
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes a field name into its index in `names`, without allocating.
+struct ColumnIndex<'a>(&'a [String]);
+
+impl<'de> DeserializeSeed<'de> for ColumnIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ColumnIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|c| c == name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(keep: &[&str]) -> PickedBatch {
+        let keep: Vec<String> = keep.iter().map(|s| (*s).to_owned()).collect();
+        PickedBatch::new(Columns::new("id", &keep))
+    }
+
+    #[test]
+    fn picks_the_text_of_the_key_and_kept_columns_as_written() {
+        let mut batch = batch(&["text", "n"]);
+        let a = batch
+            .pick(br#"{"skip": [1, {"x": 2}], "text": "caf\u00e9 \"q\"", "id": 1.0}"#)
+            .unwrap();
+        let b = batch
+            .pick(br#"{"id": "k", "n": {"deep": [1, 2]}}"#)
+            .unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(batch.raw(0, 0), Some("1.0"));
+        assert_eq!(batch.raw(0, 1), Some(r#""caf\u00e9 \"q\"""#));
+        assert_eq!(batch.raw(0, 2), None);
+        assert_eq!(batch.raw(1, 0), Some(r#""k""#));
+        assert_eq!(batch.raw(1, 1), None);
+        assert_eq!(batch.raw(1, 2), Some(r#"{"deep": [1, 2]}"#));
+    }
+
+    #[test]
+    fn a_bad_line_leaves_the_batch_as_it_was() {
+        let mut batch = batch(&["text"]);
+        batch.pick(br#"{"id": 1, "text": "a"}"#).unwrap();
+        for bad in [
+            &br#"{"id": 2, "text": "b""#[..],
+            br#"[1, 2]"#,
+            br#"{"id": 2} trailing"#,
+        ] {
+            assert!(batch.pick(bad).is_err());
+        }
+        let next = batch.pick(br#"{"text": "c", "id": 3}"#).unwrap();
+        assert_eq!(next, 1);
+        assert_eq!(batch.text_len(), r#"1"a""c"3"#.len());
+        assert_eq!(batch.raw(1, 0), Some("3"));
+        assert_eq!(batch.raw(1, 1), Some(r#""c""#));
+    }
+
+    #[test]
+    fn entries_and_to_row_give_the_columns_in_order() {
+        let mut batch = batch(&["text", "gone"]);
+        let row: Row = serde_json::from_str(r#"{"text": "é", "id": 7, "x": 1}"#).unwrap();
+        let index = batch.pick_from(&row);
+        let batch = Arc::new(batch);
+        let picked = Picked::new(&batch, index);
+        let entries: Vec<_> = picked.entries().collect();
+        assert_eq!(
+            entries,
+            [("id", r#""id":"#, "7"), ("text", r#""text":"#, r#""é""#)]
+        );
+        let back = picked.to_row();
+        assert_eq!(
+            back,
+            serde_json::from_str::<Row>(r#"{"id": 7, "text": "é"}"#).unwrap()
+        );
+    }
+
+    #[test]
+    fn repeated_columns_are_kept_once() {
+        let columns = Columns::new("id", &["a".to_owned(), "id".to_owned(), "a".to_owned()]);
+        assert_eq!(columns.names(), ["id", "a"]);
+        assert_eq!(columns.key(), "id");
+    }
+}

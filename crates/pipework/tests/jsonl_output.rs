@@ -1,0 +1,70 @@
+//! What `map_by_key` writes: kept columns and keys come out as the same JSON
+//! values they were in the source, however the source spelled them, and a
+//! rerun over that output recognises every key.
+#![cfg(feature = "jsonl")]
+
+mod support;
+
+use pipework::jsonl::{map_by_key, MapOptions, Row};
+use serde_json::{json, Value};
+use support::{rows, Calls};
+
+/// Source lines written by hand, so that their spelling is not serde_json's.
+const SOURCE: &str = concat!(
+    r#"{"key": 1.0, "note": {"deep" : [1, 2.50, "x"] }, "skipped": [[[]]]}"#,
+    "\n",
+    r#"{"note":"caf\u00e9 \"quoted\" \\ \/","key":"caf\u00e9"}"#,
+    "\n",
+    r#"  {"key" : true , "note" : null }  "#,
+    "\n",
+    r#"{"key": 1.0, "note": 1e3}"#,
+    "\n",
+    r#"{"key": "café"}"#,
+    "\n",
+);
+
+async fn echo_key(row: Row) -> Result<Row, std::io::Error> {
+    Ok(support::row(json!({"seen": row["key"].clone()})))
+}
+
+#[tokio::test]
+async fn kept_columns_and_keys_keep_their_json_values_and_a_rerun_finds_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, SOURCE).unwrap();
+    let opts = || MapOptions::new("key").keep_columns(["note"]);
+    let calls = Calls::default();
+    let f = |calls: Calls| {
+        move |row: Row| {
+            calls.record(&row["key"]);
+            echo_key(row)
+        }
+    };
+
+    let report = map_by_key(&src, &dst, f(calls.clone()), opts())
+        .await
+        .unwrap();
+    assert_eq!(report.rows_written, 5);
+    // "caf\u00e9" and "café" are one key; 1.0 twice is one key.
+    assert_eq!(report.keys_computed, 3);
+    let expected: Vec<Value> = vec![
+        json!({"key": 1.0, "note": {"deep": [1, 2.5, "x"]}, "seen": 1.0}),
+        json!({"key": "café", "note": "café \"quoted\" \\ /", "seen": "café"}),
+        json!({"key": true, "note": null, "seen": true}),
+        json!({"key": 1.0, "note": 1000.0, "seen": 1.0}),
+        json!({"key": "café", "seen": "café"}),
+    ];
+    let written: Vec<Value> = rows(&dst).into_iter().map(Value::Object).collect();
+    assert_eq!(written, expected);
+    let text = std::fs::read_to_string(&dst).unwrap();
+    assert_eq!(text.lines().count(), 5, "one object per line:\n{text}");
+
+    let before = calls.total();
+    let rerun = map_by_key(&src, &dst, f(calls.clone()), opts())
+        .await
+        .unwrap();
+    assert_eq!(calls.total(), before, "the rerun called f again");
+    assert_eq!((rerun.rows_written, rerun.rows_resumed), (0, 5));
+    assert_eq!(std::fs::read_to_string(&dst).unwrap(), text);
+}
