@@ -32,42 +32,46 @@ use crate::panic_message::panic_message;
 pub(crate) trait Shape {
     /// A successful result of `f`.
     type Out: Send + Sync + 'static;
+    /// A result as it is kept until the rows that need it are written.
+    type Kept: Send + Sync + 'static;
     /// Keys must be unique in the source.
     const UNIQUE_KEYS: bool;
     /// Checks that a result does not change the key column.
     fn check(out: &Self::Out, key: &Value, column: &str) -> Result<(), Error>;
+    /// Prepares a result (of this run or found in the destination) for writing.
+    fn keep(out: Self::Out, columns: &Columns) -> Self::Kept;
     /// The output of one source row.
-    fn item(base: Base, key: &Value, out: &Arc<Self::Out>) -> Item;
+    fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>) -> Item;
     /// How many lines [`item`](Self::item) writes.
-    fn lines(out: &Self::Out) -> u64;
+    fn lines(kept: &Self::Kept) -> u64;
 }
 
 /// A finished call as the task set gives it back.
 type Joined<O> = Result<((usize, Value), Outcome<Result<O, BoxError>>), tokio::task::JoinError>;
 
 /// Where a key's result stands in this run.
-enum Slot<O> {
+enum Slot<K> {
     NotStarted,
     Running,
-    Ready(Arc<O>),
+    Ready(Arc<K>),
     Failed,
 }
 
-struct KeyState<O> {
+struct KeyState<K> {
     /// Occurrences seen in the source so far.
     seen: u64,
     /// Rows of this key already in the destination.
     resumed: u64,
     first_line: u64,
-    slot: Slot<O>,
+    slot: Slot<K>,
 }
 
-struct Pending<O> {
+struct Pending<K> {
     id: usize,
     key: Value,
     base: Base,
     /// The key's result, if it was known when the row was placed.
-    ready: Option<Arc<O>>,
+    ready: Option<Arc<K>>,
     /// The first row of a key computed in this run: writing it makes the key safe.
     first: bool,
 }
@@ -125,13 +129,13 @@ struct Engine<S: Shape, F> {
     common: Common,
     f: F,
     /// Every key seen in the source, by its number (see `SrcRow::id`).
-    keys: Vec<KeyState<S::Out>>,
+    keys: Vec<KeyState<S::Kept>>,
     /// What the destination holds, by key, until the key shows up in the source.
     resumed: HashMap<Value, Resumed<S::Out>>,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
-    pending: VecDeque<Pending<S::Out>>,
+    pending: VecDeque<Pending<S::Kept>>,
     calls: Bounded<(usize, Value), Result<S::Out, BoxError>>,
     writer: Writer,
     dst: PathBuf,
@@ -252,7 +256,7 @@ where
                 resumed: resumed.as_ref().map_or(0, |r| r.rows),
                 first_line: 0,
                 slot: match resumed.and_then(|r| r.result) {
-                    Some(out) => Slot::Ready(out),
+                    Some(out) => Slot::Ready(Arc::new(S::keep(out, &self.columns))),
                     None => Slot::NotStarted,
                 },
             });
@@ -353,7 +357,7 @@ where
             Ok(out) => {
                 self.report.keys_computed += 1;
                 if let Some(state) = self.keys.get_mut(id) {
-                    state.slot = Slot::Ready(Arc::new(out));
+                    state.slot = Slot::Ready(Arc::new(S::keep(out, &self.columns)));
                 }
                 Ok(())
             }

@@ -12,31 +12,37 @@ use super::done_log::{done_log_path, reconcile};
 use super::error::{BoxError, Error};
 use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
+use super::picked::Columns;
 use super::report::Report;
 use super::resume::Resumed;
-use super::write::{Base, DoneLog, Item};
+use super::write::{Base, DoneLog, Item, Rendered};
 use super::Row;
 
 struct FlatMap;
 
 impl Shape for FlatMap {
     type Out = Vec<Row>;
+    type Kept = Vec<Rendered>;
     const UNIQUE_KEYS: bool = true;
 
     fn check(out: &Vec<Row>, key: &Value, column: &str) -> Result<(), Error> {
         out.iter().try_for_each(|row| check_key(row, key, column))
     }
 
-    fn item(base: Base, key: &Value, out: &Arc<Vec<Row>>) -> Item {
+    fn keep(out: Vec<Row>, columns: &Columns) -> Vec<Rendered> {
+        out.iter().map(|row| Rendered::new(row, columns)).collect()
+    }
+
+    fn item(base: Base, key: &Value, kept: &Arc<Vec<Rendered>>) -> Item {
         Item::Group {
             base,
             key: key.clone(),
-            rows: Arc::clone(out),
+            rows: Arc::clone(kept),
         }
     }
 
-    fn lines(out: &Vec<Row>) -> u64 {
-        out.len() as u64
+    fn lines(kept: &Vec<Rendered>) -> u64 {
+        kept.len() as u64
     }
 }
 

@@ -9,29 +9,35 @@ use serde_json::Value;
 use super::by_key::{self, Shape};
 use super::error::{BoxError, Error};
 use super::options::MapOptions;
+use super::picked::Columns;
 use super::report::Report;
 use super::resume::scan_map_dst;
-use super::write::{Base, Item};
+use super::write::{Base, Item, Rendered};
 use super::Row;
 
 struct Map;
 
 impl Shape for Map {
     type Out = Row;
+    type Kept = Rendered;
     const UNIQUE_KEYS: bool = false;
 
     fn check(out: &Row, key: &Value, column: &str) -> Result<(), Error> {
         check_key(out, key, column)
     }
 
-    fn item(base: Base, _key: &Value, out: &Arc<Row>) -> Item {
+    fn keep(out: Row, columns: &Columns) -> Rendered {
+        Rendered::new(&out, columns)
+    }
+
+    fn item(base: Base, _key: &Value, kept: &Arc<Rendered>) -> Item {
         Item::Merged {
             base,
-            result: Arc::clone(out),
+            result: Arc::clone(kept),
         }
     }
 
-    fn lines(_out: &Row) -> u64 {
+    fn lines(_kept: &Rendered) -> u64 {
         1
     }
 }

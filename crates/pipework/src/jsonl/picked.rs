@@ -45,7 +45,6 @@ impl Columns {
         &self.names[0]
     }
 
-    #[cfg(test)]
     pub(crate) fn names(&self) -> &[String] {
         &self.names
     }
@@ -141,26 +140,42 @@ impl Picked {
         }
     }
 
-    /// The columns the row has, in order: `(name, name as a JSON label, value
-    /// as JSON text)`.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+    /// The columns the row has, in order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         let columns = &self.batch.columns;
         columns
             .names
             .iter()
             .zip(&columns.labels)
             .enumerate()
-            .filter_map(|(i, (name, label))| {
-                Some((name.as_str(), label.as_str(), self.batch.raw(self.row, i)?))
+            .filter_map(|(column, (name, label))| {
+                Some(Entry {
+                    column,
+                    name,
+                    label,
+                    raw: self.batch.raw(self.row, column)?,
+                })
             })
     }
 
     /// The picked columns as a row of parsed values.
     pub(crate) fn to_row(&self) -> Row {
         self.entries()
-            .filter_map(|(name, _, raw)| Some((name.to_owned(), serde_json::from_str(raw).ok()?)))
+            .filter_map(|e| Some((e.name.to_owned(), serde_json::from_str(e.raw).ok()?)))
             .collect()
     }
+}
+
+/// One picked column of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry<'a> {
+    /// Its index among the columns.
+    pub(crate) column: usize,
+    pub(crate) name: &'a str,
+    /// The name as a JSON string and a colon.
+    pub(crate) label: &'a str,
+    /// The value as JSON text, as the source spelled it.
+    pub(crate) raw: &'a str,
 }
 
 /// Deserializes a JSON object, copying the text of the values of `names` to
@@ -282,10 +297,16 @@ mod tests {
         let index = batch.pick_from(&row);
         let batch = Arc::new(batch);
         let picked = Picked::new(&batch, index);
-        let entries: Vec<_> = picked.entries().collect();
+        let entries: Vec<_> = picked
+            .entries()
+            .map(|e| (e.column, e.name, e.label, e.raw))
+            .collect();
         assert_eq!(
             entries,
-            [("id", r#""id":"#, "7"), ("text", r#""text":"#, r#""é""#)]
+            [
+                (0, "id", r#""id":"#, "7"),
+                (1, "text", r#""text":"#, r#""é""#)
+            ]
         );
         let back = picked.to_row();
         assert_eq!(

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -25,7 +24,7 @@ pub(crate) struct Resumed<O> {
     /// Rows of this key already written.
     pub(crate) rows: u64,
     /// The key's result, if the destination holds it.
-    pub(crate) result: Option<Arc<O>>,
+    pub(crate) result: Option<O>,
 }
 
 /// Repairs a torn last line of `dst`, then counts its rows per key and keeps
@@ -73,7 +72,7 @@ pub(crate) fn scan_map_dst(
             for column in keep_columns {
                 row.remove(column);
             }
-            entry.result = Some(Arc::new(row));
+            entry.result = Some(row);
         }
     }
     Ok(keys)

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::error::Error;
 use super::options::Durability;
-use super::picked::Picked;
+use super::picked::{Columns, Picked};
 use super::Row;
 
 /// Batches the channel holds before `send` waits.
@@ -32,17 +32,49 @@ const MAX_WRITE: usize = 1 << 20;
 /// the kept columns, as JSON text.
 pub(crate) type Base = Picked;
 
+/// A result row of `f`, serialized once however many output rows repeat it.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    /// The row's fields as JSON text, `"name":value` joined by commas.
+    fields: Vec<u8>,
+    /// By column index: whether the row has a field of that name, which then
+    /// replaces the source's.
+    overrides: Vec<bool>,
+}
+
+impl Rendered {
+    pub(crate) fn new(row: &Row, columns: &Columns) -> Rendered {
+        let mut fields = Vec::new();
+        for (i, (name, value)) in row.iter().enumerate() {
+            if i > 0 {
+                fields.push(b',');
+            }
+            write_value(&mut fields, name);
+            fields.push(b':');
+            write_value(&mut fields, value);
+        }
+        Rendered {
+            fields,
+            overrides: columns
+                .names()
+                .iter()
+                .map(|name| row.contains_key(name))
+                .collect(),
+        }
+    }
+}
+
 /// One unit of output.
 #[derive(Debug)]
 pub(crate) enum Item {
     /// One line: `base` merged with `result`; `result` wins a name clash.
-    Merged { base: Base, result: Arc<Row> },
+    Merged { base: Base, result: Arc<Rendered> },
     /// Zero or more lines, each `base` merged with one of `rows`, then a done-log
     /// record saying `key` is complete.
     Group {
         base: Base,
         key: Value,
-        rows: Arc<Vec<Row>>,
+        rows: Arc<Vec<Rendered>>,
     },
     /// One line as it is.
     Plain(Row),
@@ -237,28 +269,25 @@ fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(
 }
 
 /// Writes `{...base, ...result}` as one JSON object without building it.
-fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Row) {
+fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Rendered) {
     buf.push(b'{');
     let mut first = true;
-    for (name, label, raw) in base.entries() {
-        if result.contains_key(name) {
+    for entry in base.entries() {
+        if result.overrides[entry.column] {
             continue;
         }
         if !first {
             buf.push(b',');
         }
         first = false;
-        buf.extend_from_slice(label.as_bytes());
-        buf.extend_from_slice(raw.as_bytes());
+        buf.extend_from_slice(entry.label.as_bytes());
+        buf.extend_from_slice(entry.raw.as_bytes());
     }
-    for (name, value) in result {
+    if !result.fields.is_empty() {
         if !first {
             buf.push(b',');
         }
-        first = false;
-        write_value(buf, name);
-        buf.push(b':');
-        write_value(buf, value);
+        buf.extend_from_slice(&result.fields);
     }
     buf.push(b'}');
 }
