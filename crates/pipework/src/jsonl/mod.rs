@@ -117,6 +117,7 @@ mod resume;
 mod source;
 mod torn_line;
 mod write;
+mod writeback;
 
 /// One row of a JSONL file: a JSON object.
 pub type Row = serde_json::Map<String, serde_json::Value>;

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use super::error::Error;
 use super::options::Durability;
 use super::picked::{Columns, Picked};
+use super::writeback;
 use super::Row;
 
 /// Batches the channel holds before `send` waits.
@@ -153,6 +154,8 @@ struct Files {
     dst_path: PathBuf,
     log: Option<(File, PathBuf)>,
     dst_len: u64,
+    /// Bytes appended since the last request for early write-back (see [`writeback`]).
+    unsynced: u64,
     durability: Durability,
 }
 
@@ -173,6 +176,7 @@ fn run(
         dst_path,
         log,
         dst_len,
+        unsynced: 0,
         durability,
     };
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -238,6 +242,11 @@ impl Files {
         let sync = self.durability == Durability::Fsync;
         write_all(&mut self.dst, &self.dst_path, buf, sync)?;
         self.dst_len += buf.len() as u64;
+        self.unsynced += buf.len() as u64;
+        if !sync && self.unsynced >= writeback::STEP {
+            writeback::start(&self.dst);
+            self.unsynced = 0;
+        }
         if let Some((log, path)) = &mut self.log {
             write_all(log, path, log_buf, sync)?;
         }
