@@ -108,6 +108,7 @@ mod create_or_resume;
 mod done_log;
 mod error;
 mod flatmap_by_key;
+mod key_ids;
 mod map_by_key;
 mod options;
 mod picked;

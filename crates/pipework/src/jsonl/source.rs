@@ -6,7 +6,6 @@
 //! only when `f` may need it: the first row of each key (or every row, for a
 //! flatmap). Rows go to the async side in batches over a bounded channel.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::Error;
+use super::key_ids::KeyIds;
 use super::picked::{Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
 use super::Row;
@@ -68,21 +68,14 @@ pub(crate) fn spawn_reader(
                 return;
             }
         };
-        let mut ids: HashMap<Value, usize> = HashMap::new();
+        let mut ids = KeyIds::default();
         let mut picked = PickedBatch::new(Arc::clone(&columns));
         let mut staged = Vec::with_capacity(BATCH);
         let mut bytes = Vec::new();
         while let Some(line) = lines.next_into(&mut bytes) {
             let item = line.and_then(|line| {
                 let (key, index) = light(&bytes, &mut picked, &path, line)?;
-                let (id, new) = match ids.get(&key) {
-                    Some(&id) => (id, false),
-                    None => {
-                        let id = ids.len();
-                        ids.insert(key.clone(), id);
-                        (id, true)
-                    }
-                };
+                let (id, new) = ids.id(&key);
                 let row = if every_row_whole || new {
                     Some(parse_row(&bytes, &path, line)?)
                 } else {
