@@ -91,13 +91,15 @@
 //!
 //! Source rows are read ahead in a bounded window (`read_ahead`), and one
 //! result per distinct key is kept for the key's later rows. A reader thread
-//! parses the source (only the key and kept columns, except for the first row
-//! of each key, which `f` gets whole), the async loop matches rows with
-//! results, and a writer thread serializes and appends: per row, about a
-//! microsecond of CPU; per key, one spawned task. On a shared 2-core machine
-//! `map_by_key` moved 100k rows with 10k keys and a trivial `f` at about a
-//! million rows per second. For a one-off transformation of data already in
-//! memory, plain iterators are simpler.
+//! picks out the key and kept columns as JSON text (it parses a row whole only
+//! for the first row of each key, which `f` gets), the async loop matches rows
+//! with results, and a writer thread copies that text and each result,
+//! serialized once, into its appends. A call is polled once where it starts
+//! and becomes a task only if it has to wait, so a cheap or cached `f` costs no
+//! task. On a shared 2-core machine `map_by_key` moved 100k rows with 10k keys
+//! and a trivial `f` at about 1.8 million rows per second, `fsync` included.
+//! For a one-off transformation of data already in memory, plain iterators
+//! are simpler.
 //!
 //! Output rows list the key column first, then the kept columns in the order
 //! given, then `f`'s fields.
