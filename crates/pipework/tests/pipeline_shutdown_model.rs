@@ -14,7 +14,7 @@
 //! |---|---|
 //! | [`Net`]: every bounded queue plus the cancel channel, under one lock | `queue.rs` (crossbeam `bounded`) and the cancel channels in `control.rs` (one per feeder and one for `put` there; one here, which changes nothing: each is dropped by the same `cancel`); one lock because crossbeam's `select!` waits on a data channel and the cancel channel atomically |
 //! | [`Tx`], [`Rx`]: counted handles; a queue disconnects when its last sender or receiver goes; the last receiver discards what is queued | crossbeam `Sender`, `Receiver` (array flavour) |
-//! | [`Control`]: `recv`, `send`, `send_quiet`, `send_watching`, `cancel`, `fail` | `control.rs`, same names: step threads block in plain `recv`/`send` (woken on cancel by their queue closing as the threads around them exit); feeders and `put` use `send_watching`, where a ready item and a ready cancel are picked at random, as `select!` does |
+//! | [`Control`]: `recv`, `send`, `send_quiet`, `send_watching`, `cancel`, `fail` | `control.rs`, same names: step threads block in plain `recv`/`send` (woken on cancel by their queue closing as the threads around them exit); feeders and `put` use `send_watching`: a plain timed send first (modelled as a few attempts), then a wait where a ready item and a ready cancel are picked at random, as `select!` does |
 //! | [`Reorder`]: `complete`, `wake` | `reorder.rs` (ordered mode's window) |
 //! | [`worker`] | `worker.rs`: `worker`, `run_thread`, `process_item` |
 //! | [`Inlet`], [`feeder`] | `feed.rs`: `Inlet::put`, `spawn_feeder` + `pull_iter` |
@@ -50,6 +50,9 @@ fn iterations() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400)
 }
+
+/// Attempts to send that model `send_watching`'s plain timed wait.
+const PLAIN_WAIT_ATTEMPTS: usize = 3;
 
 /// Picks at random between two ready operations, as `select!` does.
 fn coin() -> bool {
@@ -413,23 +416,37 @@ impl Control {
         }
     }
 
-    /// `send_watching`: `try_send`, then a `Select` over the send and
-    /// `cancel_rx`, cancelling the run when every receiver is gone. For the
-    /// feeders and callers of `put`.
+    /// `send_watching`: a plain `send_timeout`, then (unless cancelled by
+    /// then) a `Select` over the send and `cancel_rx`, cancelling the run
+    /// when every receiver is gone. For the feeders and callers of `put`.
+    ///
+    /// Shuttle's timed waits never time out, so the plain wait is modelled
+    /// as a few attempts with other threads running in between, after
+    /// which it has timed out: the same states, without a wait that shuttle
+    /// would take for a deadlock.
     fn send_watching_inner(&self, tx: &Tx, item: Item) -> Result<(), SendError> {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(item));
         }
+        for attempt in 0..PLAIN_WAIT_ATTEMPTS {
+            if attempt > 0 {
+                thread::yield_now();
+            }
+            let mut st = lock(&self.net.state);
+            let queue = &mut st.queues[tx.q];
+            if queue.receivers == 0 {
+                return Err(SendError::Disconnected(item));
+            }
+            if queue.items.len() < queue.cap {
+                queue.items.push_back(item);
+                self.net.notify(st);
+                return Ok(());
+            }
+        }
+        if self.is_cancelled() {
+            return Err(SendError::Cancelled(item));
+        }
         let mut st = lock(&self.net.state);
-        let queue = &mut st.queues[tx.q];
-        if queue.receivers == 0 {
-            return Err(SendError::Disconnected(item));
-        }
-        if queue.items.len() < queue.cap {
-            queue.items.push_back(item);
-            self.net.notify(st);
-            return Ok(());
-        }
         loop {
             let queue = &st.queues[tx.q];
             let send_ready = queue.items.len() < queue.cap || queue.receivers == 0;
