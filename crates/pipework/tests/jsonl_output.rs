@@ -68,3 +68,57 @@ async fn kept_columns_and_keys_keep_their_json_values_and_a_rerun_finds_every_ke
     assert_eq!((rerun.rows_written, rerun.rows_resumed), (0, 5));
     assert_eq!(std::fs::read_to_string(&dst).unwrap(), text);
 }
+
+/// A value serde_json skips but cannot parse (a number beyond `f64`, a lone
+/// surrogate) in a kept column of a key's later row: that row is bad input,
+/// named by line, never copied into the destination, which a rerun must be
+/// able to read back.
+#[tokio::test]
+async fn a_kept_value_serde_json_cannot_parse_is_bad_input_on_any_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &src,
+        concat!(
+            "{\"key\": 1, \"note\": 1}\n",
+            "{\"key\": 1, \"note\": 1e400}\n",
+            "{\"key\": 1, \"note\": \"\\ud800\"}\n",
+            "{\"key\": 1, \"note\": 4}\n",
+        ),
+    )
+    .unwrap();
+    let skipped = support::Skipped::default();
+    let opts = || {
+        MapOptions::new("key")
+            .keep_columns(["note"])
+            .on_error(pipework::jsonl::OnError::Skip)
+            .on_skip(skipped.callback())
+    };
+    let report = map_by_key(&src, &dst, echo_key, opts()).await.unwrap();
+    assert_eq!((report.rows_written, report.rows_invalid), (2, 2));
+    let messages = skipped.messages();
+    assert!(
+        messages[0].contains("in.jsonl:2: invalid json"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("in.jsonl:3: invalid json"),
+        "{messages:?}"
+    );
+    let notes: Vec<Value> = rows(&dst).iter().map(|row| row["note"].clone()).collect();
+    assert_eq!(notes, [json!(1), json!(4)]);
+
+    let err = map_by_key(
+        &src,
+        &dst,
+        echo_key,
+        MapOptions::new("key").keep_columns(["note"]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("in.jsonl:2: invalid json"),
+        "{err}"
+    );
+}

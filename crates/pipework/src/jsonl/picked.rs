@@ -7,11 +7,16 @@
 //! the source line, into one buffer per batch of rows, and the writer copies
 //! it out again. Only the key is parsed, because keys are compared as JSON
 //! values (`1` and `1.0` differ, `"\u0061"` and `"a"` do not).
+//!
+//! Every value of the line is still checked as strictly as parsing it into a
+//! `Value` would (see [`Strict`]), so a line is accepted here exactly when
+//! `serde_json` would parse it: nothing reaches the destination that a rerun
+//! could not read back.
 
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -80,21 +85,27 @@ impl PickedBatch {
     }
 
     /// Picks the columns of one line holding a JSON object and returns the
-    /// row's index in the batch, or the parse error (and keeps nothing).
-    pub(crate) fn pick(&mut self, line: &[u8]) -> Result<usize, serde_json::Error> {
+    /// row's index in the batch with the value of the key column (parsed,
+    /// if the line has it), or the parse error (and keeps nothing).
+    pub(crate) fn pick(
+        &mut self,
+        line: &[u8],
+    ) -> Result<(usize, Option<Value>), serde_json::Error> {
         let width = self.columns.names.len();
         let (text_len, spans_len) = (self.text.len(), self.spans.len());
         self.spans.resize(spans_len + width, None);
+        let mut key = None;
         let mut de = serde_json::Deserializer::from_slice(line);
         let picked = (Pick {
             names: &self.columns.names,
             text: &mut self.text,
             spans: &mut self.spans[spans_len..],
+            key: &mut key,
         })
         .deserialize(&mut de)
         .and_then(|()| de.end());
         match picked {
-            Ok(()) => Ok(spans_len / width),
+            Ok(()) => Ok((spans_len / width, key)),
             Err(e) => {
                 self.text.truncate(text_len);
                 self.spans.truncate(spans_len);
@@ -184,6 +195,8 @@ struct Pick<'a> {
     names: &'a [String],
     text: &'a mut String,
     spans: &'a mut [Option<(usize, usize)>],
+    /// The key column's value, parsed (which checks it as [`Strict`] would).
+    key: &'a mut Option<Value>,
 }
 
 impl<'de> DeserializeSeed<'de> for Pick<'_> {
@@ -206,16 +219,90 @@ impl<'de> Visitor<'de> for Pick<'_> {
             match column {
                 Some(i) => {
                     let raw: &RawValue = map.next_value()?;
+                    if i == 0 {
+                        let key = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
+                        *self.key = Some(key);
+                    } else if may_be_loose(raw.get()) {
+                        serde_json::from_str::<Strict>(raw.get()).map_err(de::Error::custom)?;
+                    }
                     let start = self.text.len();
                     self.text.push_str(raw.get());
                     self.spans[i] = Some((start, self.text.len()));
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Strict>()?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `raw`, which `RawValue` accepted, might still be refused by
+/// [`Strict`]: a string without escapes, `true`, `false` and `null` cannot
+/// (UTF-8 and control characters are checked already), which spares the
+/// second pass over most picked values.
+fn may_be_loose(raw: &str) -> bool {
+    match raw.as_bytes().first() {
+        Some(b'"') => raw.contains('\\'),
+        Some(b't' | b'f' | b'n') => false,
+        _ => true,
+    }
+}
+
+/// Any JSON value, checked as parsing it into a `Value` checks it (numbers
+/// within range, no lone surrogate in a string escape) but not built.
+/// serde's `IgnoredAny` and serde_json's `RawValue` skip values without
+/// those checks: `1e400` passes them, yet no `Value` can hold it.
+struct Strict;
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Strict, D::Error> {
+        deserializer.deserialize_any(Strict)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+        while seq.next_element::<Strict>()?.is_some() {}
+        Ok(Strict)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+        while map.next_key::<Strict>()?.is_some() {
+            map.next_value::<Strict>()?;
+        }
+        Ok(Strict)
     }
 }
 
@@ -263,7 +350,10 @@ mod tests {
         let b = batch
             .pick(br#"{"id": "k", "n": {"deep": [1, 2]}}"#)
             .unwrap();
-        assert_eq!((a, b), (0, 1));
+        let c = batch.pick(br#"{"n": 3}"#).unwrap();
+        assert_eq!(a, (0, Some(serde_json::json!(1.0))));
+        assert_eq!(b, (1, Some(serde_json::json!("k"))));
+        assert_eq!(c, (2, None));
         assert_eq!(batch.raw(0, 0), Some("1.0"));
         assert_eq!(batch.raw(0, 1), Some(r#""caf\u00e9 \"q\"""#));
         assert_eq!(batch.raw(0, 2), None);
@@ -284,10 +374,44 @@ mod tests {
             assert!(batch.pick(bad).is_err());
         }
         let next = batch.pick(br#"{"text": "c", "id": 3}"#).unwrap();
-        assert_eq!(next, 1);
+        assert_eq!(next.0, 1);
         assert_eq!(batch.text_len(), r#"1"a""c"3"#.len());
         assert_eq!(batch.raw(1, 0), Some("3"));
         assert_eq!(batch.raw(1, 1), Some(r#""c""#));
+    }
+
+    /// Lines `serde_json` cannot parse into a `Value` are refused, whether
+    /// the bad value is picked or skipped; the same lines with an ordinary
+    /// value are taken.
+    #[test]
+    fn a_line_is_taken_exactly_when_serde_json_parses_it() {
+        let values = [
+            "1e400",
+            "-1e400",
+            r#""\ud800""#,
+            r#""\udc00 tail""#,
+            r#""\ud800\u0041""#,
+            "[1, [1e400]]",
+            r#"{"a": {"b": 1e400}}"#,
+            r#"{"\ud800": 1}"#,
+            "1.",
+            "01",
+            r#""\x""#,
+            "\"tab\there\"",
+            r#""\ud83d\ude00""#,
+            "1e308",
+            r#"{"a": [null, true, -0.5, "s"]}"#,
+            "18446744073709551615",
+            "-9223372036854775808",
+        ];
+        for value in values {
+            for column in ["id", "text", "other"] {
+                let line = format!(r#"{{"{column}": {value}, "id": 1}}"#);
+                let parses = serde_json::from_str::<Value>(&line).is_ok();
+                let mut batch = batch(&["text"]);
+                assert_eq!(batch.pick(line.as_bytes()).is_ok(), parses, "{line}");
+            }
+        }
     }
 
     #[test]

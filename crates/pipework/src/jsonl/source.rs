@@ -136,13 +136,10 @@ fn light(
     path: &Path,
     line: u64,
 ) -> Result<(Value, usize), Error> {
-    if let Ok(index) = picked.pick(bytes) {
-        let key = picked
-            .raw(index, 0)
-            .and_then(|raw| serde_json::from_str(raw).ok());
-        if let Some(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) = key {
-            return Ok((key, index));
-        }
+    if let Ok((index, Some(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_))))) =
+        picked.pick(bytes)
+    {
+        return Ok((key, index));
     }
     let row = parse_row(bytes, path, line)?;
     let key = key_of(&row, picked.columns().key(), path, line)?;
