@@ -67,6 +67,10 @@ impl Session {
             .on_skip(move |error| skips.note(&format!("skipped: {error}")))
             .progress(move |report| progress.update(report))
             .stop_token(self.interrupt.stop.clone())
+            // Every call starts a process before its first `.await`: start
+            // them on the runtime's workers, not one at a time on the task
+            // that orders and writes rows.
+            .spawn_every_call()
     }
 
     /// Options for `create_or_resume`.
@@ -78,6 +82,10 @@ impl Session {
             .on_skip(move |error| skips.note(&format!("skipped: {error}")))
             .progress(move |report| progress.update(report))
             .stop_token(self.interrupt.stop.clone())
+            // Every call starts a process before its first `.await`: start
+            // them on the runtime's workers, not one at a time on the task
+            // that orders and writes rows.
+            .spawn_every_call()
     }
 
     /// Prints the summary and what to do next, and picks the exit code.

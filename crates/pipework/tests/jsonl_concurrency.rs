@@ -142,3 +142,34 @@ async fn create_or_resume_runs_at_most_limit_generators() {
     let max = flight.max.load(Ordering::SeqCst);
     assert!((2..=6).contains(&max), "max in flight {max}");
 }
+
+/// Where each call's future was first polled: on a task of its own
+/// (`Some`), or in place, on the caller's `block_on` (`None`).
+async fn first_polls(opts: MapOptions) -> Vec<Option<tokio::task::Id>> {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    let source: Vec<Value> = (0..20).map(|k| json!({"key": k})).collect();
+    write_rows(&src, &source);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let f = move |row: Row| {
+        let record = Arc::clone(&record);
+        async move {
+            record.lock().unwrap().push(tokio::task::try_id());
+            support::plus_one(row).await
+        }
+    };
+    let report = map_by_key(&src, &dst, f, opts).await.unwrap();
+    assert_eq!(report.rows_written, 20);
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ready_at_once_runs_in_place_unless_every_call_is_spawned() {
+    let in_place = first_polls(MapOptions::new("key").concurrency(4)).await;
+    assert_eq!(in_place, vec![None; 20]);
+    let spawned = first_polls(MapOptions::new("key").concurrency(4).spawn_every_call()).await;
+    assert_eq!(spawned.len(), 20);
+    assert!(spawned.iter().all(Option::is_some), "{spawned:?}");
+}

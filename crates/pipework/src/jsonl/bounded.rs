@@ -10,7 +10,8 @@
 //! A call is polled once where it is started and spawned only if that does
 //! not finish it, as `run_bounded` does: a call answered from a cache, or a
 //! trivial one, then costs no task at all (a spawn, a wake-up of a worker and
-//! a join notification are most of the cost of a cheap call).
+//! a join notification are most of the cost of a cheap call). The
+//! `spawn_every_call` option turns this off.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -32,6 +33,8 @@ pub(crate) struct Bounded<K, T> {
     /// Calls that finished on their first poll, not yet taken.
     ready: VecDeque<(K, Outcome<T>)>,
     limit: usize,
+    /// Spawn calls without polling them first.
+    spawn_all: bool,
 }
 
 impl<K, T> Bounded<K, T>
@@ -39,11 +42,14 @@ where
     K: Send + 'static,
     T: Send + 'static,
 {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// At most `limit` calls at once; `spawn_all` spawns each call without
+    /// polling it first.
+    pub(crate) fn new(limit: usize, spawn_all: bool) -> Self {
         Bounded {
             set: JoinSet::new(),
             ready: VecDeque::new(),
             limit,
+            spawn_all,
         }
     }
 
@@ -67,10 +73,12 @@ where
         // The first poll has no task to wake: if the call is pending, the
         // task it is spawned into polls it again at once with its own waker.
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        if let Poll::Ready(out) = call.as_mut().poll(&mut cx) {
-            let outcome = out.map_err(|payload| panic_message(payload.as_ref()));
-            self.ready.push_back((tag, outcome));
-            return;
+        if !self.spawn_all {
+            if let Poll::Ready(out) = call.as_mut().poll(&mut cx) {
+                let outcome = out.map_err(|payload| panic_message(payload.as_ref()));
+                self.ready.push_back((tag, outcome));
+                return;
+            }
         }
         self.set.spawn(async move {
             let outcome = call

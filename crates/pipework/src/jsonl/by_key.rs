@@ -104,7 +104,7 @@ where
         resumed,
         inbox: VecDeque::new(),
         pending: VecDeque::new(),
-        calls: Bounded::new(opts.concurrency),
+        calls: Bounded::new(opts.concurrency, opts.common.spawn_every_call),
         writer: Writer::spawn(dst, log, opts.common.durability),
         dst: dst.to_path_buf(),
         at_risk: VecDeque::new(),

@@ -115,7 +115,8 @@ where
     });
 
     let common = opts.common.clone();
-    let mut calls: Bounded<Value, Result<Row, BoxError>> = Bounded::new(opts.limit);
+    let mut calls: Bounded<Value, Result<Row, BoxError>> =
+        Bounded::new(opts.limit, opts.common.spawn_every_call);
     let mut writer = Writer::spawn(path, None, common.durability);
     let mut at_risk: VecDeque<u64> = VecDeque::new();
     let mut unsafe_rows = 0usize;

@@ -49,6 +49,7 @@ pub(crate) struct Common {
     pub(crate) progress: Option<ProgressCallback>,
     pub(crate) stop: Option<CancellationToken>,
     pub(crate) durability: Durability,
+    pub(crate) spawn_every_call: bool,
 }
 
 impl Default for Common {
@@ -59,6 +60,7 @@ impl Default for Common {
             progress: None,
             stop: None,
             durability: Durability::Flush,
+            spawn_every_call: false,
         }
     }
 }
@@ -113,6 +115,7 @@ impl fmt::Debug for Common {
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Report)"))
             .field("stop", &self.stop)
             .field("durability", &self.durability)
+            .field("spawn_every_call", &self.spawn_every_call)
             .finish_non_exhaustive()
     }
 }
@@ -150,6 +153,21 @@ macro_rules! common_setters {
         /// How hard to push rows to disk (default: [`Durability::Flush`]).
         pub fn durability(mut self, durability: Durability) -> Self {
             self.common.durability = durability;
+            self
+        }
+
+        /// Runs every call as a task of its own from the start.
+        ///
+        /// By default a call's future is polled once where it starts, on the
+        /// task that reads, orders and writes rows, and becomes a task only
+        /// if it is not finished by then: a cached or trivial call then costs
+        /// no task (a 100k-row map ran about 20% faster). A call that does
+        /// blocking or CPU-heavy work before its first `.await` (starting a
+        /// process, say) would do that work on the ordering task, one call
+        /// at a time; set this so that it runs on the runtime's worker
+        /// threads instead.
+        pub fn spawn_every_call(mut self) -> Self {
+            self.common.spawn_every_call = true;
             self
         }
     };
