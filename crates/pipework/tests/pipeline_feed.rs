@@ -178,3 +178,103 @@ mod put_receiver {
         assert_eq!(out, (0..100).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn an_input_puts_from_another_thread_while_the_outputs_are_consumed() {
+    let mut outputs = Pipeline::new()
+        .map(|x: u64| x * 10)
+        .threads(3)
+        .outputs()
+        .unwrap();
+    let input = outputs.input().unwrap();
+    let producer = std::thread::spawn(move || {
+        for x in 0..1000 {
+            input.put(x).unwrap();
+        }
+        input.finish();
+    });
+    let mut got: Vec<u64> = outputs.by_ref().map(Result::unwrap).collect();
+    producer.join().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, (0..1000).map(|x| x * 10).collect::<Vec<_>>());
+    let report = outputs.report().unwrap();
+    assert_eq!(report.steps()[0].output, 1000);
+    assert!(outputs.input().is_none(), "no input once the outputs ended");
+}
+
+#[test]
+fn an_input_does_not_keep_the_pipeline_open_and_fails_once_it_is_finished() {
+    let handle = Pipeline::new().map(|x: u64| x + 1).spawn().unwrap();
+    let input = handle.input();
+    let other = input.clone();
+    input.put_all([1, 2, 3]).unwrap();
+    assert!(!other.is_finished());
+    // `stop` finishes the input: the clones left behind do not hold it open.
+    let report = handle.stop().unwrap();
+    assert_eq!(report.steps()[0].input, 3);
+    assert!(other.is_finished());
+    assert_eq!(other.put(4).unwrap_err().into_inner(), 4);
+}
+
+#[test]
+fn finishing_through_an_input_finishes_the_handle_too() {
+    let handle = Pipeline::new().map(|x: u64| x).spawn().unwrap();
+    let input = handle.input();
+    handle.put(1).unwrap();
+    input.finish();
+    assert_eq!(handle.put(2).unwrap_err().into_inner(), 2);
+    assert_eq!(input.put(3).unwrap_err().into_inner(), 3);
+    let report = handle.stop().unwrap();
+    assert_eq!(report.steps()[0].input, 1);
+}
+
+#[test]
+fn an_input_blocked_on_a_full_queue_returns_its_item_when_the_pipeline_is_aborted() {
+    let (gate_tx, gate_rx) = bounded::<()>(0);
+    let handle = Pipeline::new()
+        .map(move |x: u64| {
+            let _ = gate_rx.recv();
+            x
+        })
+        .queue(1)
+        .spawn()
+        .unwrap();
+    let input = handle.input();
+    let (put_tx, put_rx) = bounded(1);
+    let producer = std::thread::spawn(move || {
+        let mut x = 0;
+        loop {
+            if let Err(e) = input.put(x) {
+                put_tx.send(e.into_inner()).unwrap();
+                return;
+            }
+            x += 1;
+        }
+    });
+    // Wait until the step holds item 0 and the queue item 1: item 2 then
+    // waits in `put`, and nothing but the abort can end that wait.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while {
+        let step = &handle.stats()[0];
+        (step.input, step.queued) != (1, 1)
+    } {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never filled"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        put_rx.try_recv().is_err(),
+        "put returned while the queue was full"
+    );
+    // The step is still stuck in user code, so only the abort can free the put.
+    let aborted = std::thread::spawn(move || handle.abort());
+    let given_back = put_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the blocked put never returned");
+    assert_eq!(given_back, 2);
+    drop(gate_tx);
+    aborted.join().unwrap().unwrap();
+    producer.join().unwrap();
+}

@@ -9,7 +9,8 @@
 use std::cell::Cell;
 
 use pipework::pipeline::{
-    Error, OnError, Outputs, Pipeline, PipelineHandle, PutError, Report, StepStats, ThreadInfo,
+    Error, Input, OnError, Outputs, Pipeline, PipelineHandle, PutError, Report, StepStats,
+    ThreadInfo,
 };
 
 fn is_send<T: Send>() {}
@@ -30,6 +31,14 @@ fn a_handle_can_be_moved_and_shared_between_threads() {
     // Items need only be `Send`.
     is_send::<PipelineHandle<Cell<u8>>>();
     is_sync::<PipelineHandle<Cell<u8>>>();
+}
+
+#[test]
+fn an_input_can_be_cloned_into_any_thread() {
+    is_send::<Input<u64>>();
+    is_sync::<Input<u64>>();
+    is_send::<Input<Cell<u8>>>();
+    is_sync::<Input<Cell<u8>>>();
 }
 
 #[test]

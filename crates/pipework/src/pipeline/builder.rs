@@ -15,6 +15,7 @@ use super::error::{BoxError, Error};
 use super::feed::{spawn_feeder, Inlet, Source};
 use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 use super::handle::{PipelineHandle, Running, StepRuntime};
+use super::input::InputSide;
 use super::outputs::Outputs;
 use super::queue::queue;
 use super::report::Report;
@@ -490,8 +491,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
 
         let running = Running {
             control,
-            inlet: Mutex::new((!finished).then_some(inlet)),
-            stop_tx: Mutex::new(Some(stop_tx)),
+            input: Arc::new(InputSide::new((!finished).then_some(inlet), stop_tx)),
             stop_rx,
             feeders: Mutex::new(feeders),
             workers,

@@ -5,11 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
-
 use super::control::{lock, Control};
 use super::error::{Error, PutError};
-use super::feed::{spawn_feeder, Inlet, Source};
+use super::feed::{spawn_feeder, Source};
+use super::input::{Input, InputSide};
 use super::report::{Report, StepCounters, StepStats};
 
 /// What the pipeline keeps of one running step.
@@ -36,10 +35,9 @@ impl StepRuntime {
 /// Every thread and channel of one run.
 pub(crate) struct Running<In> {
     pub(crate) control: Arc<Control>,
-    /// `put`'s way in; `None` once finished.
-    pub(crate) inlet: Mutex<Option<Arc<Inlet<In>>>>,
-    /// Dropped on finish: feeders pulling external channels stop.
-    pub(crate) stop_tx: Mutex<Option<Sender<()>>>,
+    /// `put`'s way in, shared with every [`Input`].
+    pub(crate) input: Arc<InputSide<In>>,
+    /// Closes when the input is finished: feeders of external channels stop.
     pub(crate) stop_rx: crossbeam_channel::Receiver<()>,
     pub(crate) feeders: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) workers: Vec<JoinHandle<()>>,
@@ -52,8 +50,7 @@ pub(crate) struct Running<In> {
 
 impl<In: Send + 'static> Running<In> {
     fn finish(&self) {
-        drop(lock(&self.inlet).take());
-        drop(lock(&self.stop_tx).take());
+        self.input.finish();
     }
 
     fn join(mut self) -> Result<Report, Error> {
@@ -127,11 +124,14 @@ impl<In: Send + 'static> PipelineHandle<In> {
     /// Gives the item back in a [`PutError`] if the pipeline was finished,
     /// stopped or has failed.
     pub fn put(&self, item: In) -> Result<(), PutError<In>> {
-        let inlet = lock(&self.running().inlet).clone();
-        match inlet {
-            Some(inlet) => inlet.put(item).map_err(PutError),
-            None => Err(PutError(item)),
-        }
+        self.running().input.put(item)
+    }
+
+    /// A cloneable [`Input`] to put items from other threads, even while
+    /// this handle is busy (say, inside an [`Outputs`](super::Outputs) being
+    /// iterated).
+    pub fn input(&self) -> Input<In> {
+        Input::new(Arc::clone(&self.running().input))
     }
 
     /// Puts every item of `items`, in order.
@@ -157,7 +157,7 @@ impl<In: Send + 'static> PipelineHandle<In> {
         I::IntoIter: Send + 'static,
     {
         let running = self.running();
-        let Some(inlet) = lock(&running.inlet).clone() else {
+        let Some(inlet) = running.input.inlet() else {
             return Err(Error::InputClosed);
         };
         let h = spawn_feeder(

@@ -42,7 +42,9 @@
 //! [`spawn`](Pipeline::spawn) returns a [`PipelineHandle`] to
 //! [`put`](PipelineHandle::put) more while it runs, and
 //! [`outputs`](Pipeline::outputs) returns the last step's outputs as an
-//! iterator. `run` refuses a pipeline whose input could still grow (neither
+//! iterator. An [`Input`] (from either) is a cloneable way in for other
+//! threads, even while the outputs are being iterated. `run` refuses a
+//! pipeline whose input could still grow (neither
 //! [`finish`](Pipeline::finish)ed nor fed by an iterator).
 //!
 //! # Memory bound
@@ -90,6 +92,7 @@ mod error;
 mod feed;
 mod fn_step;
 mod handle;
+mod input;
 mod outputs;
 #[cfg(feature = "progress")]
 mod progress;
@@ -105,6 +108,7 @@ pub use emitter::{Emitter, Stopped};
 pub use error::{BoxError, Error, PutError};
 pub use fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 pub use handle::PipelineHandle;
+pub use input::Input;
 pub use outputs::Outputs;
 pub use report::{Report, StepStats};
 pub use stage::{OnError, DEFAULT_QUEUE};

@@ -6,6 +6,7 @@ use crossbeam_channel::Receiver;
 
 use super::error::Error;
 use super::handle::PipelineHandle;
+use super::input::Input;
 use super::queue::Envelope;
 use super::report::Report;
 
@@ -44,9 +45,22 @@ impl<In: Send + 'static, Out> Outputs<In, Out> {
     }
 
     /// The running pipeline, to put more input or watch it; `None` once the
-    /// outputs have ended.
+    /// outputs have ended. To put from another thread while iterating, take
+    /// an [`input`](Outputs::input) instead.
     pub fn handle(&self) -> Option<&PipelineHandle<In>> {
         self.handle.as_ref()
+    }
+
+    /// A cloneable [`Input`] to put more items while the outputs are being
+    /// iterated (see its example); `None` once the outputs have ended.
+    ///
+    /// A loop that consumes outputs and puts on the same thread can
+    /// deadlock: its `put` waits for room in the first queue while every
+    /// queue after it is full of items waiting for that loop to take them.
+    /// Keep fewer items in flight than the pipeline holds (the sum of its
+    /// queue capacities and threads), or put from another thread.
+    pub fn input(&self) -> Option<Input<In>> {
+        self.handle.as_ref().map(PipelineHandle::input)
     }
 
     /// The run's report, once the outputs have ended without an error.
