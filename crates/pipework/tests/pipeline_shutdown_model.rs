@@ -158,6 +158,24 @@ struct NetState {
     waiters: usize,
 }
 
+impl NetState {
+    /// One attempt to send on queue `q` without waiting: `Ok(None)` if
+    /// sent, `Ok(Some(item))` back if the queue is full. The caller
+    /// notifies after a send, and waits on the same guard after a full
+    /// queue, so no wake-up is lost in between.
+    fn try_send(&mut self, q: usize, item: Item) -> Result<Option<Item>, SendError> {
+        let queue = &mut self.queues[q];
+        if queue.receivers == 0 {
+            return Err(SendError::Disconnected(item));
+        }
+        if queue.items.len() < queue.cap {
+            queue.items.push_back(item);
+            return Ok(None);
+        }
+        Ok(Some(item))
+    }
+}
+
 /// All channels of one run. One condvar wakes every waiter on any change;
 /// each waiter re-checks its own condition, like a `select!` does.
 #[derive(Debug)]
@@ -392,15 +410,14 @@ impl Control {
             return Err(SendError::Cancelled(item));
         }
         let mut st = lock(&self.net.state);
+        let mut item = item;
         loop {
-            let queue = &mut st.queues[tx.q];
-            if queue.receivers == 0 {
-                return Err(SendError::Disconnected(item));
-            }
-            if queue.items.len() < queue.cap {
-                queue.items.push_back(item);
-                self.net.notify(st);
-                return Ok(());
+            match st.try_send(tx.q, item)? {
+                None => {
+                    self.net.notify(st);
+                    return Ok(());
+                }
+                Some(full) => item = full,
             }
             st = self.net.wait(st);
         }
@@ -428,19 +445,18 @@ impl Control {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(item));
         }
+        let mut item = item;
         for attempt in 0..PLAIN_WAIT_ATTEMPTS {
             if attempt > 0 {
                 thread::yield_now();
             }
             let mut st = lock(&self.net.state);
-            let queue = &mut st.queues[tx.q];
-            if queue.receivers == 0 {
-                return Err(SendError::Disconnected(item));
-            }
-            if queue.items.len() < queue.cap {
-                queue.items.push_back(item);
-                self.net.notify(st);
-                return Ok(());
+            match st.try_send(tx.q, item)? {
+                None => {
+                    self.net.notify(st);
+                    return Ok(());
+                }
+                Some(full) => item = full,
             }
         }
         if self.is_cancelled() {
@@ -452,11 +468,11 @@ impl Control {
             let send_ready = queue.items.len() < queue.cap || queue.receivers == 0;
             let cancel_ready = !st.cancel_connected;
             if send_ready && (!cancel_ready || coin()) {
-                let queue = &mut st.queues[tx.q];
-                if queue.receivers == 0 {
-                    return Err(SendError::Disconnected(item));
+                // Ready means room or no receiver: this send does not come back full.
+                if let Some(full) = st.try_send(tx.q, item)? {
+                    item = full;
+                    continue;
                 }
-                queue.items.push_back(item);
                 self.net.notify(st);
                 return Ok(());
             }
