@@ -124,53 +124,45 @@ async fn bad_line_in_dst_names_dst_under_raise() {
     );
 }
 
-#[tokio::test]
-async fn panic_in_the_future_is_that_keys_error() {
+/// Maps the trivial fixture with a call that panics for key 20, before its
+/// first `.await` (so in its first poll, where it starts) or after one (on
+/// the task it then runs as), and returns the error.
+async fn panic_for_key_20(after_an_await: bool) -> Error {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("out.jsonl");
-    let f = |row: Row| async move {
+    let f = move |row: Row| async move {
+        if after_an_await {
+            tokio::task::yield_now().await;
+        }
         if row["key"] == json!(20) {
             panic!("kaboom");
         }
         support::plus_one(row).await
     };
-    let err = map_by_key(
+    map_by_key(
         support::fixture("in_trivial.jsonl"),
         &dst,
         f,
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn panic_in_the_future_is_that_keys_error() {
+    let err = panic_for_key_20(false).await;
     assert!(
         matches!(&err, Error::CallPanicked { key, message } if *key == json!(20) && message == "kaboom"),
         "{err}"
     );
 }
 
-/// A call that is not finished by its first poll runs as a task of its own;
-/// a panic there is reported the same way as one in the first poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_after_the_first_await_is_that_keys_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("out.jsonl");
-    let f = |row: Row| async move {
-        tokio::task::yield_now().await;
-        if row["key"] == json!(20) {
-            panic!("late kaboom");
-        }
-        support::plus_one(row).await
-    };
-    let err = map_by_key(
-        support::fixture("in_trivial.jsonl"),
-        &dst,
-        f,
-        MapOptions::new("key"),
-    )
-    .await
-    .unwrap_err();
+    let err = panic_for_key_20(true).await;
     assert!(
-        matches!(&err, Error::CallPanicked { key, message } if *key == json!(20) && message == "late kaboom"),
+        matches!(&err, Error::CallPanicked { key, message } if *key == json!(20) && message == "kaboom"),
         "{err}"
     );
 }
