@@ -125,13 +125,33 @@ impl Session {
             return Ok(ExitCode::from(INTERRUPTED));
         }
         if !report.is_complete() {
-            self.progress.note(&format!(
-                "{} keys failed and {} source rows were invalid; rerun the same command to retry the failed keys",
-                report.keys_failed, report.rows_invalid
-            ));
+            self.progress.note(&incomplete(&report));
             return Ok(ExitCode::from(SOME_FAILED));
         }
         Ok(ExitCode::from(OK))
+    }
+}
+
+/// What is missing from an incomplete run and what a rerun does about it:
+/// it retries failed keys, and skips invalid rows again. (Fixing an invalid
+/// row in place and rerunning into the same destination is not safe: resume
+/// counts each key's rows already written, and a row that was skipped
+/// before would shift that count.)
+fn incomplete(report: &Report) -> String {
+    let (keys, rows) = (report.keys_failed, report.rows_invalid);
+    let failed = format!(
+        "{keys} key{} failed; rerun the same command to retry {}",
+        if keys == 1 { "" } else { "s" },
+        if keys == 1 { "it" } else { "them" }
+    );
+    let invalid = format!(
+        "{rows} invalid source row{} left out (see above)",
+        if rows == 1 { " was" } else { "s were" }
+    );
+    match (keys > 0, rows > 0) {
+        (true, false) => failed,
+        (false, _) => invalid,
+        (true, true) => format!("{failed}; {invalid}"),
     }
 }
 
@@ -156,4 +176,37 @@ pub(crate) async fn count_lines(path: &Path) -> anyhow::Result<u64> {
     .await
     .context("counting lines")?;
     counted.with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(keys_failed: u64, rows_invalid: u64) -> Report {
+        let mut report = Report::default();
+        report.keys_failed = keys_failed;
+        report.rows_invalid = rows_invalid;
+        report
+    }
+
+    #[test]
+    fn an_incomplete_run_says_what_a_rerun_will_and_will_not_do() {
+        assert_eq!(
+            incomplete(&report(1, 0)),
+            "1 key failed; rerun the same command to retry it"
+        );
+        assert_eq!(
+            incomplete(&report(3, 0)),
+            "3 keys failed; rerun the same command to retry them"
+        );
+        assert_eq!(
+            incomplete(&report(0, 1)),
+            "1 invalid source row was left out (see above)"
+        );
+        assert_eq!(
+            incomplete(&report(2, 4)),
+            "2 keys failed; rerun the same command to retry them; \
+             4 invalid source rows were left out (see above)"
+        );
+    }
 }

@@ -301,7 +301,12 @@ fn failing_cmd_under_skip_exits_1_and_keeps_the_other_rows() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("1 keys failed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("1 key failed; rerun the same command to retry it"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(env.rows("out.jsonl").len(), 2);
 }
 

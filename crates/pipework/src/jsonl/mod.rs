@@ -70,6 +70,11 @@
 //! At most `concurrency` (or `limit`) keys are ever started but not yet
 //! written, so a crash costs at most that many repeated calls.
 //!
+//! Resume takes the source to be the file it was: a rerun skips invalid
+//! rows again. Editing the source between runs (fixing a row that was
+//! skipped, inserting or reordering rows) can shift the per-key counts and
+//! misplace rows, so write a new destination after such an edit.
+//!
 //! # Errors and skipping
 //!
 //! Bad input names the file and line: invalid JSON, a row that is not an
