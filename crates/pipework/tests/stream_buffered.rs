@@ -197,6 +197,28 @@ async fn error_reaching_the_consumer_cancels_a_stage_blocked_elsewhere() {
     assert_eq!(side, [Ok(0)]);
 }
 
+/// A stage over an endless ready source ends soon after another branch's
+/// error cancels the pipeline, even while its own consumer keeps reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_stage_read_nonstop_still_ends_once_the_pipeline_is_cancelled() {
+    let pipeline = BufferedPipeline::new();
+    let mut side = pipeline
+        .buffered(stream::iter(0u64..).map(Ok::<u64, Failure>))
+        .unwrap();
+    let main = pipeline
+        .buffered(stream::iter([Err::<u64, Failure>(Failure::Bad(1))]))
+        .unwrap();
+    assert_eq!(side.next().await, Some(Ok(0)));
+    let out: Vec<_> = main.collect().await;
+    assert_eq!(out, [Err(Failure::Bad(1))]);
+    let mut after_cancel = 0;
+    while let Some(item) = side.next().await {
+        assert!(item.is_ok());
+        after_cancel += 1;
+        assert!(after_cancel < 10_000, "the side stage never stopped");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn panic_in_a_stage_becomes_an_error_and_ends_the_pipeline() {
     let pipeline = BufferedPipeline::new();
