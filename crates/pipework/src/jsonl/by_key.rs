@@ -55,6 +55,9 @@ enum Slot<K> {
     Running,
     Ready(Arc<K>),
     Failed,
+    /// Keys are unique and the key's row is written: its result is dropped,
+    /// or results would pile up for the whole run.
+    Written,
 }
 
 struct KeyState<K> {
@@ -399,6 +402,11 @@ where
                     if row.first {
                         made_safe += 1;
                     }
+                    if S::UNIQUE_KEYS {
+                        if let Some(state) = self.keys.get_mut(row.id) {
+                            state.slot = Slot::Written;
+                        }
+                    }
                     self.report.rows_written += 1;
                     self.report.lines_written += S::lines(&out);
                     batch.push(S::item(row.base, &row.key, &out));
@@ -434,5 +442,91 @@ where
                 std::io::Error::other("the writer stopped"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A result that counts how many of its kind are alive.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Counted {
+        fn new(live: &Arc<AtomicUsize>) -> Counted {
+            live.fetch_add(1, Ordering::SeqCst);
+            Counted(Arc::clone(live))
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A flatmap-like shape (unique keys) whose results write nothing.
+    struct Unique;
+
+    impl Shape for Unique {
+        type Out = Counted;
+        type Kept = Counted;
+        const UNIQUE_KEYS: bool = true;
+
+        fn check(_: &Counted, _: &Value, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn keep(out: Counted, _: &Columns) -> Counted {
+            out
+        }
+
+        fn item(base: Base, key: &Value, _: &Arc<Counted>) -> Item {
+            Item::Group {
+                base,
+                key: key.clone(),
+                rows: Arc::new(Vec::new()),
+            }
+        }
+
+        fn lines(_: &Counted) -> u64 {
+            0
+        }
+    }
+
+    /// With unique keys a result is needed for one row only: once that row
+    /// is written it must be dropped, or memory grows with the whole output.
+    #[tokio::test]
+    async fn results_of_unique_keys_are_dropped_once_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+        let text: String = (0..5000).map(|k| format!("{{\"key\": {k}}}\n")).collect();
+        std::fs::write(&src, text).unwrap();
+        let live = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (watch, seen) = (Arc::clone(&live), Arc::clone(&most));
+        let opts = MapOptions::new("key").concurrency(4).progress(move |_| {
+            seen.fetch_max(watch.load(Ordering::SeqCst), Ordering::SeqCst);
+        });
+        let make = Arc::clone(&live);
+        let f = move |_row: Row| {
+            let out = Counted::new(&make);
+            async move { Ok::<_, Error>(out) }
+        };
+        let log = DoneLog {
+            path: dir.path().join("out.jsonl.done"),
+            dst_len: 0,
+        };
+        let report = run::<Unique, _, _, _>(&src, &dst, f, &opts, HashMap::new(), Some(log))
+            .await
+            .unwrap();
+        assert_eq!(report.rows_written, 5000);
+        let most = most.load(Ordering::SeqCst);
+        // At most the keys started but not written, plus those in flight to
+        // the writer: far fewer than the 5000 keys.
+        assert!(most <= 4 + 64, "{most} results were alive at once");
+        assert_eq!(live.load(Ordering::SeqCst), 0);
     }
 }
