@@ -20,7 +20,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver, SendTimeoutError, Sender};
