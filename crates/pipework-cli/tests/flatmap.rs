@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{assert_code, scripts, Env};
+use crate::support::{assert_code, assert_stderr, scripts, Env};
 
 #[test]
 fn jsonl_and_array_output_both_become_rows() {
@@ -87,12 +87,7 @@ fn duplicate_key_exits_2() {
         "./split.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("in.jsonl:2: key 1 already appeared on line 1"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "in.jsonl:2: key 1 already appeared on line 1");
 }
 
 #[test]
@@ -110,10 +105,5 @@ fn non_object_item_is_that_keys_error() {
         "./bad.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("printed a number as item 2, expected json objects"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "printed a number as item 2, expected json objects");
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_code, scripts, Env};
+use crate::support::{assert_code, assert_stderr, scripts, Env};
 
 fn per_key(rows: &[Value]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -102,10 +102,8 @@ fn unknown_key_in_the_file_exits_2() {
         "./echo.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("out.jsonl:1: key \"zzz\" is not among the requested keys"),
-        "{}",
-        run.stderr
+    assert_stderr(
+        &run,
+        "out.jsonl:1: key \"zzz\" is not among the requested keys",
     );
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{assert_code, scripts, Env};
+use crate::support::{assert_code, assert_stderr, scripts, Env};
 
 fn source(env: &Env) {
     env.write_rows(
@@ -42,11 +42,9 @@ fn writes_one_row_per_source_row_and_runs_cmd_once_per_key() {
         ]
     );
     assert_eq!(env.calls().len(), 2);
-    assert!(
-        run.stderr
-            .contains("3/3 rows (3 written now, 0 already there); keys: 2 computed"),
-        "{}",
-        run.stderr
+    assert_stderr(
+        &run,
+        "3/3 rows (3 written now, 0 already there); keys: 2 computed",
     );
 }
 
@@ -126,11 +124,9 @@ fn missing_cmd_is_an_error_before_any_work() {
         "./no-such-command",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("command not found or not executable: ./no-such-command"),
-        "{}",
-        run.stderr
+    assert_stderr(
+        &run,
+        "command not found or not executable: ./no-such-command",
     );
     assert!(!env.path("out.jsonl").exists());
     let run = env.run(&[
@@ -143,12 +139,7 @@ fn missing_cmd_is_an_error_before_any_work() {
         "no-such-command-in-path",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("command not found in PATH: no-such-command-in-path"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "command not found in PATH: no-such-command-in-path");
 }
 
 #[test]
@@ -166,11 +157,7 @@ fn bad_input_exits_2_naming_file_and_line() {
         "./echo.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr.contains("in.jsonl:2: invalid json"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "in.jsonl:2: invalid json");
     env.write("in.jsonl", "{\"name\": 1}\n");
     let run = env.run(&[
         "map",
@@ -182,11 +169,7 @@ fn bad_input_exits_2_naming_file_and_line() {
         "./echo.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr.contains("in.jsonl:1: missing key column \"id\""),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "in.jsonl:1: missing key column \"id\"");
 }
 
 #[test]
@@ -216,7 +199,7 @@ fn usage_errors_exit_2() {
         "true",
     ]);
     assert_code(&run, 2);
-    assert!(run.stderr.contains("missing.jsonl"), "{}", run.stderr);
+    assert_stderr(&run, "missing.jsonl");
 }
 
 #[test]
@@ -243,23 +226,9 @@ fn failing_cmd_under_raise_exits_2_with_its_stderr_tail() {
         "./fail.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("key \"bad\": the command failed (exit status: 3)"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("line one of the complaint\ncannot handle this row"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("rerun the same command to resume"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "key \"bad\": the command failed (exit status: 3)");
+    assert_stderr(&run, "line one of the complaint\ncannot handle this row");
+    assert_stderr(&run, "rerun the same command to resume");
     // Rows whose result is known are written even after the failure (their
     // call was paid for); the third row reuses "good" and may or may not have
     // been read before "bad" failed. "bad" itself is never written.
@@ -295,18 +264,8 @@ fn failing_cmd_under_skip_exits_1_and_keeps_the_other_rows() {
         "./fail.sh",
     ]);
     assert_code(&run, 1);
-    assert!(
-        run.stderr
-            .contains("skipped: key \"bad\": the command failed"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("1 key failed; rerun the same command to retry it"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr(&run, "skipped: key \"bad\": the command failed");
+    assert_stderr(&run, "1 key failed; rerun the same command to retry it");
     assert_eq!(env.rows("out.jsonl").len(), 2);
 }
 
@@ -356,11 +315,9 @@ fn timeout_kills_a_slow_cmd_and_reports_its_stderr() {
         "./slow.sh",
     ]);
     assert_code(&run, 2);
-    assert!(
-        run.stderr
-            .contains("timed out after 0.3s and was killed; its stderr ends with: warming up"),
-        "{}",
-        run.stderr
+    assert_stderr(
+        &run,
+        "timed out after 0.3s and was killed; its stderr ends with: warming up",
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

@@ -106,3 +106,13 @@ pub(crate) fn rows(path: &Path) -> Vec<Value> {
 pub(crate) fn assert_code(run: &Run, code: i32) {
     assert_eq!(run.code, Some(code), "stderr:\n{}", run.stderr);
 }
+
+/// Asserts that stderr says `text`, showing stderr when it does not.
+#[track_caller]
+pub(crate) fn assert_stderr(run: &Run, text: &str) {
+    assert!(
+        run.stderr.contains(text),
+        "stderr lacks {text:?}:\n{}",
+        run.stderr
+    );
+}
