@@ -122,3 +122,35 @@ async fn a_kept_value_serde_json_cannot_parse_is_bad_input_on_any_row() {
         "{err}"
     );
 }
+
+/// Files saved by Windows tools: a UTF-8 byte order mark at the start and
+/// CRLF line ends. Both are read as if they were not there.
+#[tokio::test]
+async fn a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &src,
+        b"\xEF\xBB\xBF{\"key\": 1, \"note\": \"a\"}\r\n{\"key\": 2}\r\n\r\n{\"key\": 1, \"note\": \"c\"}\r\n",
+    )
+    .unwrap();
+    let report = map_by_key(
+        &src,
+        &dst,
+        echo_key,
+        MapOptions::new("key").keep_columns(["note"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.rows_written, report.rows_invalid), (3, 0));
+    assert_eq!(
+        std::fs::read_to_string(&dst).unwrap(),
+        "{\"key\":1,\"note\":\"a\",\"seen\":1}\n{\"key\":2,\"seen\":2}\n{\"key\":1,\"note\":\"c\",\"seen\":1}\n"
+    );
+    let rows: Vec<_> = pipework::jsonl::read(&src)
+        .unwrap()
+        .map(|item| item.unwrap().0)
+        .collect();
+    assert_eq!(rows, [1, 2, 4], "line numbers count the blank line");
+}

@@ -11,7 +11,9 @@ use super::Row;
 
 /// Opens a JSONL file for reading row by row.
 ///
-/// Blank lines (only whitespace) are skipped; they still count for line numbers.
+/// Blank lines (only whitespace) are skipped; they still count for line
+/// numbers. CRLF line ends and a UTF-8 byte order mark at the start of the
+/// file are accepted.
 /// This is a blocking reader: inside async code, run it on
 /// [`spawn_blocking`](tokio::task::spawn_blocking), as this module does.
 ///
@@ -108,7 +110,11 @@ pub(crate) fn key_of(row: &Row, key: &str, path: &Path, line: u64) -> Result<Val
     }
 }
 
+/// The UTF-8 encoding of U+FEFF, the byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The non-blank lines of a file with their 1-based numbers, as raw bytes.
+/// A UTF-8 byte order mark at the start of the file is dropped.
 pub(crate) fn read_lines(path: &Path) -> Result<Lines, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     Ok(Lines {
@@ -149,6 +155,12 @@ impl Lines {
                 }
             }
             self.line += 1;
+            if self.line == 1 && buf.starts_with(UTF8_BOM) {
+                // Some editors and Windows tools start UTF-8 files with a
+                // byte order mark; JSON parsers refuse it, and it is invisible
+                // in the error message, so it is dropped here.
+                buf.drain(..UTF8_BOM.len());
+            }
             if !buf.iter().all(u8::is_ascii_whitespace) {
                 return Some(Ok(self.line));
             }
