@@ -1,7 +1,7 @@
 //! What every subcommand shares: CMD, Ctrl-C, progress, options, and turning
 //! the outcome into messages and an exit code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -28,12 +28,15 @@ pub(crate) struct Session {
     interrupt: Interrupt,
     jobs: usize,
     on_error: OnError,
+    /// The destination, and its length before the run (0 if missing).
+    dst: PathBuf,
+    dst_len: u64,
 }
 
 impl Session {
     /// Checks CMD (a missing one is an error before any work), then starts
-    /// listening for Ctrl-C and shows progress for `total` rows.
-    pub(crate) fn start(run: &RunArgs, total: u64) -> anyhow::Result<Session> {
+    /// listening for Ctrl-C and shows progress for `total` rows written to `dst`.
+    pub(crate) fn start(run: &RunArgs, total: u64, dst: &Path) -> anyhow::Result<Session> {
         let progress = Arc::new(Progress::start(total));
         let interrupt = Interrupt::listen({
             let progress = progress.clone();
@@ -54,6 +57,8 @@ impl Session {
             interrupt,
             jobs,
             on_error,
+            dst: dst.to_path_buf(),
+            dst_len: file_len(dst),
         })
     }
 
@@ -89,11 +94,8 @@ impl Session {
     }
 
     /// Prints the summary and what to do next, and picks the exit code.
-    pub(crate) fn finish(
-        self,
-        result: Result<Report, Error>,
-        dst: &Path,
-    ) -> anyhow::Result<ExitCode> {
+    pub(crate) fn finish(self, result: Result<Report, Error>) -> anyhow::Result<ExitCode> {
+        let dst = self.dst.as_path();
         let report = match result {
             Ok(report) => report,
             Err(error) if self.interrupt.happened() => {
@@ -108,6 +110,13 @@ impl Session {
             }
             Err(error) => {
                 self.progress.finish(None);
+                // Errors before the first row (a bad option, a bad first
+                // line, a destination that cannot be opened) leave it as it
+                // was, at most created empty.
+                if file_len(dst) == self.dst_len {
+                    return Err(error)
+                        .with_context(|| format!("nothing was written to {}", dst.display()));
+                }
                 return Err(error).with_context(|| {
                     format!(
                         "stopped while writing {}; the rows written so far are kept: fix the problem and rerun the same command to resume",
@@ -153,6 +162,11 @@ fn incomplete(report: &Report) -> String {
         (false, _) => invalid,
         (true, true) => format!("{failed}; {invalid}"),
     }
+}
+
+/// The length of a file; 0 if it cannot be read (a missing file).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len())
 }
 
 /// Counts the lines of a file (for the progress total), off the async threads.

@@ -170,6 +170,30 @@ fn bad_input_exits_2_naming_file_and_line() {
     ]);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:1: missing key column \"id\"");
+    assert_stderr(&run, "nothing was written to out.jsonl");
+}
+
+#[test]
+fn an_error_after_some_rows_says_they_are_kept_and_how_to_resume() {
+    let env = Env::new();
+    env.write("in.jsonl", "{\"id\": 1}\n{\"id\": 2}\nbroken\n");
+    env.script("echo.sh", scripts::ECHO);
+    let run = env.run(&[
+        "map",
+        "in.jsonl",
+        "out.jsonl",
+        "--key",
+        "id",
+        "--",
+        "./echo.sh",
+    ]);
+    assert_code(&run, 2);
+    assert_stderr(
+        &run,
+        "stopped while writing out.jsonl; the rows written so far are kept",
+    );
+    assert_stderr(&run, "in.jsonl:3: invalid json");
+    assert_eq!(env.rows("out.jsonl").len(), 2);
 }
 
 #[test]

@@ -22,6 +22,32 @@ async fn run_map(
     (result, rows(&dst))
 }
 
+/// A bad row under Raise ends the run, but the calls already running for
+/// the rows before it are paid for: they finish and their rows are written
+/// before the error comes back. Nothing after the bad row is called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_under_raise_lets_the_running_calls_finish_and_keeps_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    std::fs::write(&src, "{\"key\": 1}\n{\"key\": 2}\nnot json\n{\"key\": 3}\n").unwrap();
+    let calls = support::Calls::default();
+    let record = calls.clone();
+    let slow = move |row: Row| {
+        record.record(&row["key"]);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            support::plus_one(row).await
+        }
+    };
+    let err = map_by_key(&src, &dst, slow, MapOptions::new("key"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidJson { line: 3, .. }), "{err}");
+    let keys: Vec<_> = rows(&dst).iter().map(|row| row["key"].clone()).collect();
+    assert_eq!(keys, [json!(1), json!(2)]);
+    assert_eq!(calls.total(), 2);
+}
+
 #[tokio::test]
 async fn invalid_json_names_file_and_line() {
     let (result, _) = run_map("{\"key\": 1}\n{\"key\": 2\n", MapOptions::new("key")).await;

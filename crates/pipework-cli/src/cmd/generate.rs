@@ -31,7 +31,7 @@ pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let mut seen = std::collections::HashSet::new();
     keys.retain(|k| seen.insert(k.clone()));
     let total = (keys.len() * args.count) as u64;
-    let session = Session::start(&args.run, total)?;
+    let session = Session::start(&args.run, total, &args.dst)?;
     let runner = session.runner.clone();
     let column = args.key.clone();
     let generate = move |key: Value, index: usize| {
@@ -46,5 +46,5 @@ pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = session.create_options();
     let result = create_or_resume(&args.dst, &args.key, args.count, keys, generate, opts).await;
-    session.finish(result, &args.dst)
+    session.finish(result)
 }

@@ -13,7 +13,7 @@ use crate::session::{count_lines, Session};
 pub(crate) async fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
     Runner::check(&args.run.cmd)?;
     let total = count_lines(&args.src).await?;
-    let session = Session::start(&args.run, total)?;
+    let session = Session::start(&args.run, total, &args.dst)?;
     let runner = session.runner.clone();
     let f = move |row: Row| {
         let runner = runner.clone();
@@ -24,7 +24,7 @@ pub(crate) async fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = session.map_options(&args.key, &args.keep);
     let result = map_by_key(&args.src, &args.dst, f, opts).await;
-    session.finish(result, &args.dst)
+    session.finish(result)
 }
 
 /// A row as CMD's stdin: one line of JSON.

@@ -163,18 +163,33 @@ where
     ) -> Result<Report, Error> {
         let mut eof = false;
         let common = self.common.clone();
+        // A bad row under `Raise` ends the run, but only once the calls
+        // already running for the rows before it have finished and their
+        // rows are written: those calls are paid for.
+        let mut raised = None;
         loop {
-            if !self.report.stopped {
-                self.place()?;
+            if !self.report.stopped && raised.is_none() {
+                match self.place() {
+                    Ok(()) => {}
+                    Err(error) if error.is_bad_input() => {
+                        raised = Some(error);
+                        self.inbox.clear();
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             self.write_head().await?;
+            let winding_down = self.report.stopped || raised.is_some();
             let can_read = !eof
-                && !self.report.stopped
+                && !winding_down
                 && self.inbox.is_empty()
                 && self.pending.len() < self.read_ahead;
             let idle = self.calls.is_empty() && self.pending.is_empty();
-            if idle && (self.report.stopped || (eof && self.inbox.is_empty())) {
-                return Ok(self.report.clone());
+            if idle && (winding_down || (eof && self.inbox.is_empty())) {
+                return match raised {
+                    Some(error) => Err(error),
+                    None => Ok(self.report.clone()),
+                };
             }
             tokio::select! {
                 biased;
@@ -194,9 +209,10 @@ where
                     }
                     if let Err(error) = finished {
                         // The run stops; still write the rows that are ready
-                        // before the failed key's first row.
+                        // before the failed key's first row. A bad row seen
+                        // earlier is the first error.
                         self.write_head().await?;
-                        return Err(error);
+                        return Err(raised.unwrap_or(error));
                     }
                 }
                 () = self.writer.written(), if !self.at_risk.is_empty() => {
