@@ -4,6 +4,17 @@ use serde_json::json;
 
 use crate::support::{assert_code, assert_stderr, scripts, Env};
 
+/// `pipework map in.jsonl out.jsonl --key id -- ./echo.sh`, the plainest run.
+const MAP_ECHO: &[&str] = &[
+    "map",
+    "in.jsonl",
+    "out.jsonl",
+    "--key",
+    "id",
+    "--",
+    "./echo.sh",
+];
+
 fn source(env: &Env) {
     env.write_rows(
         "in.jsonl",
@@ -62,15 +73,7 @@ fn hostile_key_values_reach_cmd_only_as_json_data() {
     let rows: Vec<_> = hostile.iter().map(|k| json!({"id": k})).collect();
     env.write_rows("in.jsonl", &rows);
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./echo.sh",
-    ]);
+    let run = env.run(MAP_ECHO);
     assert_code(&run, 0);
     let out = env.rows("out.jsonl");
     assert_eq!(out.len(), hostile.len());
@@ -147,27 +150,11 @@ fn bad_input_exits_2_naming_file_and_line() {
     let env = Env::new();
     env.write("in.jsonl", "{\"id\": 1}\n{\"id\": \n");
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./echo.sh",
-    ]);
+    let run = env.run(MAP_ECHO);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:2: invalid json");
     env.write("in.jsonl", "{\"name\": 1}\n");
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./echo.sh",
-    ]);
+    let run = env.run(MAP_ECHO);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:1: missing key column \"id\"");
     assert_stderr(&run, "nothing was written to out.jsonl");
@@ -178,15 +165,7 @@ fn an_error_after_some_rows_says_they_are_kept_and_how_to_resume() {
     let env = Env::new();
     env.write("in.jsonl", "{\"id\": 1}\n{\"id\": 2}\nbroken\n");
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./echo.sh",
-    ]);
+    let run = env.run(MAP_ECHO);
     assert_code(&run, 2);
     assert_stderr(
         &run,
