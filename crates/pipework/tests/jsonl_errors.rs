@@ -401,3 +401,62 @@ async fn rows_ready_when_a_call_fails_under_raise_are_still_written() {
     let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
     assert_eq!(keys, [json!(1), json!(3)]);
 }
+
+/// A call failing under Raise ends the run, but the other calls already
+/// running are paid for: they finish and their rows are written (the failed
+/// key's rows are left out, for a rerun to retry) before the error comes
+/// back. No new call starts after the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_call_under_raise_lets_the_other_running_calls_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    let text: String = (1..=6).map(|k| format!("{{\"key\": {k}}}\n")).collect();
+    std::fs::write(&src, text).unwrap();
+    let calls = support::Calls::default();
+    let record = calls.clone();
+    let f = move |row: Row| {
+        record.record(&row["key"]);
+        async move {
+            if row["key"] == json!(2) {
+                return Err("fails at once".to_owned());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok(support::row(json!({"ok": true})))
+        }
+    };
+    let err = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "key 2: fails at once");
+    let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(keys, [json!(1), json!(3)]);
+    assert_eq!(calls.total(), 3, "{:?}", calls.get());
+}
+
+/// The same for `create_or_resume`: the generators already running when one
+/// fails under Raise finish, and their rows are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_generator_under_raise_lets_the_running_ones_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let generate = |key: Value, _index: usize| async move {
+        if key == json!("b") {
+            return Err("fails at once".to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Ok(Row::new())
+    };
+    let opts = CreateOptions::default().limit(3);
+    let err = create_or_resume(&path, "k", 1, ["a", "b", "c", "d"], generate, opts)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "key \"b\": fails at once");
+    // Rows come in completion order.
+    let mut keys: Vec<String> = rows(&path)
+        .into_iter()
+        .map(|r| r["k"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["a", "c"]);
+}

@@ -79,6 +79,13 @@ struct Pending<K> {
     first: bool,
 }
 
+/// Whether an error under `Raise` lets the running calls finish before the
+/// run ends with it: an error about one row or key. Anything else (I/O, a
+/// panicking callback, a cancelled runtime) ends the run at once.
+fn winds_down(error: &Error) -> bool {
+    error.is_bad_input() || error.key().is_some()
+}
+
 /// Runs the loop. `resumed` is what the destination already holds.
 pub(crate) async fn run<S, F, Fut, E>(
     src: &Path,
@@ -163,15 +170,16 @@ where
     ) -> Result<Report, Error> {
         let mut eof = false;
         let common = self.common.clone();
-        // A bad row under `Raise` ends the run, but only once the calls
-        // already running for the rows before it have finished and their
-        // rows are written: those calls are paid for.
+        // A bad row or a failed key under `Raise` ends the run, but only
+        // once the calls already running have finished and every row whose
+        // result is known is written: those calls are paid for. (The failed
+        // key's rows are left out, as under `Skip`; a rerun retries it.)
         let mut raised = None;
         loop {
             if !self.report.stopped && raised.is_none() {
                 match self.place() {
                     Ok(()) => {}
-                    Err(error) if error.is_bad_input() => {
+                    Err(error) if winds_down(&error) => {
                         raised = Some(error);
                         self.inbox.clear();
                     }
@@ -207,12 +215,16 @@ where
                         };
                         finished = self.finish_call(joined);
                     }
-                    if let Err(error) = finished {
-                        // The run stops; still write the rows that are ready
-                        // before the failed key's first row. A bad row seen
-                        // earlier is the first error.
-                        self.write_head().await?;
-                        return Err(raised.unwrap_or(error));
+                    match finished {
+                        Ok(()) => {}
+                        // The first error is the one returned.
+                        Err(error) if winds_down(&error) => {
+                            if raised.is_none() {
+                                raised = Some(error);
+                                self.inbox.clear();
+                            }
+                        }
+                        Err(error) => return Err(error),
                     }
                 }
                 () = self.writer.written(), if !self.at_risk.is_empty() => {
@@ -384,17 +396,13 @@ where
         }
     }
 
-    /// Marks a key failed; under `Raise`, stops every call and returns the error.
+    /// Marks a key failed; under `Raise`, returns the error.
     fn fail(&mut self, id: usize, error: Error) -> Result<(), Error> {
         if let Some(state) = self.keys.get_mut(id) {
             state.slot = Slot::Failed;
         }
         self.report.keys_failed += 1;
-        if let Err(error) = self.common.skip_or_raise(error) {
-            self.calls.abort_all();
-            return Err(error);
-        }
-        Ok(())
+        self.common.skip_or_raise(error)
     }
 
     /// Sends every row at the head of `pending` whose result is known.

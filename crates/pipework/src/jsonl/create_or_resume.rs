@@ -123,8 +123,17 @@ where
     let mut exhausted = false;
 
     let result: Result<(), Error> = async {
+        // A failed call under `Raise` ends the run once the calls already
+        // running have finished and their rows are written (they are paid
+        // for); the first such error is the one returned.
+        let mut raised: Option<Error> = None;
         loop {
-            while !report.stopped && !exhausted && unsafe_rows < opts.limit && calls.has_room() {
+            while !report.stopped
+                && raised.is_none()
+                && !exhausted
+                && unsafe_rows < opts.limit
+                && calls.has_room()
+            {
                 let Some((key, index)) = todo.next() else {
                     exhausted = true;
                     break;
@@ -136,12 +145,15 @@ where
                     Err(payload) => {
                         let message = crate::panic_message::panic_message(payload.as_ref());
                         unsafe_rows -= 1;
-                        fail(&common, &mut report, &mut calls, Error::CallPanicked { key, message })?;
+                        let failed = fail(&common, &mut report, Error::CallPanicked { key, message });
+                        if let Err(error) = failed {
+                            raised = Some(error);
+                        }
                     }
                 }
             }
-            if calls.is_empty() && (exhausted || report.stopped) {
-                return Ok(());
+            if calls.is_empty() && (exhausted || report.stopped || raised.is_some()) {
+                return raised.map_or(Ok(()), Err);
             }
             tokio::select! {
                 biased;
@@ -160,7 +172,9 @@ where
                         }
                         Err(error) => {
                             unsafe_rows -= 1;
-                            fail(&common, &mut report, &mut calls, error)?;
+                            if let Err(error) = fail(&common, &mut report, error) {
+                                raised.get_or_insert(error);
+                            }
                         }
                     }
                     common.progress(&report)?;
@@ -205,19 +219,11 @@ fn finish(
     }
 }
 
-fn fail(
-    common: &Common,
-    report: &mut Report,
-    calls: &mut Bounded<Value, Result<Row, BoxError>>,
-    error: Error,
-) -> Result<(), Error> {
+/// Counts a failed row; under `Raise`, gives its error back.
+fn fail(common: &Common, report: &mut Report, error: Error) -> Result<(), Error> {
     report.keys_failed += 1;
     report.rows_failed += 1;
-    if let Err(error) = common.skip_or_raise(error) {
-        calls.abort_all();
-        return Err(error);
-    }
-    Ok(())
+    common.skip_or_raise(error)
 }
 
 /// Repairs a torn last line and counts the rows per key of an existing file.

@@ -92,9 +92,10 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// Under [`OnError::Raise`](super::OnError::Raise): the first bad row of
 /// `src` ([`Error::InvalidJson`], [`Error::NotAnObject`], [`Error::MissingKey`],
 /// [`Error::BadKey`]) or of `dst` when resuming, or the first failed call
-/// ([`Error::Call`], [`Error::CallPanicked`], [`Error::KeyChanged`]). Calls
-/// still running are aborted; rows before the failure that could be written
-/// are, and stay. Under [`OnError::Skip`](super::OnError::Skip) these are
+/// ([`Error::Call`], [`Error::CallPanicked`], [`Error::KeyChanged`]). No
+/// call starts after it; the calls still running finish, and every row whose
+/// result is known is written before the error is returned (see the
+/// [module docs](super#errors-and-skipping)). Under [`OnError::Skip`](super::OnError::Skip) these are
 /// reported and the run goes on. Always: [`Error::Io`] and
 /// [`Error::InvalidOption`] (a concurrency or read-ahead of 0, or `dst` being
 /// `src`).

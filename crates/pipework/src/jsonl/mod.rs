@@ -80,14 +80,13 @@
 //! Bad input names the file and line: invalid JSON, a row that is not an
 //! object, a missing key column, a key that is not a string, number or
 //! boolean. With [`OnError::Raise`] (the default) the first bad row or failed
-//! call stops the run and is returned; rows already written stay. A bad row
-//! stops the reading and the starting of calls, lets the calls already
-//! running for the rows before it finish (they are paid for) and writes
-//! their rows, then returns; a failed call aborts the other running calls
-//! and writes the rows whose results are known. With [`OnError::Skip`] the
-//! error goes to the skip callback (stderr by default) and the run goes on;
-//! a failed key's rows are left out, so the next run retries it. A panic in
-//! `f` is that key's error, never a hang.
+//! call stops the run and is returned; rows already written stay. Stopping
+//! means: nothing more is read and no call starts, the calls already running
+//! finish (they are paid for), every row whose result is known is written
+//! (a failed key's rows are left out), and then the error comes back. With
+//! [`OnError::Skip`] the error goes to the skip callback (stderr by default)
+//! and the run goes on. Either way a failed key's rows are left out, so the
+//! next run retries it. A panic in `f` is that key's error, never a hang.
 //!
 //! # Stopping
 //!

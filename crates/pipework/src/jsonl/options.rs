@@ -14,7 +14,9 @@ use crate::panic_message::panic_message;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnError {
-    /// Stop and return the error. Rows already written stay in the destination.
+    /// Stop and return the error: nothing more is read or started, calls
+    /// already running finish and the rows whose results are known are
+    /// written first. Rows already written stay in the destination.
     #[default]
     Raise,
     /// Report the error to the skip callback and go on. A failed key's rows are
