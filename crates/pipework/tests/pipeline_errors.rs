@@ -56,11 +56,20 @@ fn a_step_error_names_the_step_and_keeps_its_source() {
 fn a_failing_step_stops_pulling_an_endless_source() {
     let pulls = Arc::new(AtomicUsize::new(0));
     let counter = pulls.clone();
+    let checks = Arc::new(AtomicUsize::new(0));
+    let checked = checks.clone();
     let mut pipeline = Pipeline::new()
         .map(|n: u64| n)
         .threads(4)
         .queue(10)
-        .try_map(|n: u64| if n == 300 { Err(Bad(n)) } else { Ok(n) })
+        .try_map(move |n: u64| {
+            checked.fetch_add(1, Ordering::SeqCst);
+            if n == 300 {
+                Err(Bad(n))
+            } else {
+                Ok(n)
+            }
+        })
         .queue(10);
     pipeline.put_iter((0u64..).inspect(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
@@ -68,10 +77,15 @@ fn a_failing_step_stops_pulling_an_endless_source() {
     let started = Instant::now();
     assert!(pipeline.run().is_err());
     assert!(started.elapsed() < PROMPTLY);
-    // 301 items reached the failing step; at most two full queues, one item
-    // per thread and one in the feeder's hand were pulled besides.
-    let pulled = pulls.load(Ordering::SeqCst);
-    assert!(pulled <= 301 + 10 + 4 + 10 + 1, "{pulled} pulled");
+    // Every item pulled was checked, or was in flight when the check failed:
+    // at most two full queues, one item per thread of the first step and one
+    // in the feeder's hand. (Counting from 301 would be wrong: with four
+    // threads before it, the checker may see 300 early or late.)
+    let (pulled, checked) = (pulls.load(Ordering::SeqCst), checks.load(Ordering::SeqCst));
+    assert!(
+        pulled <= checked + 10 + 4 + 10 + 1,
+        "{pulled} pulled, {checked} checked"
+    );
 }
 
 mod panics {
