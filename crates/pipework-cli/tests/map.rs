@@ -4,17 +4,6 @@ use serde_json::json;
 
 use crate::support::{assert_code, assert_stderr, scripts, Env};
 
-/// `pipework map in.jsonl out.jsonl --key id -- ./echo.sh`, the plainest run.
-const MAP_ECHO: &[&str] = &[
-    "map",
-    "in.jsonl",
-    "out.jsonl",
-    "--key",
-    "id",
-    "--",
-    "./echo.sh",
-];
-
 fn source(env: &Env) {
     env.write_rows(
         "in.jsonl",
@@ -31,17 +20,7 @@ fn writes_one_row_per_source_row_and_runs_cmd_once_per_key() {
     let env = Env::new();
     source(&env);
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--keep",
-        "name",
-        "--",
-        "./echo.sh",
-    ]);
+    let run = env.run_by_id("map", &["--keep", "name"], &["./echo.sh"]);
     assert_code(&run, 0);
     let first_of_1 = json!({"id": 1, "name": "a", "extra": "x"});
     assert_eq!(
@@ -73,7 +52,7 @@ fn hostile_key_values_reach_cmd_only_as_json_data() {
     let rows: Vec<_> = hostile.iter().map(|k| json!({"id": k})).collect();
     env.write_rows("in.jsonl", &rows);
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(MAP_ECHO);
+    let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 0);
     let out = env.rows("out.jsonl");
     assert_eq!(out.len(), hostile.len());
@@ -93,19 +72,7 @@ fn cmd_arguments_are_passed_as_argv_never_through_a_shell() {
     let env = Env::new();
     env.write_rows("in.jsonl", &[json!({"id": 1})]);
     env.script("args.sh", scripts::PRINT_ARGS);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./args.sh",
-        "two words",
-        "$HOME",
-        "*",
-        ";ls",
-    ]);
+    let run = env.run_by_id("map", &[], &["./args.sh", "two words", "$HOME", "*", ";ls"]);
     assert_code(&run, 0);
     assert_eq!(
         env.rows("out.jsonl")[0]["args"],
@@ -117,30 +84,14 @@ fn cmd_arguments_are_passed_as_argv_never_through_a_shell() {
 fn missing_cmd_is_an_error_before_any_work() {
     let env = Env::new();
     source(&env);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "./no-such-command",
-    ]);
+    let run = env.run_by_id("map", &[], &["./no-such-command"]);
     assert_code(&run, 2);
     assert_stderr(
         &run,
         "command not found or not executable: ./no-such-command",
     );
     assert!(!env.path("out.jsonl").exists());
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--",
-        "no-such-command-in-path",
-    ]);
+    let run = env.run_by_id("map", &[], &["no-such-command-in-path"]);
     assert_code(&run, 2);
     assert_stderr(&run, "command not found in PATH: no-such-command-in-path");
 }
@@ -150,11 +101,11 @@ fn bad_input_exits_2_naming_file_and_line() {
     let env = Env::new();
     env.write("in.jsonl", "{\"id\": 1}\n{\"id\": \n");
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(MAP_ECHO);
+    let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:2: invalid json");
     env.write("in.jsonl", "{\"name\": 1}\n");
-    let run = env.run(MAP_ECHO);
+    let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:1: missing key column \"id\"");
     assert_stderr(&run, "nothing was written to out.jsonl");
@@ -165,7 +116,7 @@ fn an_error_after_some_rows_says_they_are_kept_and_how_to_resume() {
     let env = Env::new();
     env.write("in.jsonl", "{\"id\": 1}\n{\"id\": 2}\nbroken\n");
     env.script("echo.sh", scripts::ECHO);
-    let run = env.run(MAP_ECHO);
+    let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 2);
     assert_stderr(
         &run,
@@ -180,17 +131,7 @@ fn usage_errors_exit_2() {
     let env = Env::new();
     let run = env.run(&["map", "in.jsonl", "out.jsonl", "--key", "id"]);
     assert_code(&run, 2);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "0",
-        "--",
-        "true",
-    ]);
+    let run = env.run_by_id("map", &["--jobs", "0"], &["true"]);
     assert_code(&run, 2);
     let run = env.run(&[
         "map",
@@ -217,17 +158,7 @@ fn failing_cmd_under_raise_exits_2_with_its_stderr_tail() {
         ],
     );
     env.script("fail.sh", scripts::FAIL_ON_BAD);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "1",
-        "--",
-        "./fail.sh",
-    ]);
+    let run = env.run_by_id("map", &["--jobs", "1"], &["./fail.sh"]);
     assert_code(&run, 2);
     assert_stderr(&run, "key \"bad\": the command failed (exit status: 3)");
     assert_stderr(&run, "line one of the complaint\ncannot handle this row");
@@ -255,17 +186,7 @@ fn failing_cmd_under_skip_exits_1_and_keeps_the_other_rows() {
         ],
     );
     env.script("fail.sh", scripts::FAIL_ON_BAD);
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--on-error",
-        "skip",
-        "--",
-        "./fail.sh",
-    ]);
+    let run = env.run_by_id("map", &["--on-error", "skip"], &["./fail.sh"]);
     assert_code(&run, 1);
     assert_stderr(&run, "skipped: key \"bad\": the command failed");
     assert_stderr(&run, "1 key failed; rerun the same command to retry it");
@@ -286,15 +207,7 @@ fn output_that_is_not_one_object_is_that_keys_error() {
         ("cat >/dev/null", "printed nothing"),
     ] {
         env.script("bad.sh", body);
-        let run = env.run(&[
-            "map",
-            "in.jsonl",
-            "out.jsonl",
-            "--key",
-            "id",
-            "--",
-            "./bad.sh",
-        ]);
+        let run = env.run_by_id("map", &[], &["./bad.sh"]);
         assert_code(&run, 2);
         assert!(run.stderr.contains(problem), "{problem}: {}", run.stderr);
     }
@@ -306,17 +219,7 @@ fn timeout_kills_a_slow_cmd_and_reports_its_stderr() {
     env.write_rows("in.jsonl", &[json!({"id": 1})]);
     env.script("slow.sh", "echo 'warming up' >&2\nexec sleep 30\n");
     let started = std::time::Instant::now();
-    let run = env.run(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--timeout",
-        "0.3",
-        "--",
-        "./slow.sh",
-    ]);
+    let run = env.run_by_id("map", &["--timeout", "0.3"], &["./slow.sh"]);
     assert_code(&run, 2);
     assert_stderr(
         &run,

@@ -75,6 +75,16 @@ impl Env {
         }
     }
 
+    /// Runs `pipework SUBCOMMAND in.jsonl out.jsonl --key id OPTIONS... -- CMD...`
+    /// (`map` or `flatmap`), the shape of most tests.
+    pub(crate) fn run_by_id(&self, subcommand: &str, options: &[&str], cmd: &[&str]) -> Run {
+        let mut args = vec![subcommand, "in.jsonl", "out.jsonl", "--key", "id"];
+        args.extend_from_slice(options);
+        args.push("--");
+        args.extend_from_slice(cmd);
+        self.run(&args)
+    }
+
     /// The rows of a JSONL file in the scratch directory (none if missing).
     pub(crate) fn rows(&self, name: &str) -> Vec<Value> {
         rows(&self.path(name))
