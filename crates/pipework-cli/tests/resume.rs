@@ -1,7 +1,7 @@
 //! Interrupting `pipework` (SIGKILL, Ctrl-C) and running it again.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rand::Rng;
@@ -97,15 +97,15 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
     }
 }
 
-#[test]
-fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
-    let env = Env::new();
+/// The arguments of a map over `keys` keys whose command sleeps `seconds`
+/// before echoing, two at a time.
+fn slow_map(env: &Env, keys: i64, seconds: u32) -> [&'static str; 9] {
     env.write_rows(
         "in.jsonl",
-        &(0..6).map(|k| json!({"id": k})).collect::<Vec<_>>(),
+        &(0..keys).map(|k| json!({"id": k})).collect::<Vec<_>>(),
     );
-    env.script("slow.sh", &format!("sleep 1\n{}", scripts::ECHO));
-    let args = [
+    env.script("slow.sh", &format!("sleep {seconds}\n{}", scripts::ECHO));
+    [
         "map",
         "in.jsonl",
         "out.jsonl",
@@ -115,13 +115,26 @@ fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
         "2",
         "--",
         "./slow.sh",
-    ];
+    ]
+}
+
+/// Starts `pipework` with `args`, with stderr captured, and lets its first
+/// commands start.
+fn start(env: &Env, args: &[&str]) -> Child {
     let child = env
-        .pipework(&args)
+        .pipework(args)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     std::thread::sleep(Duration::from_millis(400));
+    child
+}
+
+#[test]
+fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
+    let env = Env::new();
+    let args = slow_map(&env, 6, 1);
+    let child = start(&env, &args);
     interrupt(child.id());
     let out = child
         .wait_with_output()
@@ -147,29 +160,9 @@ fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
 #[test]
 fn second_ctrl_c_kills_running_commands() {
     let env = Env::new();
-    env.write_rows(
-        "in.jsonl",
-        &(0..4).map(|k| json!({"id": k})).collect::<Vec<_>>(),
-    );
-    env.script("slow.sh", &format!("sleep 30\n{}", scripts::ECHO));
-    let args = [
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "2",
-        "--",
-        "./slow.sh",
-    ];
+    let args = slow_map(&env, 4, 30);
     let started = std::time::Instant::now();
-    let child = env
-        .pipework(&args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    std::thread::sleep(Duration::from_millis(400));
+    let child = start(&env, &args);
     interrupt(child.id());
     std::thread::sleep(Duration::from_millis(200));
     interrupt(child.id());
