@@ -19,6 +19,26 @@ use pipework::jsonl::{
 use serde_json::{json, Value};
 use support::{fixture, multiset, rows, write_rows, Calls, Skipped};
 
+/// Holds key 10's call until key 20's has run, so that calls finish out of
+/// source order (upstream's `*_out_of_order_finish` tests).
+#[derive(Clone)]
+struct TwentyBeforeTen(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl TwentyBeforeTen {
+    fn new() -> Self {
+        TwentyBeforeTen(std::sync::Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    async fn pass(&self, key: i64) {
+        if key == 10 {
+            let _permit = self.0.acquire().await;
+        }
+        if key == 20 {
+            self.0.add_permits(1);
+        }
+    }
+}
+
 async fn letter_row(_key: Value, _index: usize) -> Result<Row, std::io::Error> {
     Ok(Row::new())
 }
@@ -152,24 +172,17 @@ mod map_jsonl_trivial {
 /// `test_map_jsonl_out_of_order_finish`
 mod map_jsonl_out_of_order_finish {
     use super::*;
-    use std::sync::Arc;
-    use tokio::sync::Semaphore;
 
     #[tokio::test]
     async fn key_10_waiting_for_key_20_still_gives_the_right_rows() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("out.jsonl");
-        let second_finished = Arc::new(Semaphore::new(0));
+        let order = TwentyBeforeTen::new();
         let task = move |row: Row| {
-            let second_finished = second_finished.clone();
+            let order = order.clone();
             async move {
                 let key = row["key"].as_i64().unwrap_or(0);
-                if key == 10 {
-                    let _permit = second_finished.acquire().await;
-                }
-                if key == 20 {
-                    second_finished.add_permits(1);
-                }
+                order.pass(key).await;
                 Ok::<_, std::io::Error>(support::row(json!({"result": key + 1, "key": key})))
             }
         };
@@ -399,24 +412,17 @@ mod flatmap_jsonl_empty_list {
 /// `test_flatmap_jsonl_out_of_order_finish`
 mod flatmap_jsonl_out_of_order_finish {
     use super::*;
-    use std::sync::Arc;
-    use tokio::sync::Semaphore;
 
     #[tokio::test]
     async fn out_of_order_completion_gives_the_right_rows() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("out.jsonl");
-        let second_finished = Arc::new(Semaphore::new(0));
+        let order = TwentyBeforeTen::new();
         let task = move |row: Row| {
-            let second_finished = second_finished.clone();
+            let order = order.clone();
             async move {
                 let key = row["key"].as_i64().unwrap_or(0);
-                if key == 10 {
-                    let _permit = second_finished.acquire().await;
-                }
-                if key == 20 {
-                    second_finished.add_permits(1);
-                }
+                order.pass(key).await;
                 two_results(row).await
             }
         };
