@@ -42,23 +42,23 @@ fn spawn_process(
     std::thread::spawn(move || run(&flow, &config))
 }
 
+/// Starts processes 0 and 1 of a two-process cluster on fresh addresses,
+/// with `threads[i]` worker threads each and a 30 s connect timeout.
+fn spawn_two(
+    flow: impl Fn() -> Dataflow,
+    threads: [usize; 2],
+) -> [std::thread::JoinHandle<Result<(), RunError>>; 2] {
+    let addresses = free_addresses(2);
+    let timeout = Duration::from_secs(30);
+    [
+        spawn_process(flow(), 0, threads[0], &addresses, timeout),
+        spawn_process(flow(), 1, threads[1], &addresses, timeout),
+    ]
+}
+
 #[test]
 fn worker_counts_must_agree_and_equal_counts_complete() {
-    let addresses = free_addresses(2);
-    let a = spawn_process(
-        counting_flow(None),
-        0,
-        1,
-        &addresses,
-        Duration::from_secs(30),
-    );
-    let b = spawn_process(
-        counting_flow(None),
-        1,
-        2,
-        &addresses,
-        Duration::from_secs(30),
-    );
+    let [a, b] = spawn_two(|| counting_flow(None), [1, 2]);
     // Different worker counts are refused by both sides.
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     for result in [a, b] {
@@ -71,43 +71,15 @@ fn worker_counts_must_agree_and_equal_counts_complete() {
             "{err}"
         );
     }
-    let addresses = free_addresses(2);
-    let a = spawn_process(
-        counting_flow(None),
-        0,
-        2,
-        &addresses,
-        Duration::from_secs(30),
-    );
-    let b = spawn_process(
-        counting_flow(None),
-        1,
-        2,
-        &addresses,
-        Duration::from_secs(30),
-    );
+    let [a, b] = spawn_two(|| counting_flow(None), [2, 2]);
     a.join().unwrap().unwrap();
     b.join().unwrap().unwrap();
 }
 
 #[test]
 fn a_failed_process_that_lives_on_does_not_leave_its_peer_waiting() {
-    let addresses = free_addresses(2);
     let started = Instant::now();
-    let a = spawn_process(
-        counting_flow(Some(20_000)),
-        0,
-        1,
-        &addresses,
-        Duration::from_secs(30),
-    );
-    let b = spawn_process(
-        counting_flow(Some(20_000)),
-        1,
-        1,
-        &addresses,
-        Duration::from_secs(30),
-    );
+    let [a, b] = spawn_two(|| counting_flow(Some(20_000)), [1, 1]);
     let a = a.join().unwrap().unwrap_err();
     let b = b.join().unwrap().unwrap_err();
     assert!(
@@ -175,10 +147,8 @@ fn a_quiet_peer_is_told_at_once_when_a_process_fails() {
                 .output("out", TestingSink::new());
         })
     };
-    let addresses = free_addresses(2);
     let started = Instant::now();
-    let a = spawn_process(flow(), 0, 1, &addresses, Duration::from_secs(30));
-    let b = spawn_process(flow(), 1, 1, &addresses, Duration::from_secs(30));
+    let [a, b] = spawn_two(flow, [1, 1]);
     let a = a.join().unwrap().unwrap_err();
     let b = b.join().unwrap().unwrap_err();
     assert!(
