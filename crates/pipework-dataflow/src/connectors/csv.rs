@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::files::DEFAULT_BATCH_SIZE;
+use super::files::{file_part, DEFAULT_BATCH_SIZE};
 use crate::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
 
 /// One CSV row: column name (from the header) to value.
@@ -86,12 +86,7 @@ impl FixedPartitionedSource for CsvSource {
     ///
     /// [`SourceError::NotFound`] when the file does not exist.
     fn list_parts(&self) -> Result<Vec<String>, SourceError> {
-        if !self.path.exists() {
-            return Err(SourceError::NotFound {
-                path: self.path.clone(),
-            });
-        }
-        Ok(vec![self.path.display().to_string()])
+        Ok(vec![file_part(&self.path)?])
     }
 
     fn build_part(
@@ -100,16 +95,8 @@ impl FixedPartitionedSource for CsvSource {
         part: &str,
         resume_state: Option<CsvPosition>,
     ) -> Result<CsvPartition, SourceError> {
-        if part != self.path.display().to_string() {
-            return Err(SourceError::UnknownPart {
-                part: part.to_owned(),
-            });
-        }
-        if self.batch_size == 0 {
-            return Err(SourceError::InvalidConfig {
-                message: "batch size must be at least 1".into(),
-            });
-        }
+        SourceError::check_only_part(part, &self.path.display().to_string())?;
+        SourceError::check_batch_size(self.batch_size)?;
         let file = File::open(&self.path).map_err(|source| SourceError::Io {
             path: self.path.clone(),
             source,

@@ -71,12 +71,7 @@ impl FixedPartitionedSource for FileSource {
     ///
     /// [`SourceError::NotFound`] when the file does not exist.
     fn list_parts(&self) -> Result<Vec<String>, SourceError> {
-        if !self.path.exists() {
-            return Err(SourceError::NotFound {
-                path: self.path.clone(),
-            });
-        }
-        Ok(vec![self.path.display().to_string()])
+        Ok(vec![file_part(&self.path)?])
     }
 
     fn build_part(
@@ -85,13 +80,24 @@ impl FixedPartitionedSource for FileSource {
         part: &str,
         resume_state: Option<u64>,
     ) -> Result<LinesPartition, SourceError> {
-        if part != self.path.display().to_string() {
-            return Err(SourceError::UnknownPart {
-                part: part.to_owned(),
-            });
-        }
+        SourceError::check_only_part(part, &self.path.display().to_string())?;
         LinesPartition::open(&self.path, part, self.batch_size, resume_state)
     }
+}
+
+/// The key of the one partition of a source reading the file at `path`:
+/// the path itself.
+///
+/// # Errors
+///
+/// [`SourceError::NotFound`] when the file does not exist.
+pub(crate) fn file_part(path: &Path) -> Result<String, SourceError> {
+    if !path.exists() {
+        return Err(SourceError::NotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(path.display().to_string())
 }
 
 /// A partition reading a file's lines, resumable by byte offset; built by
@@ -112,11 +118,7 @@ impl LinesPartition {
         batch_size: usize,
         resume_state: Option<u64>,
     ) -> Result<Self, SourceError> {
-        if batch_size == 0 {
-            return Err(SourceError::InvalidConfig {
-                message: "batch size must be at least 1".into(),
-            });
-        }
+        SourceError::check_batch_size(batch_size)?;
         let io = |source| SourceError::Io {
             path: path.to_path_buf(),
             source,

@@ -114,16 +114,8 @@ impl<T: Clone + 'static> FixedPartitionedSource for TestingSource<T> {
         part: &str,
         resume_state: Option<usize>,
     ) -> Result<TestingPartition<T>, SourceError> {
-        if part != "iterable" {
-            return Err(SourceError::UnknownPart {
-                part: part.to_owned(),
-            });
-        }
-        if self.batch_size == 0 {
-            return Err(SourceError::InvalidConfig {
-                message: "batch size must be at least 1".into(),
-            });
-        }
+        SourceError::check_only_part(part, "iterable")?;
+        SourceError::check_batch_size(self.batch_size)?;
         let next = resume_state.unwrap_or(0);
         if next > self.entries.len() {
             return Err(SourceError::InvalidResumeState {

@@ -87,4 +87,25 @@ impl SourceError {
     pub fn is_abort(&self) -> bool {
         matches!(self, SourceError::Abort)
     }
+
+    /// Refuses a batch size of 0, which would read nothing forever.
+    pub(crate) fn check_batch_size(batch_size: usize) -> Result<(), SourceError> {
+        if batch_size == 0 {
+            return Err(SourceError::InvalidConfig {
+                message: "batch size must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a partition key other than `expected`, the one partition of
+    /// a source.
+    pub(crate) fn check_only_part(part: &str, expected: &str) -> Result<(), SourceError> {
+        if part != expected {
+            return Err(SourceError::UnknownPart {
+                part: part.to_owned(),
+            });
+        }
+        Ok(())
+    }
 }

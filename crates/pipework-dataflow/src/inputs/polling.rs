@@ -142,11 +142,7 @@ where
         part: &str,
         resume_state: Option<P::State>,
     ) -> Result<Self::Partition, SourceError> {
-        if part != "singleton" {
-            return Err(SourceError::UnknownPart {
-                part: part.to_owned(),
-            });
-        }
+        SourceError::check_only_part(part, "singleton")?;
         let poller = (self.make)(resume_state)?;
         Ok(SimplePollingPartition::new(
             now,
