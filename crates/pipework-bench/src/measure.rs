@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,39 @@ pub(crate) struct Measurement {
     pub(crate) check: u64,
     /// Wall time of the work, measured inside the child.
     pub(crate) seconds: f64,
+}
+
+/// Counts a system's outputs and sums them: a [`Measurement`]'s `items` and
+/// `check` for the scenarios whose outputs are numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    count: u64,
+    sum: u64,
+}
+
+impl Tally {
+    /// Tallies every output, stopping at the first error.
+    pub(crate) fn of<E>(outputs: impl IntoIterator<Item = Result<u64, E>>) -> Result<Tally, E> {
+        let mut tally = Tally::default();
+        for output in outputs {
+            tally.add(output?);
+        }
+        Ok(tally)
+    }
+
+    pub(crate) fn add(&mut self, output: u64) {
+        self.count += 1;
+        self.sum += output;
+    }
+
+    /// The measurement of work that started at `start` and ends now.
+    pub(crate) fn measurement(self, start: Instant) -> Measurement {
+        Measurement {
+            items: self.count,
+            check: self.sum,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 impl Job {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use pipework::stream::run_bounded;
 
-use crate::measure::Measurement;
+use crate::measure::{Measurement, Tally};
 
 async fn task(i: u64, sleep: Option<Duration>) -> u64 {
     if let Some(d) = sleep {
@@ -31,22 +31,17 @@ pub(crate) fn pipework(
 ) -> anyhow::Result<Measurement> {
     let runtime = runtime()?;
     let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
+    let tally = runtime.block_on(async {
         let tasks = futures::stream::iter(0..n)
             .map(|i| async move { Ok::<u64, Infallible>(task(i, sleep).await) });
         let mut results = run_bounded(tasks, limit)?;
-        let (mut count, mut sum) = (0u64, 0u64);
+        let mut tally = Tally::default();
         while let Some(result) = results.next().await {
-            count += 1;
-            sum += result?;
+            tally.add(result?);
         }
-        anyhow::Ok((count, sum))
+        anyhow::Ok(tally)
     })?;
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(tally.measurement(start))
 }
 
 /// The baseline: futures' `buffer_unordered`, polling the futures inline.
@@ -57,18 +52,15 @@ pub(crate) fn buffer_unordered(
 ) -> anyhow::Result<Measurement> {
     let runtime = runtime()?;
     let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
+    let tally = runtime.block_on(async {
         futures::stream::iter(0..n)
             .map(|i| task(i, sleep))
             .buffer_unordered(limit)
-            .fold((0u64, 0u64), |(count, sum), i| async move {
-                (count + 1, sum + i)
+            .fold(Tally::default(), |mut tally, i| async move {
+                tally.add(i);
+                tally
             })
             .await
     });
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(tally.measurement(start))
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use pipework::stream::{BufferedPipeline, StagePanic};
 
-use crate::measure::{Job, Measurement};
+use crate::measure::{Job, Measurement, Tally};
 use crate::scenario::{Runner, Scenario, System};
 
 /// Stages in the chain.
@@ -50,7 +50,7 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
         .enable_all()
         .build()?;
     let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
+    let tally = runtime.block_on(async {
         let pipeline = BufferedPipeline::new();
         let numbers = pipeline.buffered(futures::stream::iter(0..n).then(|x| async move {
             tokio::time::sleep(SLEEP).await;
@@ -64,16 +64,11 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
             tokio::time::sleep(SLEEP).await;
             x.map(|x| x + 3)
         }))?;
-        let (mut count, mut sum) = (0u64, 0u64);
+        let mut tally = Tally::default();
         while let Some(x) = shifted.next().await {
-            count += 1;
-            sum += x?;
+            tally.add(x?);
         }
-        anyhow::Ok((count, sum))
+        anyhow::Ok(tally)
     })?;
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(tally.measurement(start))
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use pipework::stream::{BufferedPipeline, StagePanic};
 
-use crate::measure::{Job, Measurement};
+use crate::measure::{Job, Measurement, Tally};
 use crate::scenario::{sum_below, Runner, Scenario, System};
 
 pub(crate) const SCENARIO: Scenario = Scenario {
@@ -45,21 +45,16 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
         .enable_all()
         .build()?;
     let start = Instant::now();
-    let (count, sum) = runtime.block_on(async {
+    let tally = runtime.block_on(async {
         let pipeline = BufferedPipeline::new();
         let numbers = pipeline.buffered(futures::stream::iter(0..n).map(Ok::<u64, StagePanic>))?;
         let doubled = pipeline.buffered(numbers.map(|x| x.map(|x| x * 2)))?;
         let mut shifted = pipeline.buffered(doubled.map(|x| x.map(|x| x + 3)))?;
-        let (mut count, mut sum) = (0u64, 0u64);
+        let mut tally = Tally::default();
         while let Some(x) = shifted.next().await {
-            count += 1;
-            sum += x?;
+            tally.add(x?);
         }
-        anyhow::Ok((count, sum))
+        anyhow::Ok(tally)
     })?;
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(tally.measurement(start))
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use pipework::pipeline::Pipeline;
 
-use crate::measure::{Job, Measurement};
+use crate::measure::{Job, Measurement, Tally};
 use crate::scenario::{Runner, Scenario, System};
 
 /// Bytes per payload.
@@ -55,16 +55,7 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
     let start = Instant::now();
     let mut pipeline = Pipeline::new().map(slow_sum);
     pipeline.put_iter((0..job.items).map(payload));
-    let (mut count, mut sum) = (0u64, 0u64);
-    for x in pipeline.outputs()? {
-        count += 1;
-        sum += x?;
-    }
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(Tally::of(pipeline.outputs()?)?.measurement(start))
 }
 
 #[cfg(test)]

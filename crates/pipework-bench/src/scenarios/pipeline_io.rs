@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pipework::pipeline::Pipeline;
 
-use crate::measure::{Job, Measurement};
+use crate::measure::{Job, Measurement, Tally};
 use crate::scenario::{sum_below, waves, Runner, Scenario, System};
 
 /// Threads of the one step.
@@ -52,14 +52,5 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
         })
         .threads(THREADS as usize);
     pipeline.put_iter(0..job.items);
-    let (mut count, mut sum) = (0u64, 0u64);
-    for x in pipeline.outputs()? {
-        count += 1;
-        sum += x?;
-    }
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(Tally::of(pipeline.outputs()?)?.measurement(start))
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver};
 use pipework::pipeline::{Pipeline, DEFAULT_QUEUE};
 
-use crate::measure::{Job, Measurement};
+use crate::measure::{Job, Measurement, Tally};
 use crate::scenario::{sum_below, Runner, Scenario, System};
 
 /// Capacity of each channel of the hand-written baseline: pipework's default.
@@ -57,22 +57,13 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
         .map(|x| x + 1)
         .map(|x| x + 1);
     pipeline.put_iter(0..job.items);
-    let (mut count, mut sum) = (0u64, 0u64);
-    for x in pipeline.outputs()? {
-        count += 1;
-        sum += x?;
-    }
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(Tally::of(pipeline.outputs()?)?.measurement(start))
 }
 
 fn crossbeam_threads(job: &Job) -> anyhow::Result<Measurement> {
     let n = job.items;
     let start = Instant::now();
-    let (count, sum) = thread::scope(|scope| {
+    let tally = thread::scope(|scope| {
         let (source, mut rx) = bounded::<u64>(QUEUE);
         scope.spawn(move || {
             for i in 0..n {
@@ -93,12 +84,10 @@ fn crossbeam_threads(job: &Job) -> anyhow::Result<Measurement> {
             });
             rx = next;
         }
-        rx.iter()
-            .fold((0u64, 0u64), |(count, sum), x| (count + 1, sum + x))
+        rx.iter().fold(Tally::default(), |mut tally, x| {
+            tally.add(x);
+            tally
+        })
     });
-    Ok(Measurement {
-        items: count,
-        check: sum,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(tally.measurement(start))
 }
