@@ -75,13 +75,14 @@ impl IntoIterator for Shrinking {
 }
 
 #[test]
-fn shorter_second_epoch_is_an_error_after_the_full_batches() {
+fn shorter_second_epoch_is_an_error_after_all_its_items() {
     let shrinking = Shrinking {
         passes: Default::default(),
         len: 5,
     };
     let out: Vec<Result<Vec<usize>, Error>> = batches(shrinking, 2, 3).unwrap().collect();
-    // Epoch 0: 0..5, epoch 1: 0..4 (short), reported when it ends.
+    // Epoch 0: 0..5, epoch 1: 0..4 (short): its last item is yielded in a
+    // partial batch, then the error, then nothing.
     assert_eq!(
         out,
         [
@@ -89,6 +90,7 @@ fn shorter_second_epoch_is_an_error_after_the_full_batches() {
             Ok(vec![2, 3]),
             Ok(vec![4, 0]),
             Ok(vec![1, 2]),
+            Ok(vec![3]),
             Err(Error::ShortEpoch {
                 epoch: 1,
                 expected: 5,
@@ -96,27 +98,43 @@ fn shorter_second_epoch_is_an_error_after_the_full_batches() {
             }),
         ]
     );
-    assert!(out[4].as_ref().unwrap_err().is_short_epoch());
+    assert!(out[5].as_ref().unwrap_err().is_short_epoch());
 }
 
 #[test]
-fn one_shot_iterable_reports_short_second_epoch() {
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    for i in 0..3 {
+fn short_epoch_ending_on_a_batch_boundary_is_reported_at_once() {
+    let shrinking = Shrinking {
+        passes: Default::default(),
+        len: 3,
+    };
+    // With batches of one, no batch is pending when the short pass ends.
+    let out: Vec<Result<Vec<usize>, Error>> = batches(shrinking, 1, 2).unwrap().collect();
+    assert_eq!(
+        out,
+        [
+            Ok(vec![0]),
+            Ok(vec![1]),
+            Ok(vec![2]),
+            Ok(vec![0]),
+            Ok(vec![1]),
+            Err(Error::ShortEpoch {
+                epoch: 1,
+                expected: 3,
+                got: 2
+            }),
+        ]
+    );
+}
+
+#[test]
+fn one_shot_iterable_yields_one_epoch_with_its_partial_batch() {
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    for i in 0..5 {
         tx.send(i).unwrap();
     }
     drop(tx);
-    let rx2 = rx.clone();
-    let iterable = OneShot(rx2);
-    let err = collect(iterable, 2, 2).unwrap_err();
-    assert_eq!(
-        err,
-        Error::ShortEpoch {
-            epoch: 1,
-            expected: 3,
-            got: 0
-        }
-    );
+    let out = collect(OneShot(rx), 2, 2).unwrap();
+    assert_eq!(out, [vec![0, 1], vec![2, 3], vec![4]]);
 }
 
 /// A channel receiver as an iterable: every clone drains the same queue,

@@ -20,12 +20,15 @@ use super::Error;
 /// Building fails with [`Error::ZeroSize`] if `size` is 0 and with
 /// [`Error::ZeroEpochs`] if `epochs` is 0.
 ///
-/// While iterating, an epoch that yields fewer items than epoch 0 is
-/// reported as one `Err(`[`Error::ShortEpoch`]`)` when that epoch ends, in
-/// place of the partial batch that was being filled; then the iterator ends.
-/// This catches a one-shot iterator given where a collection was meant
-/// (its second pass is empty). A pass that yields more items than epoch 0 is
-/// not an error: all its items are batched.
+/// Every item pulled is yielded before any error. A pass after the first
+/// that yields nothing ends the iterator without an error, as abstractions
+/// does for an exhausted generator: a one-shot iterator gives one epoch's
+/// batches, the last partial one included. A later pass that yields some
+/// items but fewer than epoch 0 is an error: its items are batched (the
+/// partial batch being filled is yielded), then one
+/// `Err(`[`Error::ShortEpoch`]`)` follows and the iterator ends. A pass
+/// that yields more items than epoch 0 is not an error: all its items are
+/// batched.
 ///
 /// # Examples
 ///
@@ -55,6 +58,7 @@ where
         epoch: 0,
         first_len: 0,
         this_len: 0,
+        short: None,
     })
 }
 
@@ -69,6 +73,9 @@ pub struct Batches<I: IntoIterator> {
     epoch: usize,
     first_len: usize,
     this_len: usize,
+    /// A short epoch found while a partial batch was pending: reported on
+    /// the next call, after that batch.
+    short: Option<Error>,
 }
 
 impl<I: IntoIterator> std::fmt::Debug for Batches<I> {
@@ -78,7 +85,7 @@ impl<I: IntoIterator> std::fmt::Debug for Batches<I> {
             .field("epochs", &self.epochs)
             .field("epoch", &self.epoch)
             .field("first_len", &self.first_len)
-            .field("done", &self.current.is_none())
+            .field("done", &(self.current.is_none() && self.short.is_none()))
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +94,9 @@ impl<I: IntoIterator + Clone> Iterator for Batches<I> {
     type Item = Result<Vec<I::Item>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(short) = self.short.take() {
+            return Some(Err(short));
+        }
         let mut out = Vec::new();
         while out.len() < self.size {
             let pass = self.current.as_mut()?;
@@ -101,13 +111,22 @@ impl<I: IntoIterator + Clone> Iterator for Batches<I> {
             // This pass is over.
             if self.epoch == 0 {
                 self.first_len = self.this_len;
+            } else if self.this_len == 0 {
+                // An exhausted one-shot iterator: the epochs are over.
+                self.current = None;
+                break;
             } else if self.this_len < self.first_len {
                 self.current = None;
-                return Some(Err(Error::ShortEpoch {
+                let short = Error::ShortEpoch {
                     epoch: self.epoch,
                     expected: self.first_len,
                     got: self.this_len,
-                }));
+                };
+                if out.is_empty() {
+                    return Some(Err(short));
+                }
+                self.short = Some(short);
+                break;
             }
             self.epoch += 1;
             self.this_len = 0;

@@ -41,9 +41,11 @@
 //! # Errors
 //!
 //! A `size` or `epochs` of 0 is a [`Error`] when the helper is built (bytewax
-//! would loop forever yielding empty batches). [`batches`] also reports an
-//! epoch shorter than the first ([`Error::ShortEpoch`]), the sign of a
-//! one-shot iterator given where a collection was meant.
+//! would loop forever yielding empty batches). [`batches`] also reports a
+//! later epoch that is shorter than the first but not empty
+//! ([`Error::ShortEpoch`]), after yielding its items: the data changed
+//! between passes. An exhausted one-shot iterator (an empty later pass) just
+//! ends the batches, as in abstractions.
 
 mod epochs;
 mod error;
