@@ -17,8 +17,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::at_risk::AtRisk;
 use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
+use super::lock::DstLock;
 use super::options::{Common, MapOptions};
 use super::picked::Columns;
 use super::report::Report;
@@ -86,7 +88,8 @@ fn winds_down(error: &Error) -> bool {
     error.is_bad_input() || error.key().is_some()
 }
 
-/// Runs the loop. `resumed` is what the destination already holds.
+/// Runs the loop. `resumed` is what the destination already holds; `lock` is
+/// this run's hold on it, kept until the writer has closed it.
 pub(crate) async fn run<S, F, Fut, E>(
     src: &Path,
     dst: &Path,
@@ -94,6 +97,7 @@ pub(crate) async fn run<S, F, Fut, E>(
     opts: &MapOptions,
     resumed: HashMap<Value, Resumed<S::Out>>,
     log: Option<DoneLog>,
+    lock: DstLock,
 ) -> Result<Report, Error>
 where
     S: Shape,
@@ -115,10 +119,9 @@ where
         inbox: VecDeque::new(),
         pending: VecDeque::new(),
         calls: Bounded::new(opts.concurrency, opts.common.spawn_every_call),
-        writer: Writer::spawn(dst, log, opts.common.durability),
+        writer: Writer::spawn(dst, log, &opts.common, lock),
         dst: dst.to_path_buf(),
-        at_risk: VecDeque::new(),
-        unsafe_keys: 0,
+        at_risk: AtRisk::default(),
         report: Report::default(),
     };
     let result = engine.run(rows, reader).await;
@@ -149,10 +152,8 @@ struct Engine<S: Shape, F> {
     calls: Bounded<(usize, Value), Result<S::Out, BoxError>>,
     writer: Writer,
     dst: PathBuf,
-    /// Batches sent but not yet acknowledged, with the number of keys each makes safe.
-    at_risk: VecDeque<(u64, usize)>,
     /// Keys started in this run whose first row is not yet written.
-    unsafe_keys: usize,
+    at_risk: AtRisk,
     report: Report,
 }
 
@@ -163,6 +164,13 @@ where
     Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
     E: Into<BoxError>,
 {
+    /// The loop. Each turn first makes every move that needs no waiting
+    /// ([`settle`](Self::settle)), then either ends the run or waits for one
+    /// of the events that can change its state: a call finishing, the writer
+    /// acknowledging a batch, a batch of source rows, or the stop token. A
+    /// turn in which none of the first three can happen ends the run: with
+    /// its report if all work is done, or with [`Error::Stalled`] (a bug in
+    /// this loop) rather than a wait that nothing can end.
     async fn run(
         &mut self,
         mut rows: mpsc::Receiver<Vec<Result<SrcRow, Error>>>,
@@ -176,17 +184,7 @@ where
         // key's rows are left out, as under `Skip`; a rerun retries it.)
         let mut raised = None;
         loop {
-            if !self.report.stopped && raised.is_none() {
-                match self.place() {
-                    Ok(()) => {}
-                    Err(error) if winds_down(&error) => {
-                        raised = Some(error);
-                        self.inbox.clear();
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            self.write_head().await?;
+            self.settle(&mut raised).await?;
             let winding_down = self.report.stopped || raised.is_some();
             let can_read = !eof
                 && !winding_down
@@ -198,6 +196,10 @@ where
                     Some(error) => Err(error),
                     None => Ok(self.report.clone()),
                 };
+            }
+            let acks_due = self.at_risk.is_waiting();
+            if self.calls.is_empty() && !acks_due && !can_read {
+                return Err(self.stalled(eof));
             }
             tokio::select! {
                 biased;
@@ -227,14 +229,11 @@ where
                         Err(error) => return Err(error),
                     }
                 }
-                () = self.writer.written(), if !self.at_risk.is_empty() => {
-                    let acked = self.writer.acked();
-                    while self.at_risk.front().is_some_and(|&(seq, _)| seq <= acked) {
-                        if let Some((_, keys)) = self.at_risk.pop_front() {
-                            self.unsafe_keys -= keys;
-                        }
-                    }
-                }
+                written = self.writer.written(), if acks_due => match written {
+                    Ok(()) => self.at_risk.acked(self.writer.acked()),
+                    // The writer failed; `finish` returns its error.
+                    Err(_) => return Err(self.writer_stopped()),
+                },
                 batch = rows.recv(), if can_read => match batch {
                     Some(batch) => self.inbox.extend(batch),
                     None => {
@@ -246,22 +245,67 @@ where
                         ))?;
                     }
                 },
-                else => {
-                    // Nothing can happen any more, which the checks above rule
-                    // out; end as an incomplete run rather than hang.
-                    self.report.stopped = true;
-                    return Ok(self.report.clone());
-                }
+                else => return Err(self.stalled(eof)),
             }
         }
     }
 
-    /// Places rows from the inbox until one has to wait for a free call slot.
-    fn place(&mut self) -> Result<(), Error> {
+    /// Places rows and hands rows to the writer until neither moves: writing
+    /// a failed key's rows frees a call slot, and placing a row whose result
+    /// is known lets it be written.
+    async fn settle(&mut self, raised: &mut Option<Error>) -> Result<(), Error> {
+        loop {
+            let mut moved = false;
+            if !self.report.stopped && raised.is_none() {
+                match self.place() {
+                    Ok(placed) => moved |= placed,
+                    Err(error) if winds_down(&error) => {
+                        *raised = Some(error);
+                        self.inbox.clear();
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            moved |= self.write_head().await?;
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The error for a state in which the loop could wait for nothing.
+    fn stalled(&self, eof: bool) -> Error {
+        Error::Stalled {
+            state: format!(
+                "{} rows received and not placed, {} rows waiting for a result, \
+                 {} calls running, {} keys unwritten, source at its end: {eof}",
+                self.inbox.len(),
+                self.pending.len(),
+                usize::from(!self.calls.is_empty()),
+                self.at_risk.unwritten(),
+            ),
+        }
+    }
+
+    /// The error that ends the loop when the writer has stopped; the writer's
+    /// own error, returned by `finish`, takes its place.
+    fn writer_stopped(&self) -> Error {
+        Error::io(
+            "appending to",
+            &self.dst,
+            std::io::Error::other("the writer stopped"),
+        )
+    }
+
+    /// Places rows from the inbox until one has to wait for a free call slot;
+    /// true if it placed (or skipped) any.
+    fn place(&mut self) -> Result<bool, Error> {
+        let mut placed = false;
         while let Some(item) = self.inbox.pop_front() {
             let row = match item {
                 Ok(row) => row,
                 Err(e) if e.is_bad_input() => {
+                    placed = true;
                     self.common.skip_or_raise(e)?;
                     self.report.rows_invalid += 1;
                     self.common.progress(&self.report)?;
@@ -271,15 +315,16 @@ where
             };
             if let Some(row) = self.place_row(row)? {
                 self.inbox.push_front(Ok(row));
-                return Ok(());
+                return Ok(placed);
             }
+            placed = true;
         }
-        Ok(())
+        Ok(placed)
     }
 
     /// Places one row; gives it back if its key needs a call and none may start.
     fn place_row(&mut self, src: SrcRow) -> Result<Option<SrcRow>, Error> {
-        let has_room = self.unsafe_keys < self.concurrency && self.calls.has_room();
+        let has_room = self.at_risk.unwritten() < self.concurrency && self.calls.has_room();
         while self.keys.len() <= src.id {
             let resumed = self.resumed.remove(&src.key);
             self.keys.push(KeyState {
@@ -334,7 +379,7 @@ where
         };
         if first {
             state.slot = Slot::Running;
-            self.unsafe_keys += 1;
+            self.at_risk.start();
             let f = &mut self.f;
             // The reader parses in full the first row of every key (every row
             // of a flatmap), which is always the row that starts a call; the
@@ -405,8 +450,10 @@ where
         self.common.skip_or_raise(error)
     }
 
-    /// Sends every row at the head of `pending` whose result is known.
-    async fn write_head(&mut self) -> Result<(), Error> {
+    /// Sends every row at the head of `pending` whose result is known; true
+    /// if it took any row off `pending`.
+    async fn write_head(&mut self) -> Result<bool, Error> {
+        let before = self.pending.len();
         let mut batch = Vec::new();
         let mut made_safe = 0;
         while let Some(front) = self.pending.front() {
@@ -440,7 +487,7 @@ where
                         break;
                     };
                     if row.first {
-                        self.unsafe_keys -= 1;
+                        self.at_risk.drop_one();
                     }
                     self.report.rows_failed += 1;
                 }
@@ -448,23 +495,17 @@ where
             }
             self.common.progress(&self.report)?;
         }
+        let moved = self.pending.len() < before;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(moved);
         }
         match self.writer.send(batch).await {
             Some(seq) => {
-                if made_safe > 0 {
-                    self.at_risk.push_back((seq, made_safe));
-                }
-                Ok(())
+                self.at_risk.sent(seq, made_safe);
+                Ok(moved)
             }
-            // The appender stopped on an error, which `finish` returns; this
-            // one only ends the loop.
-            None => Err(Error::io(
-                "appending to",
-                &self.dst,
-                std::io::Error::other("the writer stopped"),
-            )),
+            // The appender stopped on an error, which `finish` returns.
+            None => Err(self.writer_stopped()),
         }
     }
 }
@@ -543,7 +584,8 @@ mod tests {
             path: dir.path().join("out.jsonl.done"),
             dst_len: 0,
         };
-        let report = run::<Unique, _, _, _>(&src, &dst, f, &opts, HashMap::new(), Some(log))
+        let lock = DstLock::acquire(&dst).unwrap();
+        let report = run::<Unique, _, _, _>(&src, &dst, f, &opts, HashMap::new(), Some(log), lock)
             .await
             .unwrap();
         assert_eq!(report.rows_written, 5000);

@@ -1,13 +1,15 @@
 //! `create_or_resume`: a file with exactly `key_count` rows per key.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::at_risk::AtRisk;
 use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
+use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
 use super::read::{key_of, read};
 use super::report::Report;
@@ -100,6 +102,7 @@ where
             wanted.push(key);
         }
     }
+    let lock = DstLock::acquire(path)?;
     let (counts, mut report) = {
         let (path, key_name, common) =
             (path.to_path_buf(), key_name.to_owned(), opts.common.clone());
@@ -117,11 +120,22 @@ where
     let common = opts.common.clone();
     let mut calls: Bounded<Value, Result<Row, BoxError>> =
         Bounded::new(opts.limit, opts.common.spawn_every_call);
-    let mut writer = Writer::spawn(path, None, common.durability);
-    let mut at_risk: VecDeque<u64> = VecDeque::new();
-    let mut unsafe_rows = 0usize;
+    let mut writer = Writer::spawn(path, None, &common, lock);
+    // Generated rows not yet written.
+    let mut at_risk = AtRisk::default();
     let mut exhausted = false;
+    let writer_stopped = || {
+        Error::io(
+            "appending to",
+            path,
+            std::io::Error::other("the writer stopped"),
+        )
+    };
 
+    // Each turn starts what it may, then ends the run or waits for a call to
+    // finish, the writer to acknowledge a row, or the stop token. A turn in
+    // which neither of the first two can happen and work is left is a bug,
+    // reported as `Error::Stalled` instead of a wait nothing can end.
     let result: Result<(), Error> = async {
         // A failed call under `Raise` ends the run once the calls already
         // running have finished and their rows are written (they are paid
@@ -131,20 +145,20 @@ where
             while !report.stopped
                 && raised.is_none()
                 && !exhausted
-                && unsafe_rows < opts.limit
+                && at_risk.unwritten() < opts.limit
                 && calls.has_room()
             {
                 let Some((key, index)) = todo.next() else {
                     exhausted = true;
                     break;
                 };
-                unsafe_rows += 1;
+                at_risk.start();
                 let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(key.clone(), index)));
                 match call {
                     Ok(call) => calls.spawn(key, async move { call.await.map_err(Into::into) }),
                     Err(payload) => {
                         let message = crate::panic_message::panic_message(payload.as_ref());
-                        unsafe_rows -= 1;
+                        at_risk.drop_one();
                         let failed = fail(&common, &mut report, Error::CallPanicked { key, message });
                         if let Err(error) = failed {
                             raised = Some(error);
@@ -154,6 +168,12 @@ where
             }
             if calls.is_empty() && (exhausted || report.stopped || raised.is_some()) {
                 return raised.map_or(Ok(()), Err);
+            }
+            let acks_due = at_risk.is_waiting();
+            if calls.is_empty() && !acks_due {
+                return Err(Error::Stalled {
+                    state: format!("no call running, {} rows unwritten, none being written", at_risk.unwritten()),
+                });
             }
             tokio::select! {
                 biased;
@@ -165,13 +185,11 @@ where
                             report.keys_computed += 1;
                             report.rows_written += 1;
                             report.lines_written += 1;
-                            let Some(seq) = writer.send(vec![Item::Plain(row)]).await else {
-                                return Err(Error::io("appending to", path, std::io::Error::other("the writer stopped")));
-                            };
-                            at_risk.push_back(seq);
+                            let seq = writer.send(vec![Item::Plain(row)]).await.ok_or_else(writer_stopped)?;
+                            at_risk.sent(seq, 1);
                         }
                         Err(error) => {
-                            unsafe_rows -= 1;
+                            at_risk.drop_one();
                             if let Err(error) = fail(&common, &mut report, error) {
                                 raised.get_or_insert(error);
                             }
@@ -179,13 +197,12 @@ where
                     }
                     common.progress(&report)?;
                 }
-                () = writer.written(), if !at_risk.is_empty() => {
-                    let acked = writer.acked();
-                    while at_risk.front().is_some_and(|&seq| seq <= acked) {
-                        at_risk.pop_front();
-                        unsafe_rows -= 1;
-                    }
-                }
+                written = writer.written(), if acks_due => match written {
+                    Ok(()) => at_risk.acked(writer.acked()),
+                    // The writer failed; `finish` returns its error.
+                    Err(_) => return Err(writer_stopped()),
+                },
+                else => return Err(Error::Stalled { state: "nothing to wait for".into() }),
             }
         }
     }

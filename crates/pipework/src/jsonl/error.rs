@@ -187,6 +187,24 @@ pub enum Error {
         /// The expected done log.
         log: PathBuf,
     },
+    /// Another run holds the destination: one writer per destination, so
+    /// this run wrote nothing.
+    #[error("{} is in use by another pipework run{}", path.display(), pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default())]
+    Locked {
+        /// The destination.
+        path: PathBuf,
+        /// The process holding it, as it wrote it in the lock file (`None`
+        /// if it had not written it yet).
+        pid: Option<u32>,
+    },
+    /// The run reached a state where nothing it waits for could ever happen.
+    /// This is a bug in pipework, reported instead of waiting forever; the
+    /// rows written so far stay, and a rerun resumes.
+    #[error("the run could make no more progress ({state}); this is a bug in pipework, please report it")]
+    Stalled {
+        /// What the run held when it stalled.
+        state: String,
+    },
     /// An option is out of range (for example a concurrency of 0).
     #[error("invalid option {name}: {reason}")]
     InvalidOption {

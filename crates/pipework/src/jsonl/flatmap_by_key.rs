@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::by_key::{self, Shape};
 use super::done_log::{done_log_path, reconcile};
 use super::error::{BoxError, Error};
+use super::lock::DstLock;
 use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
 use super::picked::Columns;
@@ -111,6 +112,7 @@ where
     opts.validate()?;
     let (src, dst) = (src.as_ref(), dst.as_ref());
     check_distinct(src, dst)?;
+    let lock = DstLock::acquire(dst)?;
     let log = done_log_path(dst);
     let (done, dst_len) = {
         let (dst, log, common) = (dst.to_path_buf(), log.clone(), opts.common.clone());
@@ -131,5 +133,5 @@ where
         })
         .collect();
     let log = DoneLog { path: log, dst_len };
-    by_key::run::<FlatMap, _, _, _>(src, dst, f, &opts, resumed, Some(log)).await
+    by_key::run::<FlatMap, _, _, _>(src, dst, f, &opts, resumed, Some(log), lock).await
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::by_key::{self, Shape};
 use super::error::{BoxError, Error};
+use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
 use super::report::Report;
@@ -156,6 +157,7 @@ where
     opts.validate()?;
     let (src, dst) = (src.as_ref(), dst.as_ref());
     check_distinct(src, dst)?;
+    let lock = DstLock::acquire(dst)?;
     let resumed = {
         let (dst, key, keep, common) = (
             dst.to_path_buf(),
@@ -167,5 +169,5 @@ where
             .await
             .map_err(|_| Error::Cancelled)??
     };
-    by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None).await
+    by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None, lock).await
 }

@@ -112,6 +112,7 @@
 //! Output rows list the key column first, then the kept columns in the order
 //! given, then `f`'s fields.
 
+mod at_risk;
 mod bounded;
 mod by_key;
 mod create_or_resume;
@@ -119,6 +120,7 @@ mod done_log;
 mod error;
 mod flatmap_by_key;
 mod key_ids;
+mod lock;
 mod map_by_key;
 mod options;
 mod picked;
@@ -128,6 +130,8 @@ mod resume;
 mod source;
 mod torn_line;
 mod write;
+#[cfg(test)]
+mod write_fault;
 mod writeback;
 
 /// One row of a JSONL file: a JSON object.

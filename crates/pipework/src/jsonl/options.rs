@@ -52,6 +52,9 @@ pub(crate) struct Common {
     pub(crate) stop: Option<CancellationToken>,
     pub(crate) durability: Durability,
     pub(crate) spawn_every_call: bool,
+    /// A planted disk failure, for the liveness tests.
+    #[cfg(test)]
+    pub(crate) write_fault: Option<super::write_fault::WriteFault>,
 }
 
 impl Default for Common {
@@ -63,6 +66,8 @@ impl Default for Common {
             stop: None,
             durability: Durability::Flush,
             spawn_every_call: false,
+            #[cfg(test)]
+            write_fault: None,
         }
     }
 }

@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::error::Error;
-use super::options::Durability;
+use super::lock::DstLock;
+use super::options::{Common, Durability};
 use super::picked::{Columns, Picked};
 use super::writeback;
 use super::Row;
@@ -98,12 +99,30 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the appender thread for `dst` (created if missing).
-    pub(crate) fn spawn(dst: &Path, log: Option<DoneLog>, durability: Durability) -> Writer {
+    /// Starts the appender thread for `dst` (created if missing). The thread
+    /// keeps `lock` until it has synced and closed the destination, so the
+    /// next run cannot start appending while this one still writes, even if
+    /// this run's future was dropped.
+    pub(crate) fn spawn(
+        dst: &Path,
+        log: Option<DoneLog>,
+        common: &Common,
+        lock: DstLock,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let (ack_tx, acked) = watch::channel(0);
         let dst = dst.to_path_buf();
-        let thread = tokio::task::spawn_blocking(move || run(dst, log, durability, rx, ack_tx));
+        let durability = common.durability;
+        #[cfg(test)]
+        let fault = common.write_fault;
+        let thread = tokio::task::spawn_blocking(move || {
+            let opened = Files::open(dst, log, durability);
+            #[cfg(test)]
+            let opened = opened.map(|files| Files { fault, ..files });
+            let result = opened.and_then(|files| run(files, rx, ack_tx));
+            drop(lock);
+            result
+        });
         Writer {
             tx: Some(tx),
             acked,
@@ -126,12 +145,11 @@ impl Writer {
         *self.acked.borrow()
     }
 
-    /// Waits until more batches are written. Never returns once the thread
-    /// has stopped, so use it inside `select!` next to other events.
-    pub(crate) async fn written(&mut self) {
-        if self.acked.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
+    /// Waits until more batches are written, or until the thread stops;
+    /// `Err` means it stopped on an error (or has written everything and
+    /// ended), which [`finish`](Self::finish) returns.
+    pub(crate) async fn written(&mut self) -> Result<(), WriterStopped> {
+        self.acked.changed().await.map_err(|_| WriterStopped)
     }
 
     /// Closes the channel, waits until every batch is written and synced, and
@@ -149,6 +167,10 @@ impl Writer {
     }
 }
 
+/// The appender thread has ended: [`Writer::finish`] says why.
+#[derive(Debug)]
+pub(crate) struct WriterStopped;
+
 struct Files {
     dst: File,
     dst_path: PathBuf,
@@ -157,28 +179,18 @@ struct Files {
     /// Bytes appended since the last request for early write-back (see [`writeback`]).
     unsynced: u64,
     durability: Durability,
+    /// Bytes appended to the destination by this run.
+    #[cfg(test)]
+    appended: u64,
+    #[cfg(test)]
+    fault: Option<super::write_fault::WriteFault>,
 }
 
 fn run(
-    dst_path: PathBuf,
-    log: Option<DoneLog>,
-    durability: Durability,
+    mut files: Files,
     mut rx: mpsc::Receiver<Vec<Item>>,
     ack: watch::Sender<u64>,
 ) -> Result<(), Error> {
-    let dst = append(&dst_path)?;
-    let (log, dst_len) = match log {
-        Some(DoneLog { path, dst_len }) => (Some((append(&path)?, path)), dst_len),
-        None => (None, 0),
-    };
-    let mut files = Files {
-        dst,
-        dst_path,
-        log,
-        dst_len,
-        unsynced: 0,
-        durability,
-    };
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut log_buf = Vec::new();
     let mut seq = 0;
@@ -213,6 +225,30 @@ fn append(path: &Path) -> Result<File, Error> {
 }
 
 impl Files {
+    fn open(
+        dst_path: PathBuf,
+        log: Option<DoneLog>,
+        durability: Durability,
+    ) -> Result<Files, Error> {
+        let dst = append(&dst_path)?;
+        let (log, dst_len) = match log {
+            Some(DoneLog { path, dst_len }) => (Some((append(&path)?, path)), dst_len),
+            None => (None, 0),
+        };
+        Ok(Files {
+            dst,
+            dst_path,
+            log,
+            dst_len,
+            unsynced: 0,
+            durability,
+            #[cfg(test)]
+            appended: 0,
+            #[cfg(test)]
+            fault: None,
+        })
+    }
+
     fn serialize(&mut self, batch: Vec<Item>, buf: &mut Vec<u8>, log_buf: &mut Vec<u8>) {
         for item in batch {
             match item {
@@ -240,6 +276,13 @@ impl Files {
 
     fn write(&mut self, buf: &[u8], log_buf: &[u8]) -> Result<(), Error> {
         let sync = self.durability == Durability::Fsync;
+        #[cfg(test)]
+        if let Some(fault) = self.fault {
+            fault
+                .before_write(&mut self.dst, self.appended, buf)
+                .map_err(|e| Error::io("appending to", &self.dst_path, e))?;
+            self.appended += buf.len() as u64;
+        }
         write_all(&mut self.dst, &self.dst_path, buf, sync)?;
         self.dst_len += buf.len() as u64;
         self.unsynced += buf.len() as u64;
@@ -254,6 +297,12 @@ impl Files {
     }
 
     fn sync(&mut self) -> Result<(), Error> {
+        #[cfg(test)]
+        if let Some(fault) = self.fault {
+            fault
+                .sync(&self.dst)
+                .map_err(|e| Error::io("syncing", &self.dst_path, e))?;
+        }
         self.dst
             .sync_all()
             .map_err(|e| Error::io("syncing", &self.dst_path, e))?;

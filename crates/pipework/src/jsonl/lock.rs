@@ -1,0 +1,159 @@
+//! One writer per destination: an exclusive advisory lock beside it.
+//!
+//! Two runs appending to the same destination would both compute every key
+//! and both write every row. Each run therefore takes an exclusive `flock`
+//! on `DST.lock` before it reads the destination, and keeps it until its
+//! writer thread has written, synced and closed the destination. The kernel
+//! releases the lock when the process dies, so a `kill -9` never leaves a
+//! stale lock behind: the file may stay, but nobody holds it.
+//!
+//! The holder writes its process id into the file, so that a second run can
+//! say who holds it. A run that ends normally removes the file. That removal
+//! races with a run that opened the file just before it: such a run could
+//! lock the removed file while a third run creates and locks a new one. So
+//! after locking, a run checks that the path still names the file it locked,
+//! and starts over if it does not.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::error::Error;
+
+/// How often the lock file may be replaced under a run trying to lock it
+/// before the run gives up: each retry means another run came and went in
+/// between, so this is never reached unless runs start and end in a tight loop.
+const ATTEMPTS: usize = 16;
+
+/// The exclusive lock on one destination, held until dropped.
+#[derive(Debug)]
+pub(crate) struct DstLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// The lock file of `dst`: its name with `.lock` appended.
+pub(crate) fn lock_path(dst: &Path) -> PathBuf {
+    let mut name = dst.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+impl DstLock {
+    /// Takes the lock on `dst`, or fails at once with [`Error::Locked`] if
+    /// another run holds it. Never waits.
+    pub(crate) fn acquire(dst: &Path) -> Result<DstLock, Error> {
+        let path = lock_path(dst);
+        for _ in 0..ATTEMPTS {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| Error::io("opening", &path, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::Locked {
+                        path: dst.to_path_buf(),
+                        pid: holder(&mut file),
+                    })
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+            }
+            if !names_file(&path, &file) {
+                continue;
+            }
+            file.set_len(0)
+                .and_then(|()| writeln!(file, "{}", std::process::id()))
+                .map_err(|e| Error::io("writing", &path, e))?;
+            return Ok(DstLock { file, path });
+        }
+        Err(Error::io(
+            "locking",
+            &path,
+            std::io::Error::other("the lock file kept being replaced by other runs"),
+        ))
+    }
+}
+
+impl Drop for DstLock {
+    fn drop(&mut self) {
+        // Remove the file while still holding the lock (a run that opens it
+        // now finds it gone or replaced once it locks it, see above). Failure
+        // only leaves an unlocked file behind, which the next run reuses.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// The process id the holder wrote, if it has written it yet.
+fn holder(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// True if `path` still names `file` (and not a newer file, or nothing).
+#[cfg(unix)]
+fn names_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(at_path), Ok(locked)) => at_path.dev() == locked.dev() && at_path.ino() == locked.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere a file open by another process cannot be removed, so the race
+/// above does not arise.
+#[cfg(not(unix))]
+fn names_file(_path: &Path, _file: &File) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_fails_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("out.jsonl");
+        let first = DstLock::acquire(&dst).unwrap();
+        match DstLock::acquire(&dst) {
+            Err(Error::Locked { path, pid }) => {
+                assert_eq!(path, dst);
+                assert_eq!(pid, Some(std::process::id()));
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(first);
+        assert!(!lock_path(&dst).exists(), "the lock file is removed");
+        let again = DstLock::acquire(&dst).unwrap();
+        drop(again);
+    }
+
+    #[test]
+    fn a_lock_file_left_by_a_dead_run_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("out.jsonl");
+        std::fs::write(lock_path(&dst), "999999\n").unwrap();
+        let lock = DstLock::acquire(&dst).unwrap();
+        let text = std::fs::read_to_string(lock_path(&dst)).unwrap();
+        assert_eq!(text.trim(), std::process::id().to_string());
+        drop(lock);
+    }
+
+    #[test]
+    fn a_lock_on_a_removed_file_is_not_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let file = File::create(&path).unwrap();
+        assert!(names_file(&path, &file));
+        std::fs::remove_file(&path).unwrap();
+        assert!(!names_file(&path, &file));
+        File::create(&path).unwrap();
+        assert!(!names_file(&path, &file));
+    }
+}
