@@ -120,6 +120,8 @@ mod done_log;
 mod error;
 mod flatmap_by_key;
 mod key_ids;
+#[cfg(test)]
+mod liveness_proptest;
 mod lock;
 mod map_by_key;
 mod options;
