@@ -6,6 +6,7 @@ mod support;
 
 mod flatmap;
 mod generate;
+mod liveness;
 mod map;
 mod regression;
 mod resume;
