@@ -41,9 +41,13 @@ use super::Row;
 ///
 /// Under [`OnError::Raise`](super::OnError::Raise): the first bad row (with
 /// file and line) or the first failed call ([`Error::Call`],
-/// [`Error::CallPanicked`], [`Error::KeyChanged`]); running calls are aborted
-/// and rows already written stay. Always: [`Error::Io`], and
-/// [`Error::InvalidOption`] for a `limit` of 0.
+/// [`Error::CallPanicked`], [`Error::KeyChanged`]); no call starts after
+/// it, the calls still running finish and their rows are written, then the
+/// error comes back. Always: [`Error::Io`] (a write error such as a full
+/// disk ends the run at once, naming the file and the OS error),
+/// [`Error::Locked`] if another run holds `path` (nothing is written),
+/// [`Error::InvalidOption`] for a `limit` of 0, and [`Error::Stalled`]
+/// instead of a hang should the run ever have nothing left to wait for.
 ///
 /// # Cancel safety
 ///

@@ -97,9 +97,12 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// call starts after it; the calls still running finish, and every row whose
 /// result is known is written before the error is returned (see the
 /// [module docs](super#errors-and-skipping)). Under [`OnError::Skip`](super::OnError::Skip) these are
-/// reported and the run goes on. Always: [`Error::Io`] and
+/// reported and the run goes on. Always: [`Error::Io`] (a write error such
+/// as a full disk ends the run at once, naming the file and the OS error),
+/// [`Error::Locked`] if another run holds `dst` (nothing is written),
 /// [`Error::InvalidOption`] (a concurrency or read-ahead of 0, or `dst` being
-/// `src`).
+/// `src`), and [`Error::Stalled`] instead of a hang should the run ever have
+/// nothing left to wait for.
 ///
 /// # Cancel safety
 ///

@@ -88,6 +88,29 @@
 //! and the run goes on. Either way a failed key's rows are left out, so the
 //! next run retries it. A panic in `f` is that key's error, never a hang.
 //!
+//! # Liveness
+//!
+//! Every run ends, whatever fails and in whatever order: with its report, or
+//! with an error. A call that fails or panics, a writer that hits a full
+//! disk or a failing `fsync` ([`Error::Io`] naming the destination and the
+//! OS error), a reader that fails: each wakes everything that waits on it.
+//! The engine's loop waits only for events that can still happen (a call
+//! finishing, the writer acknowledging rows, more source rows, the stop
+//! token); a state in which none of them can happen is returned as
+//! [`Error::Stalled`], a bug report, instead of a hang. After a write error
+//! the rows already written stay, and the same call resumes once the cause
+//! is fixed.
+//!
+//! # One writer per destination
+//!
+//! Two runs appending to one destination would both compute and write
+//! every row. Each run takes an exclusive advisory lock (`flock` on
+//! `DST.lock`, which holds the holder's process id) before it reads the
+//! destination, and keeps it until the destination is synced and closed; a
+//! second run fails at once with [`Error::Locked`] and writes nothing. The
+//! kernel releases the lock when a process dies, so a `kill -9` never leaves
+//! a stale lock (the file may stay, unlocked; a run that ends removes it).
+//!
 //! # Stopping
 //!
 //! A [`CancellationToken`](tokio_util::sync::CancellationToken) passed with
