@@ -18,7 +18,6 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::at_risk::AtRisk;
-use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
 use super::lock::DstLock;
 use super::options::{Common, MapOptions};
@@ -29,6 +28,7 @@ use super::source::{spawn_reader, SrcRow};
 use super::write::{Base, DoneLog, Item, Writer};
 use super::Row;
 use crate::panic_message::panic_message;
+use crate::stream::task_set::{self, TaskSet};
 
 /// What differs between a map and a flatmap.
 pub(crate) trait Shape {
@@ -48,8 +48,8 @@ pub(crate) trait Shape {
     fn lines(kept: &Self::Kept) -> u64;
 }
 
-/// A finished call as the task set gives it back.
-type Joined<O> = Result<((usize, Value), Outcome<Result<O, BoxError>>), tokio::task::JoinError>;
+/// A finished call as the task set gives it back, tagged with its key.
+type Joined<O> = task_set::Joined<(usize, Value), Result<O, BoxError>>;
 
 /// Where a key's result stands in this run.
 enum Slot<K> {
@@ -118,7 +118,7 @@ where
         resumed,
         inbox: VecDeque::new(),
         pending: VecDeque::new(),
-        calls: Bounded::new(opts.concurrency, opts.common.spawn_every_call),
+        calls: opts.common.calls(opts.concurrency),
         writer: Writer::spawn(dst, log, &opts.common, lock),
         dst: dst.to_path_buf(),
         at_risk: AtRisk::default(),
@@ -149,7 +149,7 @@ struct Engine<S: Shape, F> {
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
     pending: VecDeque<Pending<S::Kept>>,
-    calls: Bounded<(usize, Value), Result<S::Out, BoxError>>,
+    calls: TaskSet<(usize, Value), Result<S::Out, BoxError>>,
     writer: Writer,
     dst: PathBuf,
     /// Keys started in this run whose first row is not yet written.
@@ -387,7 +387,7 @@ where
             let row = row.unwrap_or_else(|| base.to_row());
             match catch_unwind(AssertUnwindSafe(|| f(row))) {
                 Ok(call) => {
-                    self.calls.spawn(
+                    self.calls.start(
                         (id, key.clone()),
                         async move { call.await.map_err(Into::into) },
                     )

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::at_risk::AtRisk;
-use super::bounded::{Bounded, Outcome};
 use super::error::{BoxError, Error};
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
@@ -16,6 +15,7 @@ use super::report::Report;
 use super::torn_line::repair;
 use super::write::{Item, Writer};
 use super::Row;
+use crate::stream::task_set::TaskSet;
 
 /// Makes `path` hold exactly `key_count` rows for each of `keys`, calling
 /// `generate` only for the rows that are missing.
@@ -122,8 +122,7 @@ where
     });
 
     let common = opts.common.clone();
-    let mut calls: Bounded<Value, Result<Row, BoxError>> =
-        Bounded::new(opts.limit, opts.common.spawn_every_call);
+    let mut calls: TaskSet<Value, Result<Row, BoxError>> = common.calls(opts.limit);
     let mut writer = Writer::spawn(path, None, &common, lock);
     // Generated rows not yet written.
     let mut at_risk = AtRisk::default();
@@ -159,7 +158,7 @@ where
                 at_risk.start();
                 let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(key.clone(), index)));
                 match call {
-                    Ok(call) => calls.spawn(key, async move { call.await.map_err(Into::into) }),
+                    Ok(call) => calls.start(key, async move { call.await.map_err(Into::into) }),
                     Err(payload) => {
                         let message = crate::panic_message::panic_message(payload.as_ref());
                         at_risk.drop_one();
@@ -218,7 +217,7 @@ where
 
 /// Turns a finished call into the row to write.
 fn finish(
-    outcome: Outcome<Result<Row, BoxError>>,
+    outcome: Result<Result<Row, BoxError>, String>,
     key: Value,
     key_name: &str,
 ) -> Result<Row, Error> {

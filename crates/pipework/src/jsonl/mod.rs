@@ -136,7 +136,6 @@
 //! given, then `f`'s fields.
 
 mod at_risk;
-mod bounded;
 mod by_key;
 mod create_or_resume;
 mod done_log;

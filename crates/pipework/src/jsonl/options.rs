@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::Error;
 use super::report::Report;
 use crate::panic_message::panic_message;
+use crate::stream::task_set::TaskSet;
 
 /// What to do with a bad input row or a failed call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,6 +105,16 @@ impl Common {
                 message: panic_message(payload.as_ref()),
             }
         })
+    }
+
+    /// The set that runs the user's calls, at most `limit` at once (see
+    /// `spawn_every_call`). Called from within the run's runtime.
+    pub(crate) fn calls<K, T>(&self, limit: usize) -> TaskSet<K, T> {
+        let mut set = TaskSet::new(limit, tokio::runtime::Handle::current());
+        if self.spawn_every_call {
+            set.spawn_every_task();
+        }
+        set
     }
 
     /// Waits until the stop token is cancelled; never, if there is none.

@@ -119,6 +119,7 @@ mod error;
 mod ext;
 mod run_bounded;
 mod stage_task;
+pub(crate) mod task_set;
 
 pub use self::batch_timeout::{batch_timeout, BatchTimeout};
 pub use self::buffered::{buffered, Buffered};

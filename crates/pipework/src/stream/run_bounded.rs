@@ -1,22 +1,14 @@
 //! `run_bounded(tasks, limit)`: run a lazy stream of futures, at most `limit`
 //! at once, results in completion order.
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures::{FutureExt, Stream};
-use tokio::runtime::Handle;
-use tokio::task::JoinSet;
+use futures::Stream;
 
 use super::error::{Error, TaskError};
-use crate::panic_message::panic_message;
-
-/// What a spawned task hands back: its position, and its output or panic.
-type Finished<O> = (u64, Result<O, Box<dyn Any + Send>>);
+use super::task_set::{Finished, Joined, TaskSet};
 
 /// Runs the futures of `tasks` as spawned tokio tasks, at most `limit` at
 /// once, and yields their results in completion order.
@@ -146,14 +138,11 @@ where
     tasks: Option<Pin<Box<S>>>,
     /// Turns a source item into a task or a source error.
     classify: fn(S::Item) -> Result<Fut, E>,
-    running: JoinSet<Finished<Fut::Output>>,
-    /// Tasks that their first poll finished, waiting for the consumer.
-    ready: VecDeque<Finished<Fut::Output>>,
+    /// The running tasks, tagged with their position in the source.
+    set: TaskSet<u64, Fut::Output>,
     limit: usize,
     pulled: u64,
     source_error: Option<E>,
-    handle: Handle,
-    spawn_all: bool,
 }
 
 impl<S, Fut, T, E> RunBounded<S, Fut, E>
@@ -176,13 +165,10 @@ where
         Ok(RunBounded {
             tasks: Some(Box::pin(tasks)),
             classify,
-            running: JoinSet::new(),
-            ready: VecDeque::new(),
+            set: TaskSet::new(limit, handle),
             limit,
             pulled: 0,
             source_error: None,
-            handle,
-            spawn_all: false,
         })
     }
 
@@ -190,7 +176,7 @@ where
     /// more than `limit`).
     #[must_use]
     pub fn running(&self) -> usize {
-        self.running.len() + self.ready.len()
+        self.set.len()
     }
 
     /// How many tasks have been pulled from the source so far.
@@ -210,36 +196,22 @@ where
     /// call this so that such work always goes to the runtime's worker
     /// threads instead.
     pub fn spawn_every_task(mut self) -> Self {
-        self.spawn_all = true;
+        self.set.spawn_every_task();
         self
     }
 
-    /// Pulls tasks while there is room and the source has them: each is
-    /// polled once in place (unless [`spawn_every_task`](Self::spawn_every_task))
-    /// and kept in `ready` if that finished it, else spawned.
+    /// Pulls tasks while there is room and the source has them, and starts
+    /// each in the task set.
     fn fill(&mut self, cx: &mut Context<'_>) {
-        while self.running.len() + self.ready.len() < self.limit {
+        while self.set.has_room() {
             let Some(tasks) = self.tasks.as_mut() else {
                 return;
             };
             match tasks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match (self.classify)(item) {
                     Ok(future) => {
-                        let task = self.pulled;
+                        self.set.start(self.pulled, future);
                         self.pulled += 1;
-                        let mut run = Box::pin(AssertUnwindSafe(future).catch_unwind());
-                        if !self.spawn_all {
-                            // Futures may expect the runtime's context
-                            // (timers, I/O) even when the consumer is
-                            // polled elsewhere.
-                            let _runtime = self.handle.enter();
-                            if let Poll::Ready(out) = run.as_mut().poll(cx) {
-                                self.ready.push_back((task, out));
-                                continue;
-                            }
-                        }
-                        self.running
-                            .spawn_on(run.map(move |out| (task, out)), &self.handle);
                     }
                     Err(error) => {
                         self.source_error = Some(error);
@@ -253,25 +225,20 @@ where
     }
 }
 
-/// The item for a task that finished with `out` (its output or panic).
-fn outcome<T, E>(task: u64, out: std::thread::Result<Result<T, E>>) -> Result<T, TaskError<E>> {
+/// The item for a task that finished: its value, or its failure or panic.
+fn outcome<T, E>((task, out): Finished<u64, Result<T, E>>) -> Result<T, TaskError<E>> {
     match out {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(TaskError::Failed { task, error }),
-        Err(payload) => Err(TaskError::Panicked {
-            task,
-            message: panic_message(&*payload),
-        }),
+        Err(message) => Err(TaskError::Panicked { task, message }),
     }
 }
 
 /// The item for a joined task. Panics are caught inside the task, so a
 /// join error is an abort from outside (runtime shutdown).
-fn joined<T, E>(
-    joined: Result<Finished<Result<T, E>>, tokio::task::JoinError>,
-) -> Result<T, TaskError<E>> {
+fn joined<T, E>(joined: Joined<u64, Result<T, E>>) -> Result<T, TaskError<E>> {
     match joined {
-        Ok((task, out)) => outcome(task, out),
+        Ok(finished) => outcome(finished),
         Err(_) => Err(TaskError::Cancelled),
     }
 }
@@ -292,16 +259,13 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         // Tasks that finished earlier come before new ones.
-        if !this.running.is_empty() {
-            if let Poll::Ready(Some(done)) = this.running.poll_join_next(cx) {
+        if !this.set.is_empty() {
+            if let Poll::Ready(Some(done)) = this.set.poll_join_next(cx) {
                 return Poll::Ready(Some(joined(done)));
             }
         }
         this.fill(cx);
-        if let Some((task, out)) = this.ready.pop_front() {
-            return Poll::Ready(Some(outcome(task, out)));
-        }
-        match this.running.poll_join_next(cx) {
+        match this.set.poll_join_next(cx) {
             Poll::Ready(Some(done)) => Poll::Ready(Some(joined(done))),
             // The source is pending and nothing runs.
             Poll::Ready(None) if this.tasks.is_some() => Poll::Pending,
@@ -316,7 +280,7 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let running = self.running.len() + self.ready.len();
+        let running = self.set.len();
         match &self.tasks {
             Some(tasks) => {
                 let (lo, hi) = tasks.size_hint();
@@ -341,7 +305,7 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunBounded")
             .field("limit", &self.limit)
-            .field("running", &self.running.len())
+            .field("running", &self.set.len())
             .field("pulled", &self.pulled)
             .field("source_done", &self.tasks.is_none())
             .finish_non_exhaustive()
