@@ -1,12 +1,11 @@
 //! The engine behind `map_by_key` and `flatmap_by_key`.
 //!
-//! One async loop owns all the state; three kinds of event drive it: a batch
-//! of source rows from the reader thread, a finished call, and the appender
-//! acknowledging a write. Rows wait in `pending`, in source order, until their
-//! key's result is known; the head of `pending` goes to the appender as soon
-//! as it can. A new key's call starts only while fewer than `concurrency` keys
-//! are started-but-not-yet-written, so a crash loses at most `concurrency`
-//! calls.
+//! Source rows come in batches from the reader thread and wait in
+//! `pending`, in source order, until their key's result is known; the head
+//! of `pending` goes to the appender as soon as it can. A new key's call
+//! starts only while fewer than `concurrency` keys are started-but-not-yet-
+//! written, so a crash loses at most `concurrency` calls. The loop that
+//! drives it is [`run_loop`](super::run_loop), shared with `create_or_resume`.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -15,20 +14,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 
-use super::at_risk::AtRisk;
 use super::error::{BoxError, Error};
 use super::lock::DstLock;
-use super::options::{Common, MapOptions};
+use super::options::MapOptions;
 use super::picked::Columns;
 use super::report::Report;
 use super::resume::Resumed;
+use super::run_loop::{Run, Work};
 use super::source::{spawn_reader, SrcRow};
-use super::write::{Base, DoneLog, Item, Writer};
+use super::write::{Base, DoneLog, Item};
 use super::Row;
 use crate::panic_message::panic_message;
-use crate::stream::task_set::{self, TaskSet};
+use crate::stream::task_set;
 
 /// What differs between a map and a flatmap.
 pub(crate) trait Shape {
@@ -50,6 +48,8 @@ pub(crate) trait Shape {
 
 /// A finished call as the task set gives it back, tagged with its key.
 type Joined<O> = task_set::Joined<(usize, Value), Result<O, BoxError>>;
+/// The loop's part of a run: calls tagged with their key.
+type KeyRun<O> = Run<(usize, Value), Result<O, BoxError>>;
 
 /// Where a key's result stands in this run.
 enum Slot<K> {
@@ -80,14 +80,6 @@ struct Pending<K> {
     /// The first row of a key computed in this run: writing it makes the key safe.
     first: bool,
 }
-
-/// Whether an error under `Raise` lets the running calls finish before the
-/// run ends with it: an error about one row or key. Anything else (I/O, a
-/// panicking callback, a cancelled runtime) ends the run at once.
-fn winds_down(error: &Error) -> bool {
-    error.is_bad_input() || error.key().is_some()
-}
-
 /// Runs the loop. `resumed` is what the destination already holds; `lock` is
 /// this run's hold on it, kept until the writer has closed it.
 pub(crate) async fn run<S, F, Fut, E>(
@@ -112,25 +104,32 @@ where
         columns,
         concurrency: opts.concurrency,
         read_ahead: opts.read_ahead_rows(),
-        common: opts.common.clone(),
         f,
         keys: Vec::new(),
         resumed,
         inbox: VecDeque::new(),
         pending: VecDeque::new(),
-        calls: opts.common.calls(opts.concurrency),
-        writer: Writer::spawn(dst, log, &opts.common, lock),
-        dst: dst.to_path_buf(),
-        at_risk: AtRisk::default(),
-        report: Report::default(),
+        eof: false,
     };
-    let result = engine.run(rows, reader).await;
-    engine.calls.abort_all();
-    // Whatever happened, the rows handed to the appender are written and
-    // synced before returning; its own error comes first.
-    let Engine { writer, .. } = engine;
-    writer.finish(dst).await?;
-    result
+    let run = Run::new(
+        dst,
+        log,
+        &opts.common,
+        lock,
+        opts.concurrency,
+        Report::default(),
+    );
+    let report = run.drive(&mut engine, Some(rows)).await?;
+    // The channel closes at the end of the file or when the reader thread
+    // dies: its join tells the two apart.
+    reader.await.map_err(|e| {
+        Error::io(
+            "reading",
+            src,
+            std::io::Error::other(format!("the reader thread failed: {e}")),
+        )
+    })?;
+    Ok(report)
 }
 
 struct Engine<S: Shape, F> {
@@ -139,7 +138,6 @@ struct Engine<S: Shape, F> {
     columns: Arc<Columns>,
     concurrency: usize,
     read_ahead: usize,
-    common: Common,
     f: F,
     /// Every key seen in the source, by its number (see `SrcRow::id`).
     keys: Vec<KeyState<S::Kept>>,
@@ -149,12 +147,64 @@ struct Engine<S: Shape, F> {
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
     pending: VecDeque<Pending<S::Kept>>,
-    calls: TaskSet<(usize, Value), Result<S::Out, BoxError>>,
-    writer: Writer,
-    dst: PathBuf,
-    /// Keys started in this run whose first row is not yet written.
-    at_risk: AtRisk,
-    report: Report,
+    /// The reader has sent its last batch.
+    eof: bool,
+}
+
+impl<S, F, Fut, E> Work for Engine<S, F>
+where
+    S: Shape,
+    F: FnMut(Row) -> Fut,
+    Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    type Tag = (usize, Value);
+    type Out = Result<S::Out, BoxError>;
+    type Batch = Vec<Result<SrcRow, Error>>;
+
+    fn admit(&mut self, run: &mut KeyRun<S::Out>) -> Result<bool, Error> {
+        self.place(run)
+    }
+
+    fn ready(&mut self, run: &mut KeyRun<S::Out>) -> Result<Option<(Vec<Item>, usize)>, Error> {
+        self.write_head(run)
+    }
+
+    fn finished(&mut self, run: &mut KeyRun<S::Out>, joined: Joined<S::Out>) -> Result<(), Error> {
+        self.finish_call(run, joined)
+    }
+
+    fn wind_down(&mut self) {
+        self.inbox.clear();
+    }
+
+    fn is_idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn input_done(&self) -> bool {
+        self.eof && self.inbox.is_empty()
+    }
+
+    fn wants_input(&self) -> bool {
+        !self.eof && self.inbox.is_empty() && self.pending.len() < self.read_ahead
+    }
+
+    fn take(&mut self, batch: Option<Vec<Result<SrcRow, Error>>>) {
+        match batch {
+            Some(batch) => self.inbox.extend(batch),
+            None => self.eof = true,
+        }
+    }
+
+    fn state(&self) -> String {
+        format!(
+            "{} rows received and not placed, {} rows waiting for a result, source at its end: {}",
+            self.inbox.len(),
+            self.pending.len(),
+            self.eof,
+        )
+    }
 }
 
 impl<S, F, Fut, E> Engine<S, F>
@@ -164,156 +214,23 @@ where
     Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    /// The loop. Each turn first makes every move that needs no waiting
-    /// ([`settle`](Self::settle)), then either ends the run or waits for one
-    /// of the events that can change its state: a call finishing, the writer
-    /// acknowledging a batch, a batch of source rows, or the stop token. A
-    /// turn in which none of the first three can happen ends the run: with
-    /// its report if all work is done, or with [`Error::Stalled`] (a bug in
-    /// this loop) rather than a wait that nothing can end.
-    async fn run(
-        &mut self,
-        mut rows: mpsc::Receiver<Vec<Result<SrcRow, Error>>>,
-        mut reader: tokio::task::JoinHandle<()>,
-    ) -> Result<Report, Error> {
-        let mut eof = false;
-        let common = self.common.clone();
-        // A bad row or a failed key under `Raise` ends the run, but only
-        // once the calls already running have finished and every row whose
-        // result is known is written: those calls are paid for. (The failed
-        // key's rows are left out, as under `Skip`; a rerun retries it.)
-        let mut raised = None;
-        loop {
-            self.settle(&mut raised).await?;
-            let winding_down = self.report.stopped || raised.is_some();
-            let can_read = !eof
-                && !winding_down
-                && self.inbox.is_empty()
-                && self.pending.len() < self.read_ahead;
-            let idle = self.calls.is_empty() && self.pending.is_empty();
-            if idle && (winding_down || (eof && self.inbox.is_empty())) {
-                return match raised {
-                    Some(error) => Err(error),
-                    None => Ok(self.report.clone()),
-                };
-            }
-            let acks_due = self.at_risk.is_waiting();
-            if self.calls.is_empty() && !acks_due && !can_read {
-                return Err(self.stalled(eof));
-            }
-            tokio::select! {
-                biased;
-                () = common.stopped(), if !self.report.stopped => {
-                    self.report.stopped = true;
-                    self.inbox.clear();
-                }
-                Some(joined) = self.calls.join_next(), if !self.calls.is_empty() => {
-                    let mut finished = self.finish_call(joined);
-                    // Take every other call that has finished too, so their
-                    // rows go to the writer in one batch.
-                    while finished.is_ok() {
-                        let Some(joined) = self.calls.try_join_next() else {
-                            break;
-                        };
-                        finished = self.finish_call(joined);
-                    }
-                    match finished {
-                        Ok(()) => {}
-                        // The first error is the one returned.
-                        Err(error) if winds_down(&error) => {
-                            if raised.is_none() {
-                                raised = Some(error);
-                                self.inbox.clear();
-                            }
-                        }
-                        Err(error) => return Err(error),
-                    }
-                }
-                written = self.writer.written(), if acks_due => match written {
-                    Ok(()) => self.at_risk.acked(self.writer.acked()),
-                    // The writer failed; `finish` returns its error.
-                    Err(_) => return Err(self.writer_stopped()),
-                },
-                batch = rows.recv(), if can_read => match batch {
-                    Some(batch) => self.inbox.extend(batch),
-                    None => {
-                        eof = true;
-                        (&mut reader).await.map_err(|e| Error::io(
-                            "reading",
-                            &self.src,
-                            std::io::Error::other(format!("the reader thread failed: {e}")),
-                        ))?;
-                    }
-                },
-                else => return Err(self.stalled(eof)),
-            }
-        }
-    }
-
-    /// Places rows and hands rows to the writer until neither moves: writing
-    /// a failed key's rows frees a call slot, and placing a row whose result
-    /// is known lets it be written.
-    async fn settle(&mut self, raised: &mut Option<Error>) -> Result<(), Error> {
-        loop {
-            let mut moved = false;
-            if !self.report.stopped && raised.is_none() {
-                match self.place() {
-                    Ok(placed) => moved |= placed,
-                    Err(error) if winds_down(&error) => {
-                        *raised = Some(error);
-                        self.inbox.clear();
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            moved |= self.write_head().await?;
-            if !moved {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The error for a state in which the loop could wait for nothing.
-    fn stalled(&self, eof: bool) -> Error {
-        Error::Stalled {
-            state: format!(
-                "{} rows received and not placed, {} rows waiting for a result, \
-                 {} calls running, {} keys unwritten, source at its end: {eof}",
-                self.inbox.len(),
-                self.pending.len(),
-                usize::from(!self.calls.is_empty()),
-                self.at_risk.unwritten(),
-            ),
-        }
-    }
-
-    /// The error that ends the loop when the writer has stopped; the writer's
-    /// own error, returned by `finish`, takes its place.
-    fn writer_stopped(&self) -> Error {
-        Error::io(
-            "appending to",
-            &self.dst,
-            std::io::Error::other("the writer stopped"),
-        )
-    }
-
     /// Places rows from the inbox until one has to wait for a free call slot;
     /// true if it placed (or skipped) any.
-    fn place(&mut self) -> Result<bool, Error> {
+    fn place(&mut self, run: &mut KeyRun<S::Out>) -> Result<bool, Error> {
         let mut placed = false;
         while let Some(item) = self.inbox.pop_front() {
             let row = match item {
                 Ok(row) => row,
                 Err(e) if e.is_bad_input() => {
                     placed = true;
-                    self.common.skip_or_raise(e)?;
-                    self.report.rows_invalid += 1;
-                    self.common.progress(&self.report)?;
+                    run.common.skip_or_raise(e)?;
+                    run.report.rows_invalid += 1;
+                    run.common.progress(&run.report)?;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(row) = self.place_row(row)? {
+            if let Some(row) = self.place_row(run, row)? {
                 self.inbox.push_front(Ok(row));
                 return Ok(placed);
             }
@@ -323,8 +240,12 @@ where
     }
 
     /// Places one row; gives it back if its key needs a call and none may start.
-    fn place_row(&mut self, src: SrcRow) -> Result<Option<SrcRow>, Error> {
-        let has_room = self.at_risk.unwritten() < self.concurrency && self.calls.has_room();
+    fn place_row(
+        &mut self,
+        run: &mut KeyRun<S::Out>,
+        src: SrcRow,
+    ) -> Result<Option<SrcRow>, Error> {
+        let has_room = run.at_risk.unwritten() < self.concurrency && run.calls.has_room();
         while self.keys.len() <= src.id {
             let resumed = self.resumed.remove(&src.key);
             self.keys.push(KeyState {
@@ -346,9 +267,9 @@ where
                 key: src.key,
                 first_line: state.first_line,
             };
-            self.common.skip_or_raise(error)?;
-            self.report.rows_invalid += 1;
-            self.common.progress(&self.report)?;
+            run.common.skip_or_raise(error)?;
+            run.report.rows_invalid += 1;
+            run.common.progress(&run.report)?;
             return Ok(None);
         }
         if matches!(state.slot, Slot::NotStarted) && state.seen >= state.resumed && !has_room {
@@ -360,10 +281,10 @@ where
         }
         if state.seen <= state.resumed {
             if state.seen == 1 {
-                self.report.keys_reused += 1;
+                run.report.keys_reused += 1;
             }
-            self.report.rows_resumed += 1;
-            self.common.progress(&self.report)?;
+            run.report.rows_resumed += 1;
+            run.common.progress(&run.report)?;
             return Ok(None);
         }
         let SrcRow {
@@ -379,7 +300,7 @@ where
         };
         if first {
             state.slot = Slot::Running;
-            self.at_risk.start();
+            run.at_risk.start();
             let f = &mut self.f;
             // The reader parses in full the first row of every key (every row
             // of a flatmap), which is always the row that starts a call; the
@@ -387,7 +308,7 @@ where
             let row = row.unwrap_or_else(|| base.to_row());
             match catch_unwind(AssertUnwindSafe(|| f(row))) {
                 Ok(call) => {
-                    self.calls.start(
+                    run.calls.start(
                         (id, key.clone()),
                         async move { call.await.map_err(Into::into) },
                     )
@@ -401,7 +322,7 @@ where
                         ready: None,
                         first,
                     });
-                    self.fail(id, Error::CallPanicked { key, message })?;
+                    self.fail(run, id, Error::CallPanicked { key, message })?;
                     return Ok(None);
                 }
             }
@@ -416,7 +337,11 @@ where
         Ok(None)
     }
 
-    fn finish_call(&mut self, joined: Joined<S::Out>) -> Result<(), Error> {
+    fn finish_call(
+        &mut self,
+        run: &mut KeyRun<S::Out>,
+        joined: Joined<S::Out>,
+    ) -> Result<(), Error> {
         let ((id, key), outcome) = joined.map_err(|_| Error::Cancelled)?;
         let result = match outcome {
             Ok(Ok(out)) => S::check(&out, &key, self.columns.key()).map(|()| out),
@@ -431,28 +356,32 @@ where
         };
         match result {
             Ok(out) => {
-                self.report.keys_computed += 1;
+                run.report.keys_computed += 1;
                 if let Some(state) = self.keys.get_mut(id) {
                     state.slot = Slot::Ready(Arc::new(S::keep(out, &self.columns)));
                 }
                 Ok(())
             }
-            Err(error) => self.fail(id, error),
+            Err(error) => self.fail(run, id, error),
         }
     }
 
     /// Marks a key failed; under `Raise`, returns the error.
-    fn fail(&mut self, id: usize, error: Error) -> Result<(), Error> {
+    fn fail(&mut self, run: &mut KeyRun<S::Out>, id: usize, error: Error) -> Result<(), Error> {
         if let Some(state) = self.keys.get_mut(id) {
             state.slot = Slot::Failed;
         }
-        self.report.keys_failed += 1;
-        self.common.skip_or_raise(error)
+        run.report.keys_failed += 1;
+        run.common.skip_or_raise(error)
     }
 
-    /// Sends every row at the head of `pending` whose result is known; true
-    /// if it took any row off `pending`.
-    async fn write_head(&mut self) -> Result<bool, Error> {
+    /// Takes every row at the head of `pending` whose result is known: the
+    /// items to write and how many keys they make safe; `None` if no row
+    /// could be taken.
+    fn write_head(
+        &mut self,
+        run: &mut KeyRun<S::Out>,
+    ) -> Result<Option<(Vec<Item>, usize)>, Error> {
         let before = self.pending.len();
         let mut batch = Vec::new();
         let mut made_safe = 0;
@@ -478,8 +407,8 @@ where
                             state.slot = Slot::Written;
                         }
                     }
-                    self.report.rows_written += 1;
-                    self.report.lines_written += S::lines(&out);
+                    run.report.rows_written += 1;
+                    run.report.lines_written += S::lines(&out);
                     batch.push(S::item(row.base, &row.key, &out));
                 }
                 (None, true) => {
@@ -487,26 +416,18 @@ where
                         break;
                     };
                     if row.first {
-                        self.at_risk.drop_one();
+                        run.at_risk.drop_one();
                     }
-                    self.report.rows_failed += 1;
+                    run.report.rows_failed += 1;
                 }
                 (None, false) => break,
             }
-            self.common.progress(&self.report)?;
+            run.common.progress(&run.report)?;
         }
-        let moved = self.pending.len() < before;
-        if batch.is_empty() {
-            return Ok(moved);
+        if self.pending.len() == before {
+            return Ok(None);
         }
-        match self.writer.send(batch).await {
-            Some(seq) => {
-                self.at_risk.sent(seq, made_safe);
-                Ok(moved)
-            }
-            // The appender stopped on an error, which `finish` returns.
-            None => Err(self.writer_stopped()),
-        }
+        Ok(Some((batch, made_safe)))
     }
 }
 

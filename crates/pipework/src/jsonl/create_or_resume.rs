@@ -2,20 +2,22 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::at_risk::AtRisk;
 use super::error::{BoxError, Error};
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
 use super::read::{key_of, read};
 use super::report::Report;
+use super::run_loop::{Run, Work};
 use super::torn_line::repair;
-use super::write::{Item, Writer};
+use super::write::Item;
 use super::Row;
-use crate::stream::task_set::TaskSet;
+use crate::panic_message::panic_message;
+use crate::stream::task_set::Joined;
 
 /// Makes `path` hold exactly `key_count` rows for each of `keys`, calling
 /// `generate` only for the rows that are missing.
@@ -107,7 +109,7 @@ where
         }
     }
     let lock = DstLock::acquire(path)?;
-    let (counts, mut report) = {
+    let (counts, report) = {
         let (path, key_name, common) =
             (path.to_path_buf(), key_name.to_owned(), opts.common.clone());
         tokio::task::spawn_blocking(move || {
@@ -116,103 +118,125 @@ where
         .await
         .map_err(|_| Error::Cancelled)??
     };
-    let mut todo = wanted.into_iter().flat_map(|key| {
+    let todo = wanted.into_iter().flat_map(move |key| {
         let have = counts.get(&key).copied().unwrap_or(0);
         (have..key_count).map(move |index| (key.clone(), index))
     });
-
-    let common = opts.common.clone();
-    let mut calls: TaskSet<Value, Result<Row, BoxError>> = common.calls(opts.limit);
-    let mut writer = Writer::spawn(path, None, &common, lock);
-    // Generated rows not yet written.
-    let mut at_risk = AtRisk::default();
-    let mut exhausted = false;
-    let writer_stopped = || {
-        Error::io(
-            "appending to",
-            path,
-            std::io::Error::other("the writer stopped"),
-        )
+    let mut work = Generate {
+        todo,
+        generate: &mut generate,
+        limit: opts.limit,
+        key_name,
+        exhausted: false,
+        ready: Vec::new(),
     };
+    let run = Run::new(path, None, &opts.common, lock, opts.limit, report);
+    run.drive(&mut work, None).await
+}
 
-    // Each turn starts what it may, then ends the run or waits for a call to
-    // finish, the writer to acknowledge a row, or the stop token. A turn in
-    // which neither of the first two can happen and work is left is a bug,
-    // reported as `Error::Stalled` instead of a wait nothing can end.
-    let result: Result<(), Error> = async {
-        // A failed call under `Raise` ends the run once the calls already
-        // running have finished and their rows are written (they are paid
-        // for); the first such error is the one returned.
-        let mut raised: Option<Error> = None;
-        loop {
-            while !report.stopped
-                && raised.is_none()
-                && !exhausted
-                && at_risk.unwritten() < opts.limit
-                && calls.has_room()
-            {
-                let Some((key, index)) = todo.next() else {
-                    exhausted = true;
-                    break;
-                };
-                at_risk.start();
-                let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(key.clone(), index)));
-                match call {
-                    Ok(call) => calls.start(key, async move { call.await.map_err(Into::into) }),
-                    Err(payload) => {
-                        let message = crate::panic_message::panic_message(payload.as_ref());
-                        at_risk.drop_one();
-                        let failed = fail(&common, &mut report, Error::CallPanicked { key, message });
-                        if let Err(error) = failed {
-                            raised = Some(error);
-                        }
-                    }
+/// The loop's part of a run: calls tagged with their key, giving a row.
+type RowRun = Run<Value, Result<Row, BoxError>>;
+
+/// Generating the missing rows: `todo` lists them as (key, index).
+struct Generate<'a, I, G> {
+    todo: I,
+    generate: &'a mut G,
+    limit: usize,
+    key_name: &'a str,
+    exhausted: bool,
+    /// Rows generated and not yet handed to the writer.
+    ready: Vec<Item>,
+}
+
+impl<I, G, Fut, E> Work for Generate<'_, I, G>
+where
+    I: Iterator<Item = (Value, usize)>,
+    G: FnMut(Value, usize) -> Fut,
+    Fut: Future<Output = Result<Row, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    type Tag = Value;
+    type Out = Result<Row, BoxError>;
+    /// No input channel: `todo` is pulled as calls start.
+    type Batch = ();
+
+    fn admit(&mut self, run: &mut RowRun) -> Result<bool, Error> {
+        let mut started = false;
+        while !self.exhausted && run.at_risk.unwritten() < self.limit && run.calls.has_room() {
+            let Some((key, index)) = self.todo.next() else {
+                self.exhausted = true;
+                break;
+            };
+            started = true;
+            let generate = &mut *self.generate;
+            match catch_unwind(AssertUnwindSafe(|| generate(key.clone(), index))) {
+                Ok(call) => {
+                    run.at_risk.start();
+                    run.calls
+                        .start(key, async move { call.await.map_err(Into::into) });
                 }
-            }
-            if calls.is_empty() && (exhausted || report.stopped || raised.is_some()) {
-                return raised.map_or(Ok(()), Err);
-            }
-            let acks_due = at_risk.is_waiting();
-            if calls.is_empty() && !acks_due {
-                return Err(Error::Stalled {
-                    state: format!("no call running, {} rows unwritten, none being written", at_risk.unwritten()),
-                });
-            }
-            tokio::select! {
-                biased;
-                () = common.stopped(), if !report.stopped => report.stopped = true,
-                Some(joined) = calls.join_next(), if !calls.is_empty() => {
-                    let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
-                    match finish(outcome, key, key_name) {
-                        Ok(row) => {
-                            report.keys_computed += 1;
-                            report.rows_written += 1;
-                            report.lines_written += 1;
-                            let seq = writer.send(vec![Item::Plain(row)]).await.ok_or_else(writer_stopped)?;
-                            at_risk.sent(seq, 1);
-                        }
-                        Err(error) => {
-                            at_risk.drop_one();
-                            if let Err(error) = fail(&common, &mut report, error) {
-                                raised.get_or_insert(error);
-                            }
-                        }
-                    }
-                    common.progress(&report)?;
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    fail(run, Error::CallPanicked { key, message })?;
                 }
-                written = writer.written(), if acks_due => match written {
-                    Ok(()) => at_risk.acked(writer.acked()),
-                    // The writer failed; `finish` returns its error.
-                    Err(_) => return Err(writer_stopped()),
-                },
-                else => return Err(Error::Stalled { state: "nothing to wait for".into() }),
             }
         }
+        Ok(started)
     }
-    .await;
-    calls.abort_all();
-    writer.finish(path).await?;
-    result.map(|()| report)
+
+    fn ready(&mut self, _run: &mut RowRun) -> Result<Option<(Vec<Item>, usize)>, Error> {
+        if self.ready.is_empty() {
+            return Ok(None);
+        }
+        let rows = std::mem::take(&mut self.ready);
+        let units = rows.len();
+        Ok(Some((rows, units)))
+    }
+
+    fn finished(
+        &mut self,
+        run: &mut RowRun,
+        joined: Joined<Value, Result<Row, BoxError>>,
+    ) -> Result<(), Error> {
+        let (key, outcome) = joined.map_err(|_| Error::Cancelled)?;
+        match finish(outcome, key, self.key_name) {
+            Ok(row) => {
+                run.report.keys_computed += 1;
+                run.report.rows_written += 1;
+                run.report.lines_written += 1;
+                self.ready.push(Item::Plain(row));
+            }
+            Err(error) => {
+                run.at_risk.drop_one();
+                fail(run, error)?;
+            }
+        }
+        run.common.progress(&run.report)
+    }
+
+    fn wind_down(&mut self) {}
+
+    fn is_idle(&self) -> bool {
+        self.ready.is_empty()
+    }
+
+    fn input_done(&self) -> bool {
+        self.exhausted
+    }
+
+    fn wants_input(&self) -> bool {
+        false
+    }
+
+    fn take(&mut self, _batch: Option<()>) {}
+
+    fn state(&self) -> String {
+        format!(
+            "{} rows generated and not yet written, every row started: {}",
+            self.ready.len(),
+            self.exhausted
+        )
+    }
 }
 
 /// Turns a finished call into the row to write.
@@ -240,10 +264,10 @@ fn finish(
 }
 
 /// Counts a failed row; under `Raise`, gives its error back.
-fn fail(common: &Common, report: &mut Report, error: Error) -> Result<(), Error> {
-    report.keys_failed += 1;
-    report.rows_failed += 1;
-    common.skip_or_raise(error)
+fn fail(run: &mut RowRun, error: Error) -> Result<(), Error> {
+    run.report.keys_failed += 1;
+    run.report.rows_failed += 1;
+    run.common.skip_or_raise(error)
 }
 
 /// Repairs a torn last line and counts the rows per key of an existing file.

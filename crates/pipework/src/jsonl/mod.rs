@@ -151,6 +151,7 @@ mod picked;
 mod read;
 mod report;
 mod resume;
+mod run_loop;
 mod source;
 mod torn_line;
 mod write;
