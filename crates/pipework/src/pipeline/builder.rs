@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
@@ -210,7 +210,42 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         if size == 0 {
             self.misconfigure("chunk size must be at least 1".to_string());
         }
-        self.push(ChunkStep::new(size.max(1)), "chunk")
+        self.push(ChunkStep::new(size.max(1), None), "chunk")
+    }
+
+    /// Like [`chunk`](Pipeline::chunk), and a thread also emits its partial
+    /// chunk when no item has come for `timeout` (paipa's `TimedChunk`): a
+    /// trickle of items still moves on in bounded time. A `size` or
+    /// `timeout` of 0 makes the pipeline fail to start with
+    /// [`Error::InvalidConfig`]. In an [`ordered`](Pipeline::ordered)
+    /// pipeline the timer is off (see [`Step::idle`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pipework::pipeline::Pipeline;
+    ///
+    /// let mut outputs = Pipeline::new()
+    ///     .timed_chunk(100, Duration::from_millis(20))
+    ///     .outputs()?;
+    /// let input = outputs.input().expect("the pipeline runs");
+    /// input.put(1).expect("the pipeline takes items");
+    /// // Far fewer than 100 items, yet the chunk comes out once the input
+    /// // has been quiet for 20 ms.
+    /// assert_eq!(outputs.next().transpose()?, Some(vec![1]));
+    /// input.finish();
+    /// assert_eq!(outputs.next().transpose()?, None);
+    /// # Ok::<(), pipework::pipeline::Error>(())
+    /// ```
+    pub fn timed_chunk(mut self, size: usize, timeout: Duration) -> Pipeline<In, Vec<Out>, Out> {
+        if size == 0 {
+            self.misconfigure("chunk size must be at least 1".to_string());
+        }
+        if timeout.is_zero() {
+            self.misconfigure("chunk timeout must be longer than 0".to_string());
+        }
+        self.push(ChunkStep::new(size.max(1), Some(timeout)), "timed_chunk")
     }
 
     /// Adds a step emitting each element of each item (the reverse of

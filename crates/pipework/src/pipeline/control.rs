@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver, SendTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
 use super::error::Error;
 
@@ -186,6 +186,24 @@ impl Control {
             return None;
         }
         rx.recv().ok()
+    }
+
+    /// Like [`recv`](Control::recv), but gives up after `timeout`: `Err(())`
+    /// if no item came in that time, `Ok(None)` at the end of the input or
+    /// on cancel.
+    pub(crate) fn recv_timeout<T>(
+        &self,
+        rx: &Receiver<T>,
+        timeout: Duration,
+    ) -> Result<Option<T>, ()> {
+        if self.is_cancelled() {
+            return Ok(None);
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(item) => Ok(Some(item)),
+            Err(RecvTimeoutError::Timeout) => Err(()),
+            Err(RecvTimeoutError::Disconnected) => Ok(None),
+        }
     }
 
     /// Sends `v`, blocking while the channel is full. Gives `v` back if the

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use super::emitter::Emitter;
 use super::error::BoxError;
@@ -148,17 +149,21 @@ where
 }
 
 /// Groups items into `Vec`s of `size`, per thread; each thread flushes its
-/// last, shorter chunk when its input ends (paipa's `iterstep(chunk(n))`).
+/// last, shorter chunk when its input ends (paipa's `iterstep(chunk(n))`),
+/// and, with a timeout, whenever no item has come for that long (paipa's
+/// `TimedChunk`).
 #[derive(Debug)]
 pub struct ChunkStep<T> {
     size: usize,
+    timeout: Option<Duration>,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T> ChunkStep<T> {
-    pub(crate) fn new(size: usize) -> Self {
+    pub(crate) fn new(size: usize, timeout: Option<Duration>) -> Self {
         ChunkStep {
             size,
+            timeout,
             _t: PhantomData,
         }
     }
@@ -183,6 +188,18 @@ impl<T: Send + 'static> Step for ChunkStep<T> {
         if chunk.len() >= self.size {
             let full = std::mem::replace(chunk, Vec::with_capacity(self.size));
             out.emit(full)?;
+        }
+        Ok(())
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    fn idle(&self, chunk: &mut Vec<T>, out: &mut Emitter<'_, Vec<T>>) -> Result<(), BoxError> {
+        if !chunk.is_empty() {
+            let partial = std::mem::replace(chunk, Vec::with_capacity(self.size));
+            out.emit(partial)?;
         }
         Ok(())
     }

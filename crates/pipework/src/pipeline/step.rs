@@ -1,6 +1,7 @@
 //! The [`Step`] trait: a unit of work with per-thread state and hooks.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::emitter::Emitter;
 use super::error::BoxError;
@@ -46,6 +47,7 @@ impl ThreadInfo {
 /// | [`setup`](Step::setup) | once, before the step's threads start | `step_initialize` |
 /// | [`thread_init`](Step::thread_init) | once on each thread | `initialize` + `thread_initialize` |
 /// | [`process`](Step::process) | once per item (more on retries) | `process` |
+/// | [`idle`](Step::idle) | when no item came for [`idle_timeout`](Step::idle_timeout) after one did | `TimedChunk`'s timer |
 /// | [`thread_shutdown`](Step::thread_shutdown) | once on each thread when its input is done | `thread_shutdown` |
 /// | [`teardown`](Step::teardown) | once, after the step's last thread | `step_shutdown` |
 ///
@@ -125,6 +127,29 @@ pub trait Step: Send + Sync + 'static {
         item: Self::In,
         out: &mut Emitter<'_, Self::Out>,
     ) -> Result<(), BoxError>;
+
+    /// How long a thread may wait for its next item before [`idle`](Step::idle)
+    /// runs; `None` (the default) never calls it.
+    fn idle_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Runs on a thread when no item has come for
+    /// [`idle_timeout`](Step::idle_timeout) since the last one it processed,
+    /// once per quiet spell (the next call needs another item first); may
+    /// emit, as a timed chunking step flushes its partial chunk here.
+    ///
+    /// Not called in an [`ordered`](crate::pipeline::Pipeline::ordered)
+    /// pipeline, where an output must follow the input it came from. An
+    /// error or panic stops the pipeline as [`Error::HookFailed`](crate::pipeline::Error::HookFailed).
+    fn idle(
+        &self,
+        state: &mut Self::State,
+        out: &mut Emitter<'_, Self::Out>,
+    ) -> Result<(), BoxError> {
+        let _ = (state, out);
+        Ok(())
+    }
 
     /// Runs once on each thread after its input is exhausted; may emit.
     fn thread_shutdown(

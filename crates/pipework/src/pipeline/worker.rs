@@ -134,7 +134,40 @@ fn run_thread<S: Step>(
     counters: &StepCounters,
     control: &Control,
 ) {
-    while let Some(env) = control.recv(rx) {
+    // The idle hook is armed by an item and fired once per quiet spell; an
+    // ordered pipeline has no place for its outputs, so it never fires there.
+    let idle_after = match output {
+        Output::Direct(_) => step.idle_timeout(),
+        Output::Ordered(_) => None,
+    };
+    let mut armed = false;
+    loop {
+        let next = match idle_after {
+            Some(timeout) if armed => control.recv_timeout(rx, timeout),
+            _ => Ok(control.recv(rx)),
+        };
+        let env = match next {
+            Ok(Some(env)) => env,
+            Ok(None) => break,
+            Err(()) => {
+                armed = false;
+                if let Output::Direct(target) = output {
+                    let mut out = Emitter::direct(target, control, &counters.output);
+                    if let Err(f) = guarded(|| step.idle(&mut state, &mut out)) {
+                        if !control.is_cancelled() {
+                            control.fail(Error::HookFailed {
+                                step: info.step.clone(),
+                                hook: "idle",
+                                source: f.into_box(),
+                            });
+                        }
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        armed = true;
         StepCounters::add(&counters.input);
         let flow = match output {
             Output::Direct(target) => {
