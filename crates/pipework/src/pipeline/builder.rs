@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-use super::control::Control;
+use super::control::{lock, Control};
 use super::emitter::Target;
 use super::error::{BoxError, Error};
 use super::feed::{spawn_feeder, Inlet, Source};
@@ -19,7 +19,10 @@ use super::input::InputSide;
 use super::outputs::Outputs;
 use super::queue::queue;
 use super::report::Report;
-use super::stage::{ErasedStage, OnError, StageConfig, StageSpec, DEFAULT_QUEUE};
+use super::stage::{
+    add_step, no_steps, ClonerSlot, Launch, OnError, StageConfig, StageHooks, StageSpec, Wiring,
+    DEFAULT_QUEUE,
+};
 use super::step::Step;
 
 /// A threaded pipeline under construction: steps, their settings, and input.
@@ -51,7 +54,12 @@ use super::step::Step;
 /// ```
 #[must_use = "a pipeline does nothing until it is run, spawned or iterated"]
 pub struct Pipeline<In: Send + 'static, Out: Send + 'static = In, Prev = In> {
-    stages: Vec<Box<dyn ErasedStage>>,
+    /// Each step's settings and hooks, in order.
+    stages: Vec<Box<dyn StageHooks>>,
+    /// How the steps are linked and started.
+    wiring: Wiring<In, Out>,
+    /// Where [`retries`](Pipeline::retries) puts the last step's cloner.
+    cloner: Option<ClonerSlot<Prev>>,
     sources: Vec<Source<In>>,
     finished: bool,
     ordered: bool,
@@ -91,6 +99,8 @@ impl<In: Send + 'static> Pipeline<In> {
     pub fn new() -> Self {
         Pipeline {
             stages: Vec::new(),
+            wiring: no_steps(),
+            cloner: None,
             sources: Vec::new(),
             finished: false,
             ordered: false,
@@ -104,20 +114,23 @@ impl<In: Send + 'static> Pipeline<In> {
 
 impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     fn push<S: Step<In = Out>>(mut self, step: S, kind: &str) -> Pipeline<In, S::Out, Out> {
-        let name = format!("{kind}-{}", self.stages.len());
+        let index = self.stages.len();
+        let step = Arc::new(step);
+        let cloner = ClonerSlot::default();
         self.stages.push(Box::new(StageSpec {
-            step: Arc::new(step),
+            step: step.clone(),
             config: StageConfig {
-                name,
+                name: format!("{kind}-{index}"),
                 threads: 1,
                 queue: DEFAULT_QUEUE,
                 retries: 0,
                 on_error: OnError::Stop,
             },
-            cloner: None,
         }));
         Pipeline {
             stages: self.stages,
+            wiring: add_step(self.wiring, step, index, cloner.clone()),
+            cloner: Some(cloner),
             sources: self.sources,
             finished: self.finished,
             ordered: self.ordered,
@@ -418,106 +431,46 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         Ok(Outputs::new(rx, handle))
     }
 
+    /// Starts the pipeline: checks its settings, runs the steps' `setup`
+    /// hooks, launches their threads from the last back to the first, then
+    /// the feeders of its input.
     fn start(self, last_target: Target<Out>) -> Result<PipelineHandle<In>, Error> {
         if let Some(why) = self.misconfigured {
             return Err(Error::InvalidConfig(why));
         }
         if self.stages.is_empty() {
-            return Err(Error::InvalidConfig(
-                "a pipeline needs at least one step".to_string(),
-            ));
+            return Err(no_step());
         }
-        for (i, stage) in self.stages.iter().enumerate() {
-            if let Err(e) = stage.setup() {
-                self.stages[..i].iter().for_each(|s| s.teardown());
-                return Err(e);
-            }
-        }
+        setup_all(&self.stages)?;
         let control = Arc::new(Control::new());
-        let mut inputs: Vec<_> = self.stages.iter().map(|s| s.make_input()).collect();
-        let mut targets: Vec<Box<dyn std::any::Any + Send>> = Vec::with_capacity(inputs.len());
-        for input in inputs.iter_mut().skip(1) {
-            targets.push(std::mem::replace(&mut input.target, Box::new(())));
-        }
-        targets.push(Box::new(last_target));
-        let Ok(first) =
-            std::mem::replace(&mut inputs[0].target, Box::new(())).downcast::<Target<In>>()
-        else {
-            unreachable!("the first step takes the pipeline's input type")
+        let mut launch = Launch {
+            configs: self.stages.iter().map(|s| s.config().clone()).collect(),
+            ordered: self.ordered,
+            control: &control,
+            launched: Vec::with_capacity(self.stages.len()),
         };
-        let Target::Queue(first_tx) = *first else {
-            unreachable!("a step's input is always a queue")
+        let Target::Queue(first_tx) = (self.wiring)(last_target, &mut launch) else {
+            return Err(no_step());
         };
-
+        let Launch {
+            configs,
+            mut launched,
+            ..
+        } = launch;
+        launched.reverse();
         let inlet = Arc::new(Inlet::new(
             first_tx,
             self.ordered,
             Arc::new(control.for_thread()),
         ));
-        let mut steps = Vec::with_capacity(self.stages.len());
         let mut workers = Vec::new();
-        // Items sent into the next step's queue so far: what the feeders put,
-        // then what each step emitted. Minus what the step took, that is
-        // its queue's depth (no receiver is kept just to ask the queue).
-        let mut sent_into: Counter = {
-            let sent = inlet.sent.clone();
-            Box::new(move || sent.load(Ordering::Relaxed))
-        };
-        for ((stage, input), target) in self.stages.into_iter().zip(inputs).zip(targets) {
-            let config = stage.config().clone();
-            let launched = stage.launch(input.receiver, target, self.ordered, &control);
-            workers.extend(launched.threads);
-            let counters = launched.counters;
-            let taken = counters.clone();
-            let emitted = counters.clone();
-            let sent = std::mem::replace(
-                &mut sent_into,
-                Box::new(move || emitted.output.load(Ordering::Relaxed)),
-            );
-            let queue_len: Box<dyn Fn() -> usize + Send + Sync> = Box::new(move || {
-                let taken = taken.input.load(Ordering::Relaxed);
-                usize::try_from(sent().saturating_sub(taken)).unwrap_or(usize::MAX)
-            });
-            steps.push(StepRuntime {
-                name: config.name,
-                threads: config.threads,
-                capacity: config.queue,
-                counters,
-                queue_len,
-            });
-        }
-        let steps = Arc::new(steps);
+        let steps = step_runtimes(&inlet, configs, launched, &mut workers);
 
         // An iterator given before the start is a finite source: the input
         // ends with it, as if finished.
         let finished = self.finished || self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let mut feeders = Vec::new();
-        let (channels, finite): (Vec<_>, Vec<_>) = self
-            .sources
-            .into_iter()
-            .partition(|s| matches!(s, Source::Channel(_)));
-        let mut spawn_error = None;
-        for sources in std::iter::once(finite).chain(channels.into_iter().map(|c| vec![c])) {
-            if sources.is_empty() {
-                continue;
-            }
-            match spawn_feeder(
-                sources,
-                inlet.clone(),
-                stop_rx.clone(),
-                Arc::new(control.for_thread()),
-            ) {
-                Ok(h) => feeders.push(h),
-                Err(e) => {
-                    spawn_error = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = spawn_error {
-            control.fail(e);
-        }
+        let feeders = spawn_feeders(self.sources, &inlet, &stop_rx, &control);
 
         #[cfg(feature = "progress")]
         let progress = self
@@ -540,6 +493,90 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     }
 }
 
+fn no_step() -> Error {
+    Error::InvalidConfig("a pipeline needs at least one step".to_string())
+}
+
+/// Runs every step's `setup` hook in order; if one fails, the `teardown`
+/// hooks of the steps set up before it run, and its error is returned.
+fn setup_all(stages: &[Box<dyn StageHooks>]) -> Result<(), Error> {
+    for (i, stage) in stages.iter().enumerate() {
+        if let Err(e) = stage.setup() {
+            stages[..i].iter().for_each(|s| s.teardown());
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// What the handle reads of each running step: counters, and its queue's
+/// depth. Moves the steps' threads into `workers`.
+fn step_runtimes<In>(
+    inlet: &Inlet<In>,
+    configs: Vec<StageConfig>,
+    launched: Vec<super::stage::Launched>,
+    workers: &mut Vec<std::thread::JoinHandle<()>>,
+) -> Arc<Vec<StepRuntime>> {
+    // Items sent into the next step's queue so far: what the feeders put,
+    // then what each step emitted. Minus what the step took, that is its
+    // queue's depth (no receiver is kept just to ask the queue).
+    let mut sent_into: Counter = {
+        let sent = inlet.sent.clone();
+        Box::new(move || sent.load(Ordering::Relaxed))
+    };
+    let mut steps = Vec::with_capacity(configs.len());
+    for (config, launched) in configs.into_iter().zip(launched) {
+        workers.extend(launched.threads);
+        let counters = launched.counters;
+        let (taken, emitted) = (counters.clone(), counters.clone());
+        let sent = std::mem::replace(
+            &mut sent_into,
+            Box::new(move || emitted.output.load(Ordering::Relaxed)),
+        );
+        let queue_len: Box<dyn Fn() -> usize + Send + Sync> = Box::new(move || {
+            let taken = taken.input.load(Ordering::Relaxed);
+            usize::try_from(sent().saturating_sub(taken)).unwrap_or(usize::MAX)
+        });
+        steps.push(StepRuntime {
+            name: config.name,
+            threads: config.threads,
+            capacity: config.queue,
+            counters,
+            queue_len,
+        });
+    }
+    Arc::new(steps)
+}
+
+/// Starts the feeders: one for the items and iterators put before the
+/// start, one per external channel. A feeder that cannot be spawned fails
+/// the run.
+fn spawn_feeders<In: Send + 'static>(
+    sources: Vec<Source<In>>,
+    inlet: &Arc<Inlet<In>>,
+    stop_rx: &Receiver<()>,
+    control: &Arc<Control>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let (channels, finite): (Vec<_>, Vec<_>) = sources
+        .into_iter()
+        .partition(|s| matches!(s, Source::Channel(_)));
+    let mut feeders = Vec::new();
+    for sources in std::iter::once(finite).chain(channels.into_iter().map(|c| vec![c])) {
+        if sources.is_empty() {
+            continue;
+        }
+        let thread_control = Arc::new(control.for_thread());
+        match spawn_feeder(sources, inlet.clone(), stop_rx.clone(), thread_control) {
+            Ok(h) => feeders.push(h),
+            Err(e) => {
+                control.fail(e);
+                break;
+            }
+        }
+    }
+    feeders
+}
+
 /// Reads a running count of items.
 type Counter = Box<dyn Fn() -> u64 + Send + Sync>;
 
@@ -552,8 +589,8 @@ impl<In: Send + 'static, Out: Send + 'static, Prev: Clone + 'static> Pipeline<In
         if let Some(c) = self.last_config("retries") {
             c.retries = n;
         }
-        if let Some(stage) = self.stages.last_mut() {
-            stage.set_cloner(Box::new(cloner));
+        if let Some(slot) = &self.cloner {
+            *lock(slot) = Some(cloner);
         }
         self
     }

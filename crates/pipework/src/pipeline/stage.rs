@@ -1,12 +1,11 @@
 //! A step together with its settings, and how its threads are started.
 
-use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 
-use super::control::Control;
+use super::control::{lock, Control};
 use super::emitter::Target;
 use super::error::{BoxError, Error};
 use super::queue::{queue, Envelope};
@@ -40,51 +39,78 @@ pub(crate) struct StageConfig {
     pub(crate) on_error: OnError,
 }
 
-/// A step's input queue, typed for the step but erased for the pipeline.
-pub(crate) struct InputQueue {
-    /// `Target<In>`: the previous step's output.
-    pub(crate) target: Box<dyn Any + Send>,
-    /// `Receiver<Envelope<In>>`: the step's input. No other receiver of the
-    /// queue is kept, so the step before sees it close when this step's
-    /// threads are gone.
-    pub(crate) receiver: Box<dyn Any + Send>,
-}
-
 /// What the pipeline keeps of a started step.
 pub(crate) struct Launched {
     pub(crate) threads: Vec<JoinHandle<()>>,
     pub(crate) counters: Arc<StepCounters>,
 }
 
-/// A step with its types erased, so a pipeline can hold steps of different
-/// types in one list. The `Any` values are always the types named in each
-/// method's doc: the typed [`Pipeline`](super::Pipeline) builder guarantees it.
-pub(crate) trait ErasedStage: Send {
+/// What the pipeline needs of a step before and after its threads run,
+/// whatever the step's types: its settings and its once-per-step hooks.
+pub(crate) trait StageHooks: Send {
     fn config(&self) -> &StageConfig;
     fn config_mut(&mut self) -> &mut StageConfig;
-    /// `cloner`: a `fn(&In) -> In`, enabling retries.
-    fn set_cloner(&mut self, cloner: Box<dyn Any + Send>);
-    /// A new input queue for this step.
-    fn make_input(&self) -> InputQueue;
     fn setup(&self) -> Result<(), Error>;
     fn teardown(&self);
-    /// `input`: `Receiver<Envelope<In>>`; `target`: `Target<Out>`.
-    fn launch(
-        self: Box<Self>,
-        input: Box<dyn Any + Send>,
-        target: Box<dyn Any + Send>,
-        ordered: bool,
-        control: &Arc<Control>,
-    ) -> Launched;
 }
 
 /// Copies a step's input for a retry.
 pub(crate) type Cloner<T> = fn(&T) -> T;
 
+/// Where the builder puts the cloner of a step taking `T` once
+/// [`retries`](super::Pipeline::retries) is called; read when it launches.
+pub(crate) type ClonerSlot<T> = Arc<Mutex<Option<Cloner<T>>>>;
+
+/// The steps of a pipeline taking `In` and emitting `Out`, not yet started.
+///
+/// Given where the last step's outputs go, it launches the last step, then
+/// the one before it with the last step's queue as its target, and so on,
+/// and returns where the pipeline's input goes. The builder composes it one
+/// step at a time, so a step's input queue has the type of the step before's
+/// outputs: linking steps of different types does not compile.
+pub(crate) type Wiring<In, Out> =
+    Box<dyn FnOnce(Target<Out>, &mut Launch<'_>) -> Target<In> + Send>;
+
+/// What launching the steps needs and gathers.
+pub(crate) struct Launch<'a> {
+    /// Every step's settings, by position.
+    pub(crate) configs: Vec<StageConfig>,
+    pub(crate) ordered: bool,
+    pub(crate) control: &'a Arc<Control>,
+    /// The steps started so far, last step first.
+    pub(crate) launched: Vec<Launched>,
+}
+
+/// The wiring of no steps: the input goes where the outputs would.
+pub(crate) fn no_steps<T: Send + 'static>() -> Wiring<T, T> {
+    Box::new(|target, _| target)
+}
+
+/// Adds `step`, at position `index`, after the steps of `before`.
+pub(crate) fn add_step<In, S>(
+    before: Wiring<In, S::In>,
+    step: Arc<S>,
+    index: usize,
+    cloner: ClonerSlot<S::In>,
+) -> Wiring<In, S::Out>
+where
+    In: Send + 'static,
+    S: Step,
+{
+    Box::new(move |target, launch| {
+        let config = launch.configs[index].clone();
+        let (tx, rx) = queue::<S::In>(config.queue);
+        let cloner = *lock(&cloner);
+        let launched = launch_threads(step, config, cloner, rx, target, launch);
+        launch.launched.push(launched);
+        before(Target::Queue(tx), launch)
+    })
+}
+
+/// A step as the pipeline holds it until it starts.
 pub(crate) struct StageSpec<S: Step> {
     pub(crate) step: Arc<S>,
     pub(crate) config: StageConfig,
-    pub(crate) cloner: Option<Cloner<S::In>>,
 }
 
 fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
@@ -95,27 +121,13 @@ fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
     }
 }
 
-impl<S: Step> ErasedStage for StageSpec<S> {
+impl<S: Step> StageHooks for StageSpec<S> {
     fn config(&self) -> &StageConfig {
         &self.config
     }
 
     fn config_mut(&mut self) -> &mut StageConfig {
         &mut self.config
-    }
-
-    fn set_cloner(&mut self, cloner: Box<dyn Any + Send>) {
-        if let Ok(f) = cloner.downcast::<Cloner<S::In>>() {
-            self.cloner = Some(*f);
-        }
-    }
-
-    fn make_input(&self) -> InputQueue {
-        let (tx, rx) = queue::<S::In>(self.config.queue);
-        InputQueue {
-            target: Box::new(Target::Queue(tx)),
-            receiver: Box::new(rx),
-        }
     }
 
     fn setup(&self) -> Result<(), Error> {
@@ -128,64 +140,71 @@ impl<S: Step> ErasedStage for StageSpec<S> {
             tracing::error!(step = %self.config.name, error = %f.into_box(), "teardown failed");
         }
     }
+}
 
-    fn launch(
-        self: Box<Self>,
-        input: Box<dyn Any + Send>,
-        target: Box<dyn Any + Send>,
-        ordered: bool,
-        control: &Arc<Control>,
-    ) -> Launched {
-        let counters = Arc::new(StepCounters::default());
-        let (Ok(rx), Ok(target)) = (
-            input.downcast::<Receiver<Envelope<S::In>>>(),
-            target.downcast::<Target<S::Out>>(),
-        ) else {
-            unreachable!("the typed pipeline builder links steps of matching types")
+/// Starts a step's threads on its input queue `rx`, emitting into `target`.
+fn launch_threads<S: Step>(
+    step: Arc<S>,
+    config: StageConfig,
+    cloner: Option<Cloner<S::In>>,
+    rx: Receiver<Envelope<S::In>>,
+    target: Target<S::Out>,
+    launch: &Launch<'_>,
+) -> Launched {
+    let control = launch.control;
+    let counters = Arc::new(StepCounters::default());
+    let threads = config.threads;
+    let output = match target {
+        Target::Queue(tx) if launch.ordered => {
+            let window = config.queue + threads;
+            Output::Ordered(Reorder::new(Target::Queue(tx), window, threads, control))
+        }
+        t => Output::Direct(Arc::new(t)),
+    };
+    let worker_config = Arc::new(WorkerConfig {
+        retries: config.retries,
+        on_error: config.on_error,
+        cloner,
+    });
+    let mut handles = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let info = ThreadInfo {
+            step: config.name.clone(),
+            index,
+            threads,
         };
-        let threads = self.config.threads;
-        let output = match *target {
-            Target::Queue(tx) if ordered => {
-                let window = self.config.queue + threads;
-                Output::Ordered(Reorder::new(Target::Queue(tx), window, threads, control))
-            }
-            t => Output::Direct(Arc::new(t)),
-        };
-        let config = Arc::new(WorkerConfig {
-            retries: self.config.retries,
-            on_error: self.config.on_error,
-            cloner: self.cloner,
-        });
-        let mut handles = Vec::with_capacity(threads);
-        for index in 0..threads {
-            let info = ThreadInfo {
-                step: self.config.name.clone(),
-                index,
-                threads,
-            };
-            let name = format!("{}-{}", self.config.name, index);
-            let (step, rx, output, config, counters, thread_control) = (
-                self.step.clone(),
-                (*rx).clone(),
-                output.clone(),
-                config.clone(),
-                counters.clone(),
-                control.clone(),
-            );
-            let spawned = std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || worker(step, info, rx, output, config, counters, thread_control));
-            match spawned {
-                Ok(h) => handles.push(h),
-                Err(source) => {
-                    control.fail(Error::ThreadSpawn { name, source });
-                    break;
-                }
+        let name = format!("{}-{}", config.name, index);
+        let (step, rx, output, worker_config, counters, thread_control) = (
+            step.clone(),
+            rx.clone(),
+            output.clone(),
+            worker_config.clone(),
+            counters.clone(),
+            control.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                worker(
+                    step,
+                    info,
+                    rx,
+                    output,
+                    worker_config,
+                    counters,
+                    thread_control,
+                )
+            });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(source) => {
+                control.fail(Error::ThreadSpawn { name, source });
+                break;
             }
         }
-        Launched {
-            threads: handles,
-            counters,
-        }
+    }
+    Launched {
+        threads: handles,
+        counters,
     }
 }
