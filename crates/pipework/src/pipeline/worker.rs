@@ -87,9 +87,16 @@ pub(crate) fn worker<S: Step>(
 ) {
     let body = catch_unwind(AssertUnwindSafe(|| {
         match guarded(|| step.thread_init(&info)) {
-            Ok(state) => run_thread(
-                &*step, &info, state, &rx, &output, &config, &counters, &control,
-            ),
+            Ok(state) => {
+                let thread = StepThread {
+                    step: &*step,
+                    info: &info,
+                    config: &config,
+                    counters: &counters,
+                    control: &control,
+                };
+                thread.run(state, &rx, &output);
+            }
             Err(f) => control.fail(Error::HookFailed {
                 step: info.step.clone(),
                 hook: "thread_init",
@@ -123,156 +130,166 @@ pub(crate) fn worker<S: Step>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_thread<S: Step>(
-    step: &S,
-    info: &ThreadInfo,
-    mut state: S::State,
-    rx: &Receiver<Envelope<S::In>>,
-    output: &Output<S::Out>,
-    config: &WorkerConfig<S::In>,
-    counters: &StepCounters,
-    control: &Control,
-) {
-    // The idle hook is armed by an item and fired once per quiet spell; an
-    // ordered pipeline has no place for its outputs, so it never fires there.
-    let idle_after = match output {
-        Output::Direct(_) => step.idle_timeout(),
-        Output::Ordered(_) => None,
-    };
-    let mut armed = false;
-    loop {
-        let next = match idle_after {
-            Some(timeout) if armed => control.recv_timeout(rx, timeout),
-            _ => Ok(control.recv(rx)),
-        };
-        let env = match next {
-            Ok(Some(env)) => env,
-            Ok(None) => break,
-            Err(()) => {
-                armed = false;
-                if let Output::Direct(target) = output {
-                    let mut out = Emitter::direct(target, control, &counters.output);
-                    if let Err(f) = guarded(|| step.idle(&mut state, &mut out)) {
-                        if !control.is_cancelled() {
-                            control.fail(Error::HookFailed {
-                                step: info.step.clone(),
-                                hook: "idle",
-                                source: f.into_box(),
-                            });
-                        }
-                        return;
-                    }
-                }
-                continue;
-            }
-        };
-        armed = true;
-        StepCounters::add(&counters.input);
-        let flow = match output {
-            Output::Direct(target) => {
-                let mut out = Emitter::direct(target, control, &counters.output);
-                process_item(
-                    step, info, &mut state, env.item, &mut out, config, counters, control,
-                )
-            }
-            Output::Ordered(reorder) => {
-                let mut buffer = Vec::new();
-                let mut out = Emitter::collect(&mut buffer, &counters.output);
-                let flow = process_item(
-                    step, info, &mut state, env.item, &mut out, config, counters, control,
-                );
-                match flow {
-                    ControlFlow::Continue(()) => match reorder.complete(env.seq, buffer, control) {
-                        Ok(()) => flow,
-                        Err(_stopped) => ControlFlow::Break(()),
-                    },
-                    ControlFlow::Break(()) => flow,
-                }
-            }
-        };
-        if flow.is_break() {
-            return;
-        }
-    }
-    if control.is_cancelled() {
-        return;
-    }
-    let result = match output {
-        Output::Direct(target) => {
-            let mut out = Emitter::direct(target, control, &counters.output);
-            guarded(|| step.thread_shutdown(state, &mut out))
-        }
-        Output::Ordered(reorder) => {
-            let mut tail = Vec::new();
-            let mut out = Emitter::collect(&mut tail, &counters.output);
-            let result = guarded(|| step.thread_shutdown(state, &mut out));
-            if result.is_ok() && reorder.thread_done(tail, control).is_err() {
-                return;
-            }
-            result
-        }
-    };
-    if let Err(f) = result {
-        if !control.is_cancelled() {
-            control.fail(Error::HookFailed {
-                step: info.step.clone(),
-                hook: "thread_shutdown",
-                source: f.into_box(),
-            });
-        }
-    }
+/// One thread of a step, as its loop sees it.
+struct StepThread<'a, S: Step> {
+    step: &'a S,
+    info: &'a ThreadInfo,
+    config: &'a WorkerConfig<S::In>,
+    counters: &'a StepCounters,
+    control: &'a Control,
 }
 
-/// Processes one item with its retries. `Break` ends the thread.
-#[allow(clippy::too_many_arguments)]
-fn process_item<S: Step>(
-    step: &S,
-    info: &ThreadInfo,
-    state: &mut S::State,
-    item: S::In,
-    out: &mut Emitter<'_, S::Out>,
-    config: &WorkerConfig<S::In>,
-    counters: &StepCounters,
-    control: &Control,
-) -> ControlFlow<()> {
-    let mut item = item;
-    let mut attempt = 0;
-    loop {
-        let spare = match config.cloner {
-            Some(clone) if attempt < config.retries => match guarded(|| Ok(clone(&item))) {
-                Ok(spare) => Some(spare),
-                // A panicking `Clone` leaves no copy to retry with: the
-                // item fails now, with that panic.
-                Err(failure) => {
-                    drop(item);
-                    if control.is_cancelled() {
-                        return ControlFlow::Break(());
+impl<S: Step> StepThread<'_, S> {
+    /// Takes items until the input ends or the run is cancelled, then runs
+    /// `thread_shutdown`.
+    fn run(&self, mut state: S::State, rx: &Receiver<Envelope<S::In>>, output: &Output<S::Out>) {
+        let StepThread {
+            step,
+            info,
+            counters,
+            control,
+            ..
+        } = *self;
+        // The idle hook is armed by an item and fired once per quiet spell; an
+        // ordered pipeline has no place for its outputs, so it never fires there.
+        let idle_after = match output {
+            Output::Direct(_) => step.idle_timeout(),
+            Output::Ordered(_) => None,
+        };
+        let mut armed = false;
+        loop {
+            let next = match idle_after {
+                Some(timeout) if armed => control.recv_timeout(rx, timeout),
+                _ => Ok(control.recv(rx)),
+            };
+            let env = match next {
+                Ok(Some(env)) => env,
+                Ok(None) => break,
+                Err(()) => {
+                    armed = false;
+                    if let Output::Direct(target) = output {
+                        let mut out = Emitter::direct(target, control, &counters.output);
+                        if let Err(f) = guarded(|| step.idle(&mut state, &mut out)) {
+                            if !control.is_cancelled() {
+                                control.fail(Error::HookFailed {
+                                    step: info.step.clone(),
+                                    hook: "idle",
+                                    source: f.into_box(),
+                                });
+                            }
+                            return;
+                        }
                     }
-                    return give_up(failure, info, config, counters, control);
+                    continue;
                 }
-            },
-            _ => None,
-        };
-        let failure = match guarded(|| step.process(state, item, out)) {
-            Ok(()) => return ControlFlow::Continue(()),
-            Err(Failure::Error(e)) if e.is::<SkipEntry>() => {
-                StepCounters::add(&counters.skipped);
-                return ControlFlow::Continue(());
+            };
+            armed = true;
+            StepCounters::add(&counters.input);
+            let flow = match output {
+                Output::Direct(target) => {
+                    let mut out = Emitter::direct(target, control, &counters.output);
+                    self.process_item(&mut state, env.item, &mut out)
+                }
+                Output::Ordered(reorder) => {
+                    let mut buffer = Vec::new();
+                    let mut out = Emitter::collect(&mut buffer, &counters.output);
+                    let flow = self.process_item(&mut state, env.item, &mut out);
+                    match flow {
+                        ControlFlow::Continue(()) => {
+                            match reorder.complete(env.seq, buffer, control) {
+                                Ok(()) => flow,
+                                Err(_stopped) => ControlFlow::Break(()),
+                            }
+                        }
+                        ControlFlow::Break(()) => flow,
+                    }
+                }
+            };
+            if flow.is_break() {
+                return;
             }
-            Err(f) => f,
+        }
+        if control.is_cancelled() {
+            return;
+        }
+        let result = match output {
+            Output::Direct(target) => {
+                let mut out = Emitter::direct(target, control, &counters.output);
+                guarded(|| step.thread_shutdown(state, &mut out))
+            }
+            Output::Ordered(reorder) => {
+                let mut tail = Vec::new();
+                let mut out = Emitter::collect(&mut tail, &counters.output);
+                let result = guarded(|| step.thread_shutdown(state, &mut out));
+                if result.is_ok() && reorder.thread_done(tail, control).is_err() {
+                    return;
+                }
+                result
+            }
         };
-        if out.is_stopped() || control.is_cancelled() {
-            return ControlFlow::Break(());
+        if let Err(f) = result {
+            if !control.is_cancelled() {
+                control.fail(Error::HookFailed {
+                    step: info.step.clone(),
+                    hook: "thread_shutdown",
+                    source: f.into_box(),
+                });
+            }
         }
-        if let Some(spare) = spare {
-            StepCounters::add(&counters.retried);
-            out.discard_collected();
-            attempt += 1;
-            item = spare;
-            continue;
+    }
+
+    /// Processes one item with its retries. `Break` ends the thread.
+    fn process_item(
+        &self,
+        state: &mut S::State,
+        item: S::In,
+        out: &mut Emitter<'_, S::Out>,
+    ) -> ControlFlow<()> {
+        let StepThread {
+            step,
+            info,
+            config,
+            counters,
+            control,
+        } = *self;
+        let mut item = item;
+        let mut attempt = 0;
+        loop {
+            let spare = match config.cloner {
+                Some(clone) if attempt < config.retries => match guarded(|| Ok(clone(&item))) {
+                    Ok(spare) => Some(spare),
+                    // A panicking `Clone` leaves no copy to retry with: the
+                    // item fails now, with that panic.
+                    Err(failure) => {
+                        drop(item);
+                        if control.is_cancelled() {
+                            return ControlFlow::Break(());
+                        }
+                        return give_up(failure, info, config, counters, control);
+                    }
+                },
+                _ => None,
+            };
+            let failure = match guarded(|| step.process(state, item, out)) {
+                Ok(()) => return ControlFlow::Continue(()),
+                Err(Failure::Error(e)) if e.is::<SkipEntry>() => {
+                    StepCounters::add(&counters.skipped);
+                    return ControlFlow::Continue(());
+                }
+                Err(f) => f,
+            };
+            if out.is_stopped() || control.is_cancelled() {
+                return ControlFlow::Break(());
+            }
+            if let Some(spare) = spare {
+                StepCounters::add(&counters.retried);
+                out.discard_collected();
+                attempt += 1;
+                item = spare;
+                continue;
+            }
+            return give_up(failure, info, config, counters, control);
         }
-        return give_up(failure, info, config, counters, control);
     }
 }
 
