@@ -165,11 +165,21 @@ fn abort_drops_queued_items_and_returns_promptly() {
 
 #[test]
 fn abort_of_a_pipeline_fed_by_an_endless_source_returns() {
-    let mut pipeline = Pipeline::new().map(|n: u64| n).threads(2);
-    pipeline.put_iter(0u64..);
+    let tally = Tally::new();
+    let mut pipeline = Pipeline::new().map(|n: DropCounter| n).threads(2);
+    pipeline.put_iter(endless(&tally));
     let handle = pipeline.spawn().unwrap();
-    let report = handle.abort().unwrap();
-    assert!(report.inputs() < u64::MAX);
+    let (aborted_tx, aborted_rx) = bounded(1);
+    std::thread::spawn(move || aborted_tx.send(handle.abort()));
+    let report = aborted_rx
+        .recv_timeout(PROMPTLY)
+        .expect("abort drained the endless source")
+        .unwrap();
+    // Everything pulled was taken in, queued, or in the feeder's hand, and
+    // all of it was dropped.
+    let queue = pipework::pipeline::DEFAULT_QUEUE as u64;
+    assert!(report.inputs() + queue + 1 >= tally.created() as u64);
+    tally.assert_all_dropped();
 }
 
 #[test]
@@ -390,15 +400,39 @@ mod no_leftovers {
 
 #[test]
 fn panicking_while_holding_a_handle_fed_forever_does_not_hang() {
-    let result = std::thread::spawn(|| {
-        let mut pipeline = Pipeline::new().map(|n: u64| n + 1);
-        pipeline.put_iter(0u64..);
-        let _handle = pipeline.spawn().expect("spawn");
-        panic!("the caller fails while the pipeline runs");
-    })
-    .join();
-    assert!(
-        result.is_err(),
-        "the panic reaches join, after the handle aborted"
+    let (tally, live) = (Tally::new(), LiveThreads::new());
+    let (pulled_tx, pulled_rx) = bounded(1);
+    let source = tracked_iter(
+        &live,
+        endless(&tally).inspect(move |item| {
+            if item.value == 100 {
+                // Received once, by the caller below.
+                let _ = pulled_tx.send(());
+            }
+        }),
     );
+    let step = tracked(&live, Ok::<DropCounter, BoxError>);
+    let caller = std::thread::spawn(move || {
+        let mut pipeline = Pipeline::new().step(step).threads(2);
+        pipeline.put_iter(source);
+        let _handle = pipeline.spawn().expect("spawn");
+        pulled_rx.recv().expect("the source was pulled");
+        panic!("the caller fails while the pipeline runs");
+    });
+    // Joined on another thread, so a drop that drains the endless source
+    // fails this test instead of hanging it.
+    let (joined_tx, joined_rx) = bounded(1);
+    std::thread::spawn(move || joined_tx.send(caller.join()));
+    let payload = joined_rx
+        .recv_timeout(PROMPTLY)
+        .expect("dropping the handle while unwinding hung")
+        .unwrap_err();
+    // The caller's own panic reaches `join`, not one from the handle's drop,
+    // and the drop aborted the run: no thread left, every item dropped.
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the caller fails while the pipeline runs")
+    );
+    assert_eq!(live.live(), 0);
+    tally.assert_all_dropped();
 }
