@@ -687,7 +687,9 @@ mod put_after_failure {
             .spawn()
             .unwrap();
         handle.put(0).unwrap();
-        started_rx.recv().unwrap();
+        started_rx
+            .recv_timeout(PROMPTLY)
+            .expect("item 0 never started");
         handle.put(1).unwrap(); // the queue is now full
         std::thread::scope(|s| {
             let producer = s.spawn(|| handle.put(2));

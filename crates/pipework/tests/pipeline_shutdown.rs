@@ -55,8 +55,13 @@ fn stop_drains_every_queued_item() {
         .queue(100)
         .spawn()
         .unwrap();
+    // Moved after the handle, so a failed assertion drops (opens) it before
+    // the handle's drop drains the step: a failure, not a hang.
+    let gate_tx = gate_tx;
     handle.put(0).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     handle.put_all(1..100).unwrap();
     assert_eq!(handle.stats()[0].queued, 99);
     drop(gate_tx);
@@ -87,7 +92,9 @@ fn dropping_a_handle_processes_every_put_item() {
         .spawn()
         .unwrap();
     handle.put(0).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     handle.put_all(1..200).unwrap();
     drop(gate_tx);
     drop(handle);
@@ -112,7 +119,9 @@ fn dropping_a_daemon_handle_returns_while_a_step_is_blocked() {
         .spawn()
         .unwrap();
     handle.put_all(0..3).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     let dropping = Instant::now();
     drop(handle); // the step is blocked at the gate: this must not wait
     assert!(dropping.elapsed() < PROMPTLY);
@@ -151,7 +160,9 @@ fn abort_drops_queued_items_and_returns_promptly() {
         _on_drop: gate_tx,
     });
     let handle = pipeline.spawn().unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     let aborting = Instant::now();
     let report = handle.abort().unwrap();
     assert!(aborting.elapsed() < PROMPTLY);
