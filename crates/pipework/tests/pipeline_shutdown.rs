@@ -447,3 +447,59 @@ fn panicking_while_holding_a_handle_fed_forever_does_not_hang() {
     assert_eq!(live.live(), 0);
     tally.assert_all_dropped();
 }
+
+/// Threads of an ordered step that wait for room in its window (its
+/// oldest item still runs) are woken when another step fails: they wait on
+/// a condvar, not a channel, so nothing else would wake them and the run
+/// would wait for them forever.
+#[test]
+fn a_failure_wakes_threads_waiting_for_room_in_an_ordered_window() {
+    let (started_tx, started_rx) = bounded::<u64>(16);
+    let (gate_tx, gate_rx) = gate();
+    let mut pipeline = Pipeline::new()
+        .try_map(move |n: u64| {
+            if n == 5 {
+                // Fails once the next step's window is full: with 3 threads
+                // and no queue, items 1 and 2 wait finished, and two threads
+                // hold items 3 and 4 they cannot hand over.
+                for _ in 1..=4 {
+                    let _ = started_rx.recv_timeout(PROMPTLY);
+                }
+                // Time for those two threads to go to sleep in the window
+                // (a late scheduler only makes this pass).
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(format!("bad item {n}"));
+            }
+            Ok(n)
+        })
+        .name("check")
+        .map(move |n: u64| {
+            // Item 0 runs until the feeder drops its source, which it does
+            // once the failure has cancelled the run.
+            if n == 0 {
+                let _ = gate_rx.recv();
+            } else {
+                // Room for every item that can start; none is lost.
+                let _ = started_tx.try_send(n);
+            }
+            n
+        })
+        .name("window")
+        .threads(3)
+        .queue(0)
+        // A last step: the window orders what it hands on to a queue (the
+        // last step's outputs, discarded by `run`, need no order).
+        .map(|n: u64| n)
+        .ordered();
+    pipeline.put_iter(OpensOnDrop {
+        iter: 0u64..,
+        _on_drop: gate_tx,
+    });
+    let (done_tx, done_rx) = bounded(1);
+    std::thread::spawn(move || done_tx.send(pipeline.run()));
+    let error = done_rx
+        .recv_timeout(PROMPTLY)
+        .expect("threads asleep in the window were never woken")
+        .unwrap_err();
+    assert_eq!(error.to_string(), "step 'check' failed: bad item 5");
+}
