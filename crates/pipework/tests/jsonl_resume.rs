@@ -184,6 +184,50 @@ async fn torn_last_line_longer_than_64_kib_is_cut_on_resume() {
 }
 
 #[tokio::test]
+async fn torn_line_after_more_than_64_kib_of_rows_names_its_line() {
+    // The notice names the torn line, counted over every row before it,
+    // however many reads of the file that takes.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let text = "x".repeat(30_000);
+    let keys = [10, 20, 30, 40];
+    write_rows(&src, &keys.map(|key| json!({"key": key, "other": text})));
+    let dst = dir.path().join("out.jsonl");
+    let done: String = keys[..3]
+        .iter()
+        .map(|key| {
+            format!(
+                "{}\n",
+                json!({"key": key, "other": text, "result": key + 1})
+            )
+        })
+        .collect();
+    let torn = "{\"key\":40,\"oth";
+    std::fs::write(&dst, format!("{done}{torn}")).unwrap();
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    map_by_key(
+        &src,
+        &dst,
+        counting(&calls),
+        opts().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(calls.get().keys().collect::<Vec<_>>(), ["40"]);
+    assert_eq!(rows(&dst).len(), 4);
+    let messages = skipped.messages();
+    let notice = format!(
+        "out.jsonl:4: cut off a torn last line ({} bytes) left by an interrupted run",
+        torn.len()
+    );
+    assert!(
+        messages.len() == 1 && messages[0].ends_with(&notice),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
 async fn whole_last_line_longer_than_64_kib_is_kept_on_resume() {
     // A finished ~100 KB last row is valid JSON: only a look at the whole
     // line tells it from a torn one, so none of it may be cut.
