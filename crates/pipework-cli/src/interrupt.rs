@@ -17,17 +17,22 @@ pub(crate) struct Interrupt {
 
 impl Interrupt {
     /// Starts listening for Ctrl-C; `note` prints what happens.
+    ///
+    /// The handler is in place when this returns, before any command starts
+    /// (not only once the listener task first runs, which on a busy machine
+    /// can be later): a Ctrl-C from then on always stops the run cleanly.
     pub(crate) fn listen(note: impl Fn(&str) + Send + 'static) -> Interrupt {
         let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
+        let mut ctrl_c = CtrlC::install();
         let listener = tokio::spawn({
             let (stop, kill) = (stop.clone(), kill.clone());
             async move {
-                if tokio::signal::ctrl_c().await.is_err() {
+                if !ctrl_c.next().await {
                     return;
                 }
                 stop.cancel();
                 note("interrupted: starting no new commands, waiting for the running ones (Ctrl-C again kills them)");
-                if tokio::signal::ctrl_c().await.is_err() {
+                if !ctrl_c.next().await {
                     return;
                 }
                 kill.cancel();
@@ -52,5 +57,32 @@ impl Drop for Interrupt {
         // The listener only turns signals into token cancellations; once the
         // run is over there is nothing left for it to do.
         self.listener.abort();
+    }
+}
+
+/// Ctrl-C presses, caught from when [`CtrlC::install`] ran.
+struct CtrlC {
+    #[cfg(unix)]
+    sigint: Option<tokio::signal::unix::Signal>,
+}
+
+impl CtrlC {
+    /// Installs the handler now (on Unix; elsewhere when first awaited).
+    fn install() -> CtrlC {
+        CtrlC {
+            #[cfg(unix)]
+            sigint: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Waits for the next Ctrl-C; false if none can be caught.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        return match &mut self.sigint {
+            Some(sigint) => sigint.recv().await.is_some(),
+            None => false,
+        };
+        #[cfg(not(unix))]
+        return tokio::signal::ctrl_c().await.is_ok();
     }
 }

@@ -1,8 +1,12 @@
 //! Interrupting `pipework` (SIGKILL, Ctrl-C) and running it again.
+//!
+//! Nothing here waits a fixed time for the process: the tests wait for the
+//! test commands to start (their line in `calls.log`), or for a line on
+//! pipework's stderr, and random kill points are scaled by a clean run
+//! measured on the machine as it is.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::Instant;
 
 use rand::Rng;
 use serde_json::{json, Value};
@@ -56,37 +60,50 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
         "--",
         "./slow.sh",
     ];
+    let ready = |env: &Env| {
+        source(env);
+        env.script("slow.sh", scripts::GATED_SLOW_ECHO);
+    };
+    // How long a whole run takes on this machine, now: the random kills
+    // below land within it, however busy the machine is.
+    let clean = {
+        let env = Env::new();
+        ready(&env);
+        env.write("go", "");
+        let started = Instant::now();
+        assert_code(&env.run(&args), 0);
+        started.elapsed()
+    };
     for trial in 0..3 {
         let env = Env::new();
-        source(&env);
-        env.script("slow.sh", scripts::SLOW_ECHO);
+        ready(&env);
         let mut kills = 0;
         let mut finished = false;
-        for attempt in 0..40 {
-            let mut child = env
-                .pipework(&args)
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn: {e}"));
-            // The first kill lands surely mid-run (a run takes at least 20 keys x
-            // 10 ms / 4 jobs); later ones anywhere, including after the end.
-            let wait = if attempt == 0 {
-                rng.random_range(5..40)
+        for attempt in 0..6 {
+            let mut run = env.start(&args);
+            if attempt == 0 {
+                // The first kill lands surely mid-run: every job holds a
+                // command that waits for `go`, and no row is written.
+                env.wait_for_calls(JOBS);
             } else {
-                rng.random_range(10..250)
-            };
-            std::thread::sleep(Duration::from_millis(wait));
-            if let Ok(Some(status)) = child.try_wait() {
-                assert!(status.success(), "trial {trial}: {status}");
+                std::thread::sleep(clean.mul_f64(rng.random_range(0.0..1.0)));
+            }
+            // SIGKILL: no cleanup, no flush, a crash. A run that ended just
+            // before it is seen by its exit status.
+            run.signal("KILL");
+            let (status, stderr) = run.finish();
+            if status.code().is_some() {
+                assert!(status.success(), "trial {trial}: {status}\n{stderr}");
                 finished = true;
                 break;
             }
-            // `kill` is SIGKILL on Unix: no cleanup, no flush, a crash.
-            child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
-            child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
             kills += 1;
+            env.write("go", "");
         }
-        assert!(finished, "trial {trial}: never finished");
+        if !finished {
+            // The last run goes uninterrupted.
+            assert_code(&env.run(&args), 0);
+        }
         assert!(kills >= 1, "trial {trial}: the run was never interrupted");
         check_complete(&env);
         let calls = env.calls().len();
@@ -97,14 +114,14 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
     }
 }
 
-/// The arguments of a map over `keys` keys whose command sleeps `seconds`
-/// before echoing, two at a time.
-fn slow_map(env: &Env, keys: i64, seconds: u32) -> [&'static str; 9] {
+/// The arguments of a map over `keys` keys, two at a time, whose commands
+/// hold until the test makes the file `go`.
+fn gated_map(env: &Env, keys: i64) -> [&'static str; 9] {
     env.write_rows(
         "in.jsonl",
         &(0..keys).map(|k| json!({"id": k})).collect::<Vec<_>>(),
     );
-    env.script("slow.sh", &format!("sleep {seconds}\n{}", scripts::ECHO));
+    env.script("slow.sh", scripts::GATED_SLOW_ECHO);
     [
         "map",
         "in.jsonl",
@@ -118,29 +135,21 @@ fn slow_map(env: &Env, keys: i64, seconds: u32) -> [&'static str; 9] {
     ]
 }
 
-/// Starts `pipework` with `args`, with stderr captured, and lets its first
-/// commands start.
-fn start(env: &Env, args: &[&str]) -> Child {
-    let child = env
-        .pipework(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    std::thread::sleep(Duration::from_millis(400));
-    child
-}
+/// What pipework prints once a first Ctrl-C has stopped new commands.
+const STOPPING: &str = "interrupted: starting no new commands";
 
 #[test]
 fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
     let env = Env::new();
-    let args = slow_map(&env, 6, 1);
-    let child = start(&env, &args);
-    interrupt(child.id());
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let args = gated_map(&env, 6);
+    let mut run = env.start(&args);
+    // Both jobs hold a command: the run is under way, its handler in place.
+    env.wait_for_calls(2);
+    run.signal("INT");
+    run.wait_for_stderr(STOPPING);
+    env.write("go", "");
+    let (status, stderr) = run.finish();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("rerun the same command to resume"),
         "{stderr}"
@@ -150,6 +159,7 @@ fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
         2,
         "the two running commands finished and were written"
     );
+    assert_eq!(env.calls().len(), 2, "no command started after the Ctrl-C");
 
     let run = env.run(&args);
     assert_code(&run, 0);
@@ -160,30 +170,17 @@ fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {
 #[test]
 fn second_ctrl_c_kills_running_commands() {
     let env = Env::new();
-    let args = slow_map(&env, 4, 30);
-    let started = std::time::Instant::now();
-    let child = start(&env, &args);
-    interrupt(child.id());
-    std::thread::sleep(Duration::from_millis(200));
-    interrupt(child.id());
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // `go` is never made: only a kill ends the commands (and a run that
+    // waited for them fails on the harness's deadline).
+    let args = gated_map(&env, 4);
+    let mut run = env.start(&args);
+    env.wait_for_calls(2);
+    run.signal("INT");
+    run.wait_for_stderr(STOPPING);
+    run.signal("INT");
+    let (status, stderr) = run.finish();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("killing the running commands"), "{stderr}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "did not wait for the 30 s commands"
-    );
     assert!(env.rows("out.jsonl").is_empty());
-}
-
-/// Sends SIGINT, as Ctrl-C in a terminal does.
-fn interrupt(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("kill -INT: {e}"));
-    assert!(status.success());
+    assert_eq!(env.calls().len(), 2, "no command started after the Ctrl-C");
 }

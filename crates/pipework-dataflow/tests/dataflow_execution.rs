@@ -2,6 +2,7 @@
 //! routing by key, partition assignment, error and panic propagation.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -102,19 +103,36 @@ fn stateful_map_returning_none_forgets_the_key() {
 
 #[test]
 fn error_in_a_step_names_the_step_and_stops_every_worker() {
+    const ITEMS: u32 = 100_000;
+    /// Not yet failed, in `failed_on`.
+    const NONE: usize = usize::MAX;
     for config in layouts() {
-        let out = TestingSink::new();
-        let sink = out.clone();
+        // Which worker failed, and how many items each worker's "check"
+        // took on after that: a worker that went on would take thousands.
+        let failed_on = Arc::new(AtomicUsize::new(NONE));
+        let after: Arc<Vec<AtomicUsize>> = Arc::new(
+            (0..config.workers_per_process())
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
+        );
+        let (shared_failed_on, shared_after) = (failed_on.clone(), after.clone());
         let flow = Dataflow::new("fails", move |flow| {
-            flow.input("inp", TestingSource::new(0..1000).batch_size(10))
-                .try_map("check", |x: u32| {
+            let (failed_on, after) = (shared_failed_on.clone(), shared_after.clone());
+            let worker = flow.worker_index();
+            flow.input("inp", TestingSource::new(0..ITEMS).batch_size(10))
+                .redistribute("spread")
+                .try_map("check", move |x: u32| {
+                    if failed_on.load(Ordering::SeqCst) != NONE {
+                        after[worker].fetch_add(1, Ordering::SeqCst);
+                    }
                     if x == 500 {
+                        failed_on.store(worker, Ordering::SeqCst);
                         Err(format!("bad item {x}"))
                     } else {
                         Ok(x)
                     }
                 })
-                .output("out", sink.clone());
+                .output("out", TestingSink::new());
         });
         let started = Instant::now();
         let err = run(&flow, &config).unwrap_err();
@@ -124,7 +142,19 @@ fn error_in_a_step_names_the_step_and_stops_every_worker() {
             "{err}"
         );
         assert!(err.to_string().contains("bad item 500"), "{err}");
-        assert!(out.items().len() < 1000);
+        let after: Vec<usize> = after.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+        let failed_on = failed_on.load(Ordering::SeqCst);
+        // The failing worker drops the rest of its batch and every batch
+        // after it. The others stop at their next batch: they may finish
+        // the one they are in, so their count has a loose bound, far below
+        // what a worker that went on would reach.
+        for (worker, &count) in after.iter().enumerate() {
+            let bound = if worker == failed_on { 0 } else { 1_000 };
+            assert!(
+                count <= bound,
+                "worker {worker} checked {count} items after worker {failed_on} failed"
+            );
+        }
     }
 }
 

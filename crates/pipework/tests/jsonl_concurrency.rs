@@ -173,3 +173,69 @@ async fn a_call_ready_at_once_runs_in_place_unless_every_call_is_spawned() {
     assert_eq!(spawned.len(), 20);
     assert!(spawned.iter().all(Option::is_some), "{spawned:?}");
 }
+
+/// While every source row waits for one blocked call, reading pauses once
+/// `read_ahead` rows wait: the rest of the source stays where it is. The
+/// source is a named pipe, so a reader that went on would let its writer
+/// write every row; one that pauses leaves the writer blocked on a full
+/// pipe until the call returns.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_pauses_once_read_ahead_rows_wait_for_a_blocked_call() {
+    use std::io::Write;
+
+    // Several times what the buffers between the writer and the waiting
+    // rows hold (the pipe, the reader's buffer, its batches: some 15,000
+    // rows of this size).
+    const ROWS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo: {made}");
+    let (written_tx, written_rx) = tokio::sync::oneshot::channel::<()>();
+    let writer = std::thread::spawn({
+        let src = src.clone();
+        move || {
+            let mut pipe = std::io::BufWriter::new(std::fs::File::create(&src)?);
+            for _ in 0..ROWS {
+                pipe.write_all(b"{\"key\":0}\n")?;
+            }
+            pipe.flush()?;
+            drop(pipe);
+            // The run may be over already (a failed test): nobody to tell.
+            let _ = written_tx.send(());
+            Ok::<_, std::io::Error>(())
+        }
+    });
+    let written = Arc::new(std::sync::Mutex::new(Some(written_rx)));
+    let f = move |row: Row| {
+        let written = written.lock().unwrap().take();
+        async move {
+            // The one call holds every row. It waits for the writer to be
+            // done, which only a reader that did not pause lets happen, or
+            // for ample time to pass (a late scheduler only makes this pass).
+            let written = written.expect("one call for the one key");
+            let wrote_all = tokio::time::timeout(Duration::from_secs(2), written)
+                .await
+                .is_ok();
+            let mut out = support::plus_one(row).await?;
+            out.insert("wrote_all".into(), json!(wrote_all));
+            Ok::<_, std::io::Error>(out)
+        }
+    };
+    let report = map_by_key(&src, &dst, f, MapOptions::new("key").read_ahead(16))
+        .await
+        .unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(report.rows_written, ROWS as u64);
+    let first = &rows(&dst)[0];
+    assert_eq!(
+        first["wrote_all"],
+        json!(false),
+        "the whole source was read while its rows waited for one call"
+    );
+}

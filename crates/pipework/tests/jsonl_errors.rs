@@ -278,6 +278,35 @@ async fn zero_concurrency_is_rejected_before_any_work() {
 }
 
 #[tokio::test]
+async fn zero_read_ahead_is_rejected_before_any_work() {
+    // With no room to read a single row, the run would never end (the
+    // timeout turns that into a failure).
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let run = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        support::plus_one,
+        MapOptions::new("key").read_ahead(0),
+    );
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("read_ahead(0) was accepted and the run hung")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidOption {
+                name: "read_ahead",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!dst.exists());
+}
+
+#[tokio::test]
 async fn missing_source_is_an_io_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = map_by_key(

@@ -130,6 +130,128 @@ async fn torn_last_line_is_cut_on_resume_and_reported() {
     );
 }
 
+/// A source of two keys whose second row carries a long text (a model's
+/// output, say), and the destination row a finished run writes for it.
+fn long_row_source(dir: &std::path::Path, text: &str) -> (std::path::PathBuf, String) {
+    let src = dir.join("in.jsonl");
+    write_rows(
+        &src,
+        &[
+            json!({"key": 10, "other": "A"}),
+            json!({"key": 20, "other": text}),
+        ],
+    );
+    let done = json!({"key": 20, "other": text, "result": 21}).to_string();
+    (src, done)
+}
+
+#[tokio::test]
+async fn torn_last_line_longer_than_64_kib_is_cut_on_resume() {
+    // A crash while appending a ~100 KB row leaves most of it, with no
+    // newline: the cut must reach back past the last 64 KiB to the line's
+    // start, or the rest of the row stays behind as line 2.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, done) = long_row_source(dir.path(), &"x".repeat(100_000));
+    let dst = dir.path().join("out.jsonl");
+    let first = "{\"key\":10,\"other\":\"A\",\"result\":11}\n";
+    let torn = &done[..done.len() - 10];
+    std::fs::write(&dst, format!("{first}{torn}")).unwrap();
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    map_by_key(
+        &src,
+        &dst,
+        counting(&calls),
+        opts().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    let expected: Vec<Row> = [first.trim_end(), &done]
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(rows(&dst) == expected, "the long row is not whole");
+    assert_eq!(calls.get().keys().collect::<Vec<_>>(), ["20"]);
+    let messages = skipped.messages();
+    let notice = format!(
+        "out.jsonl:2: cut off a torn last line ({} bytes) left by an interrupted run",
+        torn.len()
+    );
+    assert!(
+        messages.len() == 1 && messages[0].ends_with(&notice),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn torn_line_after_more_than_64_kib_of_rows_names_its_line() {
+    // The notice names the torn line, counted over every row before it,
+    // however many reads of the file that takes.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let text = "x".repeat(30_000);
+    let keys = [10, 20, 30, 40];
+    write_rows(&src, &keys.map(|key| json!({"key": key, "other": text})));
+    let dst = dir.path().join("out.jsonl");
+    let done: String = keys[..3]
+        .iter()
+        .map(|key| {
+            format!(
+                "{}\n",
+                json!({"key": key, "other": text, "result": key + 1})
+            )
+        })
+        .collect();
+    let torn = "{\"key\":40,\"oth";
+    std::fs::write(&dst, format!("{done}{torn}")).unwrap();
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    map_by_key(
+        &src,
+        &dst,
+        counting(&calls),
+        opts().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(calls.get().keys().collect::<Vec<_>>(), ["40"]);
+    assert_eq!(rows(&dst).len(), 4);
+    let messages = skipped.messages();
+    let notice = format!(
+        "out.jsonl:4: cut off a torn last line ({} bytes) left by an interrupted run",
+        torn.len()
+    );
+    assert!(
+        messages.len() == 1 && messages[0].ends_with(&notice),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn whole_last_line_longer_than_64_kib_is_kept_on_resume() {
+    // A finished ~100 KB last row is valid JSON: only a look at the whole
+    // line tells it from a torn one, so none of it may be cut.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, done) = long_row_source(dir.path(), &"x".repeat(100_000));
+    let dst = dir.path().join("out.jsonl");
+    let text = format!("{{\"key\":10,\"other\":\"A\",\"result\":11}}\n{done}\n");
+    std::fs::write(&dst, &text).unwrap();
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    let report = map_by_key(
+        &src,
+        &dst,
+        counting(&calls),
+        opts().on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(calls.total(), 0);
+    assert_eq!(report.rows_resumed, 2);
+    assert_eq!(skipped.messages(), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&dst).unwrap(), text);
+}
+
 #[tokio::test]
 async fn garbage_last_line_with_newline_is_cut_on_resume() {
     let dir = tempfile::tempdir().unwrap();

@@ -75,8 +75,12 @@ fn a_failing_step_stops_pulling_an_endless_source() {
         counter.fetch_add(1, Ordering::SeqCst);
     }));
     let started = Instant::now();
-    assert!(pipeline.run().is_err());
+    let error = pipeline.run().unwrap_err();
     assert!(started.elapsed() < PROMPTLY);
+    assert!(
+        matches!(&error, Error::StepFailed { source, .. } if source.to_string() == "bad item 300"),
+        "{error}"
+    );
     // Every item pulled was checked, or was in flight when the check failed:
     // at most two full queues, one item per thread of the first step and one
     // in the feeder's hand. (Counting from 301 would be wrong: with four
@@ -495,6 +499,34 @@ mod hooks {
             );
         }
     }
+
+    #[test]
+    fn the_first_failure_is_reported_when_another_step_fails_after_it() {
+        // "checker" fails on item 5; "hooked" fails later, in its teardown,
+        // which always runs after its threads have stopped, so after the
+        // first failure. The run reports the first, upstream or downstream.
+        let checker = |n: u64| if n == 5 { Err(Bad(n)) } else { Ok(n) };
+        let hooked = || FailsIn {
+            hook: Some((Hook::Teardown, How::Error)),
+            ran: Arc::default(),
+        };
+        let downstream = Pipeline::new()
+            .try_map(checker)
+            .name("checker")
+            .step(hooked())
+            .name("hooked");
+        let upstream = Pipeline::new()
+            .step(hooked())
+            .name("hooked")
+            .threads(2)
+            .try_map(checker)
+            .name("checker");
+        for mut pipeline in [downstream, upstream] {
+            pipeline.put_iter(0..100);
+            let error = pipeline.run().unwrap_err();
+            assert_eq!(error.to_string(), "step 'checker' failed: bad item 5");
+        }
+    }
 }
 
 mod retries_and_policies {
@@ -569,7 +601,11 @@ mod retries_and_policies {
         });
         pipeline.put(0);
         pipeline.finish();
-        assert!(pipeline.run().is_err());
+        let error = pipeline.run().unwrap_err();
+        assert!(
+            matches!(&error, Error::StepFailed { source, .. } if source.to_string() == "bad item 0"),
+            "{error}"
+        );
         assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 
@@ -651,14 +687,20 @@ mod put_after_failure {
             .spawn()
             .unwrap();
         handle.put(0).unwrap();
-        started_rx.recv().unwrap();
+        started_rx
+            .recv_timeout(PROMPTLY)
+            .expect("item 0 never started");
         handle.put(1).unwrap(); // the queue is now full
         std::thread::scope(|s| {
             let producer = s.spawn(|| handle.put(2));
             drop(gate_tx); // item 0 fails: the run stops
             assert_eq!(producer.join().unwrap().unwrap_err().into_inner(), 2);
         });
-        assert!(handle.stop().is_err());
+        let error = handle.stop().unwrap_err();
+        assert!(
+            matches!(&error, Error::StepFailed { source, .. } if source.to_string() == "bad item 0"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -67,14 +67,26 @@ fn put_iter_pulls_only_when_the_queue_has_room() {
     started_rx.recv().unwrap();
     // While the step holds item 0, the feeder can fill the queue (5) and
     // hold one more item: never more than 7 pulls, however long we look.
+    let (mut most_pulled, mut most_queued) = (0, 0);
     for _ in 0..100 {
-        assert!(pulls.load(Ordering::SeqCst) <= 7);
-        assert!(handle.stats()[0].queued <= 5);
+        most_pulled = most_pulled.max(pulls.load(Ordering::SeqCst));
+        most_queued = most_queued.max(handle.stats()[0].queued);
         std::thread::yield_now();
     }
+    // Opened before asserting: a failed assertion must not leave the step
+    // at the gate and the endless source feeding a handle being dropped.
     drop(gate_tx);
     let report = handle.abort().unwrap();
-    assert!(report.inputs() as usize <= pulls.load(Ordering::SeqCst));
+    assert!(most_pulled <= 7, "{most_pulled} pulled");
+    assert!(most_queued <= 5, "{most_queued} queued");
+    // The abort stopped the feeder: what it pulled and the step did not
+    // take was at most a full queue and the one item in its hand.
+    let pulled = pulls.load(Ordering::SeqCst) as u64;
+    assert!(
+        pulled <= report.inputs() + 5 + 1,
+        "{pulled} pulled, {} taken in",
+        report.inputs()
+    );
 }
 
 #[test]
@@ -156,8 +168,11 @@ mod put_receiver {
         pipeline.put_receiver(rx);
         let handle = pipeline.spawn().unwrap();
         tx.send(1).unwrap();
-        handle.abort().unwrap();
-        drop(tx);
+        let report = handle.abort().unwrap();
+        // The channel is still open, yet the pipeline let go of it: a send
+        // finds no receiver, and nothing more was taken in.
+        assert_eq!(tx.send(2), Err(crossbeam_channel::SendError(2)));
+        assert!(report.inputs() <= 1, "{} taken in", report.inputs());
     }
 
     #[test]
@@ -239,6 +254,9 @@ fn an_input_blocked_on_a_full_queue_returns_its_item_when_the_pipeline_is_aborte
         .queue(1)
         .spawn()
         .unwrap();
+    // Moved here, after the handle, so it is dropped first if an assertion
+    // fails: the step then goes on, and the handle's drop does not hang.
+    let gate_tx = gate_tx;
     let input = handle.input();
     let (put_tx, put_rx) = bounded(1);
     let producer = std::thread::spawn(move || {

@@ -300,3 +300,56 @@ fn thread_shutdown_outputs_come_after_every_item_in_ordered_mode() {
         "one tail per thread at most"
     );
 }
+
+/// While the oldest item of an ordered step is held, the other threads run
+/// ahead by the documented window of `queue + threads` items and no
+/// further: `window - 1` finished items wait for the held one, and each
+/// other thread holds one more it could not hand over. The next item does
+/// not start until the held one is done.
+#[test]
+fn a_held_item_lets_exactly_the_window_run_ahead() {
+    /// Only a hang takes this long.
+    const PROMPTLY: Duration = Duration::from_secs(10);
+    for (threads, queue) in [(2usize, 0usize), (3, 2), (4, 1)] {
+        let window = queue + threads;
+        let ahead = (window - 1 + threads - 1) as u64;
+        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started_rx) = crossbeam_channel::unbounded::<u64>();
+        let mut pipeline = Pipeline::new()
+            .map(move |n: u64| {
+                if n == 0 {
+                    // Held until the test lets it go.
+                    let _ = release_rx.recv();
+                } else {
+                    // The test outlives the run: this receiver is there.
+                    let _ = started_tx.send(n);
+                }
+                n
+            })
+            .threads(threads)
+            .queue(queue)
+            .ordered();
+        pipeline.put_iter(0u64..100);
+        let outputs = pipeline.outputs().unwrap();
+        let ran_ahead: Result<Vec<u64>, _> = (0..ahead)
+            .map(|_| started_rx.recv_timeout(PROMPTLY))
+            .collect();
+        // Nothing else starts while item 0 is held, however long we look
+        // (a late scheduler only makes this pass).
+        let one_more = started_rx.recv_timeout(Duration::from_millis(300));
+        // Released before any assertion, so a failing one cannot hang.
+        drop(release_tx);
+        let out: Vec<u64> = outputs.collect::<Result<_, _>>().unwrap();
+        let mut ran_ahead = ran_ahead.unwrap_or_else(|e| {
+            panic!("{threads} threads, queue {queue}: fewer than {ahead} items ran ahead: {e}")
+        });
+        ran_ahead.sort_unstable();
+        assert_eq!(ran_ahead, (1..=ahead).collect::<Vec<_>>());
+        assert_eq!(
+            one_more.ok(),
+            None,
+            "{threads} threads, queue {queue}: an item past the window started"
+        );
+        assert_eq!(out, (0..100).collect::<Vec<_>>());
+    }
+}

@@ -164,6 +164,9 @@ fn stats_are_readable_while_running() {
         .queue(5)
         .spawn()
         .unwrap();
+    // Moved after the handle, so a failed assertion drops it (the step then
+    // fails on its `unwrap`) before the handle's drop waits for the step.
+    let gate_tx = gate_tx;
     handle.put(0).unwrap();
     started_rx.recv().unwrap();
     handle.put_all(1..4).unwrap();

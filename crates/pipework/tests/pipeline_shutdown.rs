@@ -55,8 +55,13 @@ fn stop_drains_every_queued_item() {
         .queue(100)
         .spawn()
         .unwrap();
+    // Moved after the handle, so a failed assertion drops (opens) it before
+    // the handle's drop drains the step: a failure, not a hang.
+    let gate_tx = gate_tx;
     handle.put(0).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     handle.put_all(1..100).unwrap();
     assert_eq!(handle.stats()[0].queued, 99);
     drop(gate_tx);
@@ -87,7 +92,9 @@ fn dropping_a_handle_processes_every_put_item() {
         .spawn()
         .unwrap();
     handle.put(0).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     handle.put_all(1..200).unwrap();
     drop(gate_tx);
     drop(handle);
@@ -112,7 +119,9 @@ fn dropping_a_daemon_handle_returns_while_a_step_is_blocked() {
         .spawn()
         .unwrap();
     handle.put_all(0..3).unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     let dropping = Instant::now();
     drop(handle); // the step is blocked at the gate: this must not wait
     assert!(dropping.elapsed() < PROMPTLY);
@@ -151,7 +160,9 @@ fn abort_drops_queued_items_and_returns_promptly() {
         _on_drop: gate_tx,
     });
     let handle = pipeline.spawn().unwrap();
-    started_rx.recv().unwrap();
+    started_rx
+        .recv_timeout(PROMPTLY)
+        .expect("item 0 never started");
     let aborting = Instant::now();
     let report = handle.abort().unwrap();
     assert!(aborting.elapsed() < PROMPTLY);
@@ -165,11 +176,21 @@ fn abort_drops_queued_items_and_returns_promptly() {
 
 #[test]
 fn abort_of_a_pipeline_fed_by_an_endless_source_returns() {
-    let mut pipeline = Pipeline::new().map(|n: u64| n).threads(2);
-    pipeline.put_iter(0u64..);
+    let tally = Tally::new();
+    let mut pipeline = Pipeline::new().map(|n: DropCounter| n).threads(2);
+    pipeline.put_iter(endless(&tally));
     let handle = pipeline.spawn().unwrap();
-    let report = handle.abort().unwrap();
-    assert!(report.inputs() < u64::MAX);
+    let (aborted_tx, aborted_rx) = bounded(1);
+    std::thread::spawn(move || aborted_tx.send(handle.abort()));
+    let report = aborted_rx
+        .recv_timeout(PROMPTLY)
+        .expect("abort drained the endless source")
+        .unwrap();
+    // Everything pulled was taken in, queued, or in the feeder's hand, and
+    // all of it was dropped.
+    let queue = pipework::pipeline::DEFAULT_QUEUE as u64;
+    assert!(report.inputs() + queue + 1 >= tally.created() as u64);
+    tally.assert_all_dropped();
 }
 
 #[test]
@@ -390,15 +411,95 @@ mod no_leftovers {
 
 #[test]
 fn panicking_while_holding_a_handle_fed_forever_does_not_hang() {
-    let result = std::thread::spawn(|| {
-        let mut pipeline = Pipeline::new().map(|n: u64| n + 1);
-        pipeline.put_iter(0u64..);
-        let _handle = pipeline.spawn().expect("spawn");
-        panic!("the caller fails while the pipeline runs");
-    })
-    .join();
-    assert!(
-        result.is_err(),
-        "the panic reaches join, after the handle aborted"
+    let (tally, live) = (Tally::new(), LiveThreads::new());
+    let (pulled_tx, pulled_rx) = bounded(1);
+    let source = tracked_iter(
+        &live,
+        endless(&tally).inspect(move |item| {
+            if item.value == 100 {
+                // Received once, by the caller below.
+                let _ = pulled_tx.send(());
+            }
+        }),
     );
+    let step = tracked(&live, Ok::<DropCounter, BoxError>);
+    let caller = std::thread::spawn(move || {
+        let mut pipeline = Pipeline::new().step(step).threads(2);
+        pipeline.put_iter(source);
+        let _handle = pipeline.spawn().expect("spawn");
+        pulled_rx.recv().expect("the source was pulled");
+        panic!("the caller fails while the pipeline runs");
+    });
+    // Joined on another thread, so a drop that drains the endless source
+    // fails this test instead of hanging it.
+    let (joined_tx, joined_rx) = bounded(1);
+    std::thread::spawn(move || joined_tx.send(caller.join()));
+    let payload = joined_rx
+        .recv_timeout(PROMPTLY)
+        .expect("dropping the handle while unwinding hung")
+        .unwrap_err();
+    // The caller's own panic reaches `join`, not one from the handle's drop,
+    // and the drop aborted the run: no thread left, every item dropped.
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the caller fails while the pipeline runs")
+    );
+    assert_eq!(live.live(), 0);
+    tally.assert_all_dropped();
+}
+
+/// Threads of an ordered step that wait for room in its window (its
+/// oldest item still runs) are woken when another step fails: they wait on
+/// a condvar, not a channel, so nothing else would wake them and the run
+/// would wait for them forever.
+#[test]
+fn a_failure_wakes_threads_waiting_for_room_in_an_ordered_window() {
+    let (started_tx, started_rx) = bounded::<u64>(16);
+    let (gate_tx, gate_rx) = gate();
+    let mut pipeline = Pipeline::new()
+        .try_map(move |n: u64| {
+            if n == 5 {
+                // Fails once the next step's window is full: with 3 threads
+                // and no queue, items 1 and 2 wait finished, and two threads
+                // hold items 3 and 4 they cannot hand over.
+                for _ in 1..=4 {
+                    let _ = started_rx.recv_timeout(PROMPTLY);
+                }
+                // Time for those two threads to go to sleep in the window
+                // (a late scheduler only makes this pass).
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(format!("bad item {n}"));
+            }
+            Ok(n)
+        })
+        .name("check")
+        .map(move |n: u64| {
+            // Item 0 runs until the feeder drops its source, which it does
+            // once the failure has cancelled the run.
+            if n == 0 {
+                let _ = gate_rx.recv();
+            } else {
+                // Room for every item that can start; none is lost.
+                let _ = started_tx.try_send(n);
+            }
+            n
+        })
+        .name("window")
+        .threads(3)
+        .queue(0)
+        // A last step: the window orders what it hands on to a queue (the
+        // last step's outputs, discarded by `run`, need no order).
+        .map(|n: u64| n)
+        .ordered();
+    pipeline.put_iter(OpensOnDrop {
+        iter: 0u64..,
+        _on_drop: gate_tx,
+    });
+    let (done_tx, done_rx) = bounded(1);
+    std::thread::spawn(move || done_tx.send(pipeline.run()));
+    let error = done_rx
+        .recv_timeout(PROMPTLY)
+        .expect("threads asleep in the window were never woken")
+        .unwrap_err();
+    assert_eq!(error.to_string(), "step 'check' failed: bad item 5");
 }

@@ -31,6 +31,12 @@
 //! every item accepted; the error reported is the first one passed to
 //! `fail`, it is a real step failure (never one caused by the shutdown
 //! itself), and a failure is always reported.
+//!
+//! Being a copy, the model cannot notice a change to the real code: "first
+//! error wins" in the real `Control::fail` is checked on a real pipeline by
+//! `pipeline_errors.rs` (`the_first_failure_is_reported_when_another_step_fails_after_it`),
+//! and the ordered window by `pipeline_ordered.rs`
+//! (`a_held_item_lets_exactly_the_window_run_ahead`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex as StdMutex;
@@ -42,7 +48,8 @@ use shuttle::thread::{self, JoinHandle};
 
 /// Executions explored per scenario: `PIPEWORK_SHUTTLE_ITERATIONS`, or a
 /// default sized to keep the suite fast (a debug build of shuttle spends
-/// about a millisecond per execution here). CI runs thousands:
+/// about a millisecond per execution here). `.ci/run` runs 5,000 per
+/// scenario after the test suite (about 30 s on 2 shared cores):
 /// `PIPEWORK_SHUTTLE_ITERATIONS=5000 cargo test -p pipework --test pipeline_shutdown_model`.
 fn iterations() -> usize {
     std::env::var("PIPEWORK_SHUTTLE_ITERATIONS")

@@ -1,10 +1,14 @@
 //! The harness of the CLI tests: a scratch directory, test commands written
 //! as POSIX sh scripts, and running the real `pipework` binary in it.
 
+pub(crate) mod running;
 pub(crate) mod scripts;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use running::{Running, PATIENCE};
 
 use serde_json::Value;
 
@@ -63,16 +67,18 @@ impl Env {
         command
     }
 
-    /// Runs `pipework` to the end.
+    /// Runs `pipework` to the end (failing the test if it hangs).
     pub(crate) fn run(&self, args: &[&str]) -> Run {
-        let Output { status, stderr, .. } = self
-            .pipework(args)
-            .output()
-            .unwrap_or_else(|e| panic!("running pipework: {e}"));
+        let (status, stderr) = self.start(args).finish();
         Run {
             code: status.code(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stderr,
         }
+    }
+
+    /// Starts `pipework` in the background.
+    pub(crate) fn start(&self, args: &[&str]) -> Running {
+        Running::start(self.pipework(args))
     }
 
     /// Runs `pipework SUBCOMMAND in.jsonl out.jsonl --key id OPTIONS... -- CMD...`
@@ -88,6 +94,22 @@ impl Env {
     /// The rows of a JSONL file in the scratch directory (none if missing).
     pub(crate) fn rows(&self, name: &str) -> Vec<Value> {
         rows(&self.path(name))
+    }
+
+    /// Waits until the test commands have started `n` times in all (each
+    /// appends its line to `calls.log` first thing); fails the test after
+    /// [`PATIENCE`]. A command starting is the sign that a run is under way,
+    /// its Ctrl-C handler in place.
+    pub(crate) fn wait_for_calls(&self, n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.calls().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} commands started within {PATIENCE:?}",
+                self.calls().len()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// How many times the test commands ran (each appends a line to `calls.log`).

@@ -7,9 +7,12 @@ printf '%s\n' "$row" >> "$CALLS"
 printf '{"input":%s}\n' "$row"
 "#;
 
-/// Like `ECHO`, after a short random pause (up to ~60 ms).
-pub(crate) const SLOW_ECHO: &str = r#"row=$(cat)
+/// Like `ECHO` after a short random pause (up to ~60 ms), but first holds
+/// until a file `go` exists in the working directory, so a test can keep
+/// commands running as long as it needs (`go` made before the run: no hold).
+pub(crate) const GATED_SLOW_ECHO: &str = r#"row=$(cat)
 printf '%s\n' "$row" >> "$CALLS"
+while [ ! -e go ]; do sleep 0.01; done
 n=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
 sleep "0.0$((n % 6 + 1))"
 printf '{"input":%s}\n' "$row"
