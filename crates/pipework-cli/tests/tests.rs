@@ -7,5 +7,6 @@ mod support;
 mod flatmap;
 mod generate;
 mod map;
+mod recovery;
 mod regression;
 mod resume;
