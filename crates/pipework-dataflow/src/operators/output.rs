@@ -195,6 +195,9 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             // Per epoch written: a capability to send snapshots at it and
             // the partitions written.
             let mut dirty: BTreeMap<u64, (Capability<u64>, HashSet<usize>)> = BTreeMap::new();
+            // Capabilities of an epoch a failure interrupted, never
+            // released, so that the epoch does not look complete.
+            let mut stuck: Vec<Capability<u64>> = Vec::new();
             move |frontiers| {
                 let mut snap_output = snap_out.activate();
                 input.for_each(|capability, data| queue.push(&capability, data));
@@ -230,6 +233,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                         }
                     });
                     if routed.is_none() {
+                        stuck.extend(held.caps);
                         return;
                     }
                     let mut written = HashSet::new();
@@ -243,6 +247,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                                 part: part_name.clone(),
                             };
                             failure.fail(sink_error(Some(part_name), err));
+                            stuck.extend(held.caps);
                             return;
                         };
                         let values = std::mem::take(values);
@@ -250,6 +255,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                             guarded(&failure, &name, || partition.write_batch(values))
                         {
                             failure.fail(sink_error(Some(part_name), err));
+                            stuck.extend(held.caps);
                             return;
                         }
                         written.insert(*position);

@@ -88,6 +88,8 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             let mut queue: EpochQueue<(String, V)> = EpochQueue::new(2);
             let mut dirty: Dirty = BTreeMap::new();
             let mut produced = Vec::new();
+            // Capabilities of an epoch a panic interrupted, never released.
+            let mut stuck: Vec<Capability<u64>> = Vec::new();
             move |frontiers| {
                 let mut data_session = data_out.activate();
                 let mut snap_session = snap_out.activate();
@@ -129,6 +131,9 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                         }
                     });
                     if done.is_none() {
+                        // Hold the epoch open: its snapshot will never be
+                        // sent, so it must not look complete to anyone.
+                        stuck.extend([data_cap, snap_cap]);
                         return;
                     }
                     if !produced.is_empty() {
