@@ -251,3 +251,58 @@ fn many_crash_trials() {
         crash_trial(&binary, 1000 + trial, trial % 2 == 1);
     }
 }
+
+/// The survivor of a killed peer exits with code 1 and one short line
+/// naming the peer (its process index and address): no abort, no
+/// backtraces, within seconds. Backtraces are turned on, so any panic
+/// output of the survivor's threads would show.
+#[test]
+fn a_killed_peer_leaves_the_survivor_with_a_short_error_naming_it() {
+    let binary = wordcount_binary();
+    let work = tempfile::tempdir().unwrap();
+    let corpus = work.path().join("corpus");
+    write_corpus(&corpus, 6, 40_000);
+    let out = work.path().join("counts.tsv");
+    let mut rng = Rng(seed(7) | 1);
+    for trial in 0..4 {
+        let addresses = free_addresses(2);
+        let peer_address = addresses.split(';').nth(1).unwrap().to_owned();
+        let children: Vec<Child> = (0..2)
+            .map(|id| {
+                Command::new(&binary)
+                    .args(["--input", &corpus.display().to_string()])
+                    .args(["--output", &out.display().to_string()])
+                    .args(["-w", "2", "-i", &id.to_string(), "-a", &addresses])
+                    .env("RUST_BACKTRACE", "1")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150 + rng.below(400)));
+        let _ = Command::new("kill")
+            .args(["-9", &children[1].id().to_string()])
+            .status();
+        let killed_at = Instant::now();
+        let outcomes = wait_all(children, Duration::from_secs(30));
+        let survivor = &outcomes[0];
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "trial {trial}: the survivor took {:?}",
+            killed_at.elapsed()
+        );
+        assert_eq!(
+            survivor.status.and_then(|s| s.code()),
+            Some(1),
+            "trial {trial}: {survivor:?}"
+        );
+        let stderr = survivor.stderr.trim();
+        assert_eq!(stderr.lines().count(), 1, "trial {trial}: {stderr}");
+        assert!(
+            stderr.contains(&format!("process 1 at {peer_address}")),
+            "trial {trial}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "trial {trial}: {stderr}");
+    }
+}

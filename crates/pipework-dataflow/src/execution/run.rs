@@ -13,6 +13,7 @@ use timely::WorkerConfig;
 
 use super::failure::Failure;
 use super::network;
+use super::peer_failure::PeerWatch;
 use super::worker::{classify, run_worker};
 use super::{ExecutionConfig, RunError};
 use crate::recovery::Resume;
@@ -80,6 +81,8 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
     let work = move |worker: &mut Worker| {
         run_worker(worker, &flow, &shared, epoch_interval, resume.clone())
     };
+    // Watches for a failed peer until this run has joined its threads.
+    let mut watch: Option<PeerWatch> = None;
     let guards = match config.get_cluster() {
         None if config.workers_per_process() == 1 => return run_here(&work, &failure),
         None => timely::execute(timely::Config::process(config.workers_per_process()), work)
@@ -87,6 +90,7 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
         Some(cluster) => {
             let threads = config.workers_per_process();
             let connected = network::connect(cluster, threads, config.get_connect_timeout())?;
+            watch = Some(PeerWatch::start(cluster, &failure));
             failure.watch_sockets(connected.shutdown);
             let hooks = Hooks::default();
             let local = ProcessBuilder::new_typed_vector(
@@ -112,6 +116,7 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
     // Joining also joins timely's network threads, which panic when a peer
     // broke its connection; that panic is part of the failure, not a new one.
     let joined = catch_unwind(AssertUnwindSafe(|| guards.join()));
+    drop(watch);
     if let Some(err) = failure.take() {
         return Err(err);
     }

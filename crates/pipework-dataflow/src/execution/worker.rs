@@ -11,6 +11,7 @@ use timely::dataflow::operators::Concatenate;
 use timely::worker::Worker;
 
 use super::failure::{panic_message, Failure, Stop};
+use super::peer_failure::mark_unwinding;
 use super::RunError;
 use crate::flow::{guarded, Flow, WorkerContext};
 use crate::recovery::{write_snapshots, Resume, SnapshotStreams};
@@ -27,6 +28,7 @@ pub(crate) fn run_worker(
     resume: Option<Arc<Resume>>,
 ) {
     failure.register_current_thread();
+    mark_unwinding(false);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let ctx = Rc::new(WorkerContext::new(
             flow.name(),
@@ -61,12 +63,16 @@ pub(crate) fn run_worker(
         }
     }));
     match outcome {
-        Ok(()) if failure.is_failed() => resume_unwind(Box::new(Stop)),
+        Ok(()) if failure.is_failed() => {
+            mark_unwinding(true);
+            resume_unwind(Box::new(Stop))
+        }
         Ok(()) => {}
         Err(payload) => {
             if !payload.is::<Stop>() {
                 failure.fail(classify(payload.as_ref()));
             }
+            mark_unwinding(true);
             resume_unwind(payload)
         }
     }
