@@ -166,6 +166,9 @@ fn crash_trial(binary: &Path, trial: u64, two_processes: bool) {
         &recovery.display().to_string(),
         "-s",
         "0.02",
+        // A peer killed before it connected is given up on quickly.
+        "--connect-timeout",
+        "5",
     ]
     .iter()
     .map(|s| s.to_string())
