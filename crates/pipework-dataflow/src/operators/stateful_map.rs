@@ -34,8 +34,9 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     /// [`ExchangeData`] (`Send + Serialize + Deserialize`). The state is
     /// serialized (as JSON) at each epoch close when recovery is on, and
     /// on resume each key's state goes to the worker that now owns the key.
-    /// The values of an epoch are applied once every earlier epoch has
-    /// closed at this step, so that a snapshot holds exactly its epochs.
+    /// With recovery on, the values of an epoch are applied once every
+    /// earlier epoch has closed at this step, so that a snapshot holds
+    /// exactly its epochs; without it, values are applied as they come.
     pub fn stateful_map<S, W, F>(self, step_id: &str, mut mapper: F) -> Stream<'scope, (String, W)>
     where
         S: Serialize + DeserializeOwned + 'static,
@@ -98,7 +99,13 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                     return;
                 }
                 let frontier = frontiers[0].frontier().iter().min().copied();
-                for (epoch, held) in queue.ready(frontier) {
+                // Without recovery nothing is snapshotted: apply everything now.
+                let ready = if recovering {
+                    queue.ready(frontier)
+                } else {
+                    queue.ready(None)
+                };
+                for (epoch, held) in ready {
                     if let Some(resume) = &resume {
                         let flushed = flush(
                             &mut dirty,
