@@ -28,7 +28,8 @@
 //!   snapshots that a resume from it can no longer need are deleted, so
 //!   the files hold about one snapshot per key, not the history of the
 //!   run. A backup interval ([`RecoveryConfig::backup_interval`]) keeps
-//!   that much more history, for copies of the files taken late.
+//!   that much more history, for copies of the files taken late (copy each
+//!   file with its `-wal` file, or use SQLite's backup).
 //!
 //! # Guarantees
 //!
