@@ -469,3 +469,37 @@ fn epoch_backpressure_holds_with_recovery_on() {
         "the source read before the last batch was written"
     );
 }
+
+/// A state discarded by `stateful_map` (it returned `None`) stays
+/// discarded after a resume: the older snapshot of the key is not used.
+#[test]
+fn a_discarded_state_stays_discarded_after_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    init_db_dir(dir.path(), 2).unwrap();
+    let out = TestingSink::new();
+    let sink = out.clone();
+    let source = TestingSource::with_markers(vec![
+        TestingItem::Item(("a".to_owned(), 4u64)),
+        TestingItem::Item(("a".to_owned(), 0)),
+        TestingItem::Abort,
+        TestingItem::Item(("a".to_owned(), 2)),
+    ]);
+    // 0 resets the key's max (the state is dropped).
+    let flow = Dataflow::new("reset_max", move |flow| {
+        flow.input("inp", source.clone())
+            .stateful_map("max", |max: Option<u64>, value: u64| {
+                if value == 0 {
+                    return (None, 0);
+                }
+                let max = max.unwrap_or(0).max(value);
+                (Some(max), max)
+            })
+            .output("out", sink.clone());
+    });
+    let err = run_bounded(&flow, &recovery(dir.path(), 1)).unwrap_err();
+    assert!(err.is_abort(), "{err}");
+    assert_eq!(out.take(), vec![("a".to_owned(), 4), ("a".to_owned(), 0)]);
+    run_bounded(&flow, &recovery(dir.path(), 1)).unwrap();
+    // Not 4: the reset was committed before the abort.
+    assert_eq!(out.take(), vec![("a".to_owned(), 2)]);
+}
