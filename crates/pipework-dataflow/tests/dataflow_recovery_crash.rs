@@ -309,3 +309,45 @@ fn a_killed_peer_leaves_the_survivor_with_a_short_error_naming_it() {
         assert!(!stderr.contains("panicked"), "trial {trial}: {stderr}");
     }
 }
+
+/// The recovery options come from the environment too, and a bad
+/// directory stops the binary before it writes any output.
+#[test]
+fn recovery_options_are_read_from_the_environment() {
+    let binary = wordcount_binary();
+    let work = tempfile::tempdir().unwrap();
+    let corpus = work.path().join("corpus");
+    write_corpus(&corpus, 2, 50);
+    let out = work.path().join("counts.tsv");
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = |dir: &Path| {
+        let child = Command::new(&binary)
+            .args(["--input", &corpus.display().to_string()])
+            .args(["--output", &out.display().to_string()])
+            .env("PIPEWORK_RECOVERY_DIRECTORY", dir)
+            .env("PIPEWORK_SNAPSHOT_INTERVAL", "0.05")
+            .env("PIPEWORK_BACKUP_INTERVAL", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_all(vec![child], RUN_DEADLINE).remove(0)
+    };
+    let outcome = run(&empty);
+    assert_eq!(
+        outcome.status.and_then(|s| s.code()),
+        Some(1),
+        "{outcome:?}"
+    );
+    assert!(outcome.stderr.contains("no partitions"), "{outcome:?}");
+    assert!(
+        !out.exists(),
+        "output written despite a bad recovery directory"
+    );
+
+    pipework_dataflow::recovery::init_db_dir(&empty, 2).unwrap();
+    let outcome = run(&empty);
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert!(sorted_file(&out).len() > 50);
+}
