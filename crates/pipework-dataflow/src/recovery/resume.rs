@@ -53,8 +53,14 @@ impl Resume {
             }
         }
         let mut states: HashMap<String, HashMap<String, String>> = HashMap::new();
+        let backup_epochs = backup_epochs(config.get_backup_interval(), epoch_interval);
+        let floor = epoch.and_then(|epoch| epoch.checked_sub(backup_epochs));
         for file in &mut files {
             file.roll_back_to(epoch)?;
+            // Whatever the last run left for its writers to collect.
+            if let Some(floor) = floor {
+                file.collect_all(floor)?;
+            }
             file.newest_snapshots(|step, key, state| {
                 states.entry(step).or_default().insert(key, state);
             })?;
@@ -68,7 +74,7 @@ impl Resume {
             paths: files.iter().map(|file| file.path().to_path_buf()).collect(),
             epoch,
             states,
-            backup_epochs: backup_epochs(config.get_backup_interval(), epoch_interval),
+            backup_epochs,
         })
     }
 

@@ -238,15 +238,13 @@ impl PartitionFile {
     }
 
     /// Writes `snaps` (`(epoch, step, key, state)`) and marks the file
-    /// committed up to `commit`, in one transaction; then, if `gc_floor`
-    /// is given, drops every snapshot a resume from `gc_floor` or later
-    /// cannot need: per key all but the newest at or before the floor, and
-    /// that one too when it records a discarded state.
+    /// committed up to `commit`, in one transaction; with `collect`, drops
+    /// in the same transaction the snapshots its rows make useless.
     pub(crate) fn commit(
         &mut self,
         snaps: &[(u64, &str, &str, Option<&str>)],
         commit: u64,
-        gc_floor: Option<u64>,
+        collect: Option<Collect<'_>>,
     ) -> Result<(), RecoveryError> {
         let err = RecoveryError::sqlite;
         let tx = self.conn.transaction().map_err(err(&self.path))?;
@@ -264,27 +262,76 @@ impl PartitionFile {
         }
         tx.execute("UPDATE meta SET commit_epoch = ?1", params![to_sql(commit)])
             .map_err(err(&self.path))?;
-        if let Some(floor) = gc_floor {
-            let floor = to_sql(floor);
-            tx.execute(
-                "DELETE FROM snaps WHERE epoch < ?1 AND epoch < (
-                     SELECT MAX(newer.epoch) FROM snaps AS newer
-                     WHERE newer.step_id = snaps.step_id AND newer.state_key = snaps.state_key
-                       AND newer.epoch <= ?1)",
-                params![floor],
-            )
-            .map_err(err(&self.path))?;
-            tx.execute(
-                "DELETE FROM snaps WHERE state IS NULL AND epoch <= ?1",
-                params![floor],
-            )
-            .map_err(err(&self.path))?;
-            tx.execute(
-                "UPDATE meta SET gc_floor = MAX(COALESCE(gc_floor, 0), ?1)",
-                params![floor],
-            )
-            .map_err(err(&self.path))?;
+        if let Some(collect) = collect {
+            {
+                let mut older = tx
+                    .prepare_cached(
+                        "DELETE FROM snaps WHERE step_id = ?1 AND state_key = ?2 AND epoch < ?3",
+                    )
+                    .map_err(err(&self.path))?;
+                let mut discarded = tx
+                    .prepare_cached(
+                        "DELETE FROM snaps WHERE step_id = ?1 AND state_key = ?2 AND epoch = ?3 AND state IS NULL",
+                    )
+                    .map_err(err(&self.path))?;
+                for (epoch, step, key, is_discard) in collect.superseding {
+                    let epoch = to_sql(*epoch);
+                    older
+                        .execute(params![step, key, epoch])
+                        .map_err(err(&self.path))?;
+                    if *is_discard {
+                        discarded
+                            .execute(params![step, key, epoch])
+                            .map_err(err(&self.path))?;
+                    }
+                }
+            }
+            set_floor(&tx, collect.floor).map_err(err(&self.path))?;
         }
         tx.commit().map_err(err(&self.path))
     }
+
+    /// Drops every snapshot a resume from `floor` or later cannot need:
+    /// per key all but the newest at or before the floor, and that one too
+    /// when it records a discarded state. Reads the whole table, so a run
+    /// does it once, when it starts.
+    pub(crate) fn collect_all(&mut self, floor: u64) -> Result<(), RecoveryError> {
+        let err = RecoveryError::sqlite;
+        let tx = self.conn.transaction().map_err(err(&self.path))?;
+        let floor = to_sql(floor);
+        tx.execute(
+            "DELETE FROM snaps WHERE epoch < ?1 AND epoch < (
+                 SELECT MAX(newer.epoch) FROM snaps AS newer
+                 WHERE newer.step_id = snaps.step_id AND newer.state_key = snaps.state_key
+                   AND newer.epoch <= ?1)",
+            params![floor],
+        )
+        .map_err(err(&self.path))?;
+        tx.execute(
+            "DELETE FROM snaps WHERE state IS NULL AND epoch <= ?1",
+            params![floor],
+        )
+        .map_err(err(&self.path))?;
+        set_floor(&tx, from_sql(floor)).map_err(err(&self.path))?;
+        tx.commit().map_err(err(&self.path))
+    }
+}
+
+/// What a commit may garbage-collect: the rows written earlier in this run
+/// whose epoch is now at or before `floor`, each `(epoch, step, key,
+/// is_discard)`; every older snapshot of their keys is useless to a resume
+/// from `floor` or later, and so are the discards themselves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Collect<'a> {
+    pub(crate) floor: u64,
+    pub(crate) superseding: &'a [(u64, &'a str, &'a str, bool)],
+}
+
+/// Raises the recorded garbage-collection floor to `floor`.
+fn set_floor(tx: &rusqlite::Transaction<'_>, floor: u64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE meta SET gc_floor = MAX(COALESCE(gc_floor, 0), ?1)",
+        params![to_sql(floor)],
+    )
+    .map(|_| ())
 }

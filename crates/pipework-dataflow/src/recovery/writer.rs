@@ -24,7 +24,7 @@ use timely::dataflow::{Scope, StreamVec};
 
 use super::record::Record;
 use super::resume::Resume;
-use super::store::PartitionFile;
+use super::store::{Collect, PartitionFile};
 use crate::execution::RunError;
 use crate::flow::WorkerContext;
 
@@ -70,6 +70,10 @@ pub(crate) fn write_snapshots<'scope>(
         let mut waiting: BTreeMap<u64, HashMap<usize, Waiting>> = BTreeMap::new();
         let mut last_epoch: Option<u64> = None;
         let mut committed_next = start;
+        // Rows committed in this run, by epoch, until the garbage-collection
+        // floor passes them: `(partition, step, key, is_discard)`.
+        let mut written: BTreeMap<u64, Vec<(usize, String, String, bool)>> = BTreeMap::new();
+        let mut collected_to: Option<u64> = None;
         move |frontiers| {
             let _output = output.activate();
             input.for_each(|cap, data| {
@@ -107,10 +111,21 @@ pub(crate) fn write_snapshots<'scope>(
             if closed_below > committed_next {
                 let later = waiting.split_off(&closed_below);
                 let closing = std::mem::replace(&mut waiting, later);
+                // Every partition committed the epochs before
+                // `everywhere`, so no resume goes back further than the one
+                // before it (less the backup interval).
                 let floor = everywhere
                     .get()
                     .checked_sub(1)
-                    .and_then(|committed| committed.checked_sub(backup_epochs));
+                    .and_then(|committed| committed.checked_sub(backup_epochs))
+                    .filter(|floor| collected_to.is_none_or(|done| *floor > done));
+                let passed = match floor {
+                    Some(floor) => {
+                        let later = written.split_off(&(floor + 1));
+                        std::mem::replace(&mut written, later)
+                    }
+                    None => BTreeMap::new(),
+                };
                 for (index, file) in files.iter_mut() {
                     let mut rows: Vec<(u64, &str, &str, Option<&str>)> = Vec::new();
                     for (epoch, parts) in &closing {
@@ -120,9 +135,34 @@ pub(crate) fn write_snapshots<'scope>(
                             }
                         }
                     }
-                    if let Err(err) = file.commit(&rows, closed_below - 1, floor) {
+                    let superseding: Vec<(u64, &str, &str, bool)> = passed
+                        .iter()
+                        .flat_map(|(epoch, rows)| {
+                            rows.iter().filter(|(part, ..)| part == index).map(
+                                |(_, step, key, discard)| {
+                                    (*epoch, step.as_str(), key.as_str(), *discard)
+                                },
+                            )
+                        })
+                        .collect();
+                    let collect = floor.map(|floor| Collect {
+                        floor,
+                        superseding: &superseding,
+                    });
+                    if let Err(err) = file.commit(&rows, closed_below - 1, collect) {
                         failure.fail(RunError::Recovery(err));
                         return;
+                    }
+                }
+                if floor.is_some() {
+                    collected_to = floor;
+                }
+                for (epoch, parts) in closing {
+                    let rows = written.entry(epoch).or_default();
+                    for (part, states) in parts {
+                        for ((step, key), state) in states {
+                            rows.push((part, step, key, state.is_none()));
+                        }
                     }
                 }
                 committed_next = closed_below;
