@@ -45,7 +45,10 @@
 //!
 //! Each epoch costs one SQLite transaction per partition and a flush and
 //! `fsync` of each file sink partition, plus the JSON of every changed
-//! state; with 1 s epochs this is small next to the work (see the
+//! state and, once the epoch is older than the backup interval, one
+//! indexed delete per changed key; the writers keep the keys of those
+//! recent epochs in memory. A run starts by reading every committed
+//! snapshot (and collecting what the last run left); with 1 s epochs this is small next to the work (see the
 //! `dataflow-recovery` benchmark). Epochs also remain the backpressure:
 //! an input reads epoch `e` only after every partition committed the
 //! epochs before it.
