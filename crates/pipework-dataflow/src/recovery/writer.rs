@@ -157,7 +157,10 @@ pub(crate) fn write_snapshots<'scope>(
                 if floor.is_some() {
                     collected_to = floor;
                 }
-                for (epoch, parts) in closing {
+                // With a backup interval of every epoch (a zero epoch
+                // interval), nothing is ever collected: keep no list.
+                let keeps_all = backup_epochs == u64::MAX;
+                for (epoch, parts) in closing.into_iter().filter(|_| !keeps_all) {
                     let rows = written.entry(epoch).or_default();
                     for (part, states) in parts {
                         for ((step, key), state) in states {
