@@ -27,6 +27,28 @@ pub(crate) enum Command {
     /// Make DST hold exactly --count rows per key listed in --keys, running
     /// CMD with {COL: key, "index": i} for each missing row.
     Generate(GenerateArgs),
+    /// Manage the recovery directory of a pipework dataflow (`-r DIR`).
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+}
+
+/// `pipework recovery …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RecoveryCommand {
+    /// Create DIR (and its parents) with N empty SQLite partition files, for
+    /// a dataflow run with `-r DIR`. An initialised DIR is left untouched.
+    Init(RecoveryInitArgs),
+}
+
+/// Arguments of `recovery init`.
+#[derive(Debug, Args)]
+pub(crate) struct RecoveryInitArgs {
+    /// The recovery directory to create.
+    pub(crate) dir: PathBuf,
+    /// How many partition files; fixed for the life of the directory,
+    /// whatever the worker count of each run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) parts: u32,
 }
 
 /// Arguments of `map` and `flatmap`.

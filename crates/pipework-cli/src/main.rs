@@ -28,14 +28,20 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Creating a few files needs no runtime.
+    let command = match cli.command {
+        Command::Recovery(command) => return cmd::recovery::run(command),
+        command => command,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Map(args) => cmd::map::run(args).await,
             Command::Flatmap(args) => cmd::flatmap::run(args).await,
             Command::Generate(args) => cmd::generate::run(args).await,
+            Command::Recovery(command) => cmd::recovery::run(command),
         }
     })
 }

@@ -8,5 +8,6 @@ mod flatmap;
 mod generate;
 mod liveness;
 mod map;
+mod recovery;
 mod regression;
 mod resume;

@@ -21,6 +21,9 @@
 //! ... --example wordcount -- --input DIR --output /tmp/counts.tsv -i 0 -a "127.0.0.1:2101;127.0.0.1:2102"
 //! ... --example wordcount -- --input DIR --output /tmp/counts.tsv -i 1 -a "127.0.0.1:2101;127.0.0.1:2102"
 //! sort /tmp/counts.tsv | tail -3
+//! # with recovery: kill it at any moment and run it again (any -w) to resume
+//! cargo run -p pipework-cli -- recovery init /tmp/wc-recovery --parts 3
+//! ... --example wordcount -- --input DIR --output /tmp/counts.tsv -r /tmp/wc-recovery -s 0.5
 //! ```
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ mod flow;
 pub mod inputs;
 mod operators;
 pub mod outputs;
+pub mod recovery;
 mod routing;
 
 pub use execution::{

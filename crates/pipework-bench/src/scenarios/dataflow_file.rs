@@ -67,7 +67,7 @@ fn line(i: u64, out: &mut Vec<u8>) {
 }
 
 /// The sum of the line lengths (bytes, newline excluded).
-fn check(lines: u64) -> u64 {
+pub(crate) fn check(lines: u64) -> u64 {
     (0..lines)
         .map(|i| "line-:".len() as u64 + decimal_digits(i) + i % 32)
         .sum()
@@ -82,7 +82,7 @@ fn decimal_digits(mut i: u64) -> u64 {
     digits
 }
 
-fn write_input(lines: u64, path: &Path) -> io::Result<()> {
+pub(crate) fn write_input(lines: u64, path: &Path) -> io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     let mut buf = Vec::new();
     for i in 0..lines {

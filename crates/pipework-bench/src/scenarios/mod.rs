@@ -6,6 +6,7 @@ mod bounded_tasks;
 mod buffered_sleep;
 mod buffered_trivial;
 mod dataflow_file;
+mod dataflow_recovery;
 mod jsonl_map;
 mod pipeline_endless_rss;
 mod pipeline_io;

@@ -1,8 +1,8 @@
 //! The list of scenarios, in the contract's order.
 
 use super::{
-    buffered_sleep, buffered_trivial, dataflow_file, jsonl_map, pipeline_endless_rss, pipeline_io,
-    pipeline_trivial, run_bounded_sleep, run_bounded_trivial,
+    buffered_sleep, buffered_trivial, dataflow_file, dataflow_recovery, jsonl_map,
+    pipeline_endless_rss, pipeline_io, pipeline_trivial, run_bounded_sleep, run_bounded_trivial,
 };
 use crate::scenario::Scenario;
 
@@ -17,11 +17,12 @@ pub(crate) const ALL: &[&Scenario] = &[
     &buffered_sleep::SCENARIO,
     &jsonl_map::SCENARIO,
     &dataflow_file::SCENARIO,
+    &dataflow_recovery::SCENARIO,
 ];
 
 /// Contract scenarios with no system yet, and the layer they wait for.
 /// Naming one runs nothing (it is not an unknown name).
-pub(crate) const WAITING: &[(&str, &str)] = &[("dataflow-recovery", "pipework-dataflow recovery")];
+pub(crate) const WAITING: &[(&str, &str)] = &[];
 
 /// The scenario called `name`.
 pub(crate) fn find(name: &str) -> Option<&'static Scenario> {

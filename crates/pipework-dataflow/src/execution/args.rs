@@ -1,16 +1,25 @@
 //! The command-line options every dataflow binary shares.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser};
 
 use super::{ConfigError, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH_INTERVAL};
+use crate::recovery::RecoveryConfig;
 
 /// bytewax's scaling options, for any binary's `clap` parser:
 /// `-w/--workers-per-process`, `-i/--process-id`, `-a/--addresses`,
-/// `--epoch-interval` and `--connect-timeout`, each also read from the
-/// environment (`PIPEWORK_WORKERS_PER_PROCESS`, `PIPEWORK_PROCESS_ID`,
-/// `PIPEWORK_ADDRESSES`, `PIPEWORK_EPOCH_INTERVAL`, `PIPEWORK_CONNECT_TIMEOUT`).
+/// `--epoch-interval` and `--connect-timeout`, and the recovery options
+/// `-r/--recovery-directory`, `-s/--snapshot-interval` and
+/// `-b/--backup-interval`, each also read from the environment
+/// (`PIPEWORK_WORKERS_PER_PROCESS`, `PIPEWORK_PROCESS_ID`,
+/// `PIPEWORK_ADDRESSES`, `PIPEWORK_EPOCH_INTERVAL`, `PIPEWORK_CONNECT_TIMEOUT`,
+/// `PIPEWORK_RECOVERY_DIRECTORY`, `PIPEWORK_SNAPSHOT_INTERVAL`,
+/// `PIPEWORK_BACKUP_INTERVAL`).
+///
+/// With `-r`, the snapshot interval is the epoch interval: `-s` sets it
+/// (and wins over `--epoch-interval`).
 ///
 /// Flatten it into your own parser with `#[command(flatten)]`, then call
 /// [`to_config`](Self::to_config).
@@ -33,6 +42,10 @@ use super::{ConfigError, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH
 /// assert_eq!(cli.exec.to_config()?.worker_count(), 2);
 /// let cli = Cli::parse_from(["app", "--input", "x", "-i", "1", "-a", "h:1;h:2"]);
 /// assert_eq!(cli.exec.to_config()?.worker_count(), 2);
+/// let cli = Cli::parse_from(["app", "--input", "x", "-r", "/tmp/rec", "-s", "0.5", "-b", "0"]);
+/// let config = cli.exec.to_config()?;
+/// assert_eq!(config.get_epoch_interval().as_millis(), 500);
+/// assert!(config.get_recovery().is_some());
 /// # Ok::<(), pipework_dataflow::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -57,6 +70,20 @@ pub struct ExecutionArgs {
     /// Seconds a cluster process waits for the others to connect.
     #[arg(long = "connect-timeout", env = "PIPEWORK_CONNECT_TIMEOUT", value_parser = parse_seconds, default_value = "60")]
     pub connect_timeout: Duration,
+    /// A recovery directory (made by `pipework recovery init`): snapshot
+    /// state there and resume from it.
+    #[arg(
+        short = 'r',
+        long = "recovery-directory",
+        env = "PIPEWORK_RECOVERY_DIRECTORY"
+    )]
+    pub recovery_directory: Option<PathBuf>,
+    /// Seconds between snapshots, the epoch interval with recovery (decimals allowed).
+    #[arg(short = 's', long = "snapshot-interval", env = "PIPEWORK_SNAPSHOT_INTERVAL", value_parser = parse_seconds)]
+    pub snapshot_interval: Option<Duration>,
+    /// Seconds of older snapshots to keep for delayed backups of the recovery directory.
+    #[arg(short = 'b', long = "backup-interval", env = "PIPEWORK_BACKUP_INTERVAL", value_parser = parse_seconds, default_value = "0")]
+    pub backup_interval: Duration,
 }
 
 impl Default for ExecutionArgs {
@@ -67,6 +94,9 @@ impl Default for ExecutionArgs {
             addresses: None,
             epoch_interval: DEFAULT_EPOCH_INTERVAL,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            recovery_directory: None,
+            snapshot_interval: None,
+            backup_interval: Duration::ZERO,
         }
     }
 }
@@ -110,9 +140,15 @@ impl ExecutionArgs {
             (None, Some(_)) => return Err(ConfigError::MissingProcessId),
             (None, None) => ExecutionConfig::threads(self.workers_per_process)?,
         };
-        Ok(config
-            .epoch_interval(self.epoch_interval)
-            .connect_timeout(self.connect_timeout))
+        let config = config
+            .epoch_interval(self.snapshot_interval.unwrap_or(self.epoch_interval))
+            .connect_timeout(self.connect_timeout);
+        Ok(match &self.recovery_directory {
+            Some(dir) => {
+                config.recovery(RecoveryConfig::new(dir).backup_interval(self.backup_interval))
+            }
+            None => config,
+        })
     }
 }
 

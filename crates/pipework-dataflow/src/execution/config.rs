@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::ConfigError;
+use crate::recovery::RecoveryConfig;
 
 /// The default epoch interval, as in bytewax.
 pub const DEFAULT_EPOCH_INTERVAL: Duration = Duration::from_secs(10);
@@ -54,6 +55,7 @@ pub struct ExecutionConfig {
     cluster: Option<Cluster>,
     epoch_interval: Duration,
     connect_timeout: Duration,
+    recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ExecutionConfig {
@@ -70,6 +72,7 @@ impl ExecutionConfig {
             cluster: None,
             epoch_interval: DEFAULT_EPOCH_INTERVAL,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            recovery: None,
         }
     }
 
@@ -138,6 +141,20 @@ impl ExecutionConfig {
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// Turns on recovery: snapshots are committed to the partition files of
+    /// `recovery`'s directory at every epoch, and the run resumes from the
+    /// last epoch they all committed (see [`recovery`](crate::recovery)).
+    /// The epoch interval is then the snapshot interval.
+    pub fn recovery(mut self, recovery: RecoveryConfig) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
+
+    /// The recovery settings, when recovery is on.
+    pub fn get_recovery(&self) -> Option<&RecoveryConfig> {
+        self.recovery.as_ref()
     }
 
     /// The connect timeout.

@@ -2,6 +2,7 @@
 
 use crate::inputs::{BoxError, SourceError};
 use crate::outputs::SinkError;
+use crate::recovery::RecoveryError;
 
 /// Why an execution layout (workers, processes, addresses) is not usable.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,10 @@ pub enum RunError {
     /// The execution layout is not usable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The recovery directory is missing, inconsistent or cannot be
+    /// written; names the directory or partition file.
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
     /// The dataflow has no input step.
     #[error("dataflow `{flow}` has no input; add one with `Flow::input`")]
     NoInput {

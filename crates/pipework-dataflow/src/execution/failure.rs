@@ -95,6 +95,15 @@ impl Failure {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = sockets;
     }
 
+    /// The text of the first error, leaving it in place.
+    pub(crate) fn peek(&self) -> Option<String> {
+        self.first
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .map(ToString::to_string)
+    }
+
     pub(crate) fn take(&self) -> Option<RunError> {
         self.first
             .lock()

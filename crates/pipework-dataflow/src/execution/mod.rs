@@ -55,6 +55,7 @@ mod config;
 mod error;
 mod failure;
 mod network;
+mod peer_failure;
 mod run;
 mod worker;
 

@@ -13,8 +13,10 @@ use timely::WorkerConfig;
 
 use super::failure::Failure;
 use super::network;
+use super::peer_failure::PeerWatch;
 use super::worker::{classify, run_worker};
 use super::{ExecutionConfig, RunError};
+use crate::recovery::Resume;
 use crate::Dataflow;
 
 /// Runs `flow` with the layout in `config` and returns when every worker
@@ -29,6 +31,8 @@ use crate::Dataflow;
 /// # Errors
 ///
 /// The first failure of the run, after every worker has stopped:
+/// [`RunError::Recovery`] when recovery is on and its directory is
+/// missing, inconsistent or cannot be written;
 /// [`RunError::NoInput`], [`RunError::DuplicateStep`] when building;
 /// [`RunError::Step`], [`RunError::Panicked`], [`RunError::Source`],
 /// [`RunError::Sink`], [`RunError::Aborted`] from steps, each naming the
@@ -60,9 +64,25 @@ use crate::Dataflow;
 pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
     let failure = Failure::new();
     let epoch_interval = config.get_epoch_interval();
+    // The recovery directory is checked (and rolled back to its resume
+    // point) before any worker starts, so no input is read on a bad one.
+    let resume = match config.get_recovery() {
+        Some(recovery) => {
+            let record = config
+                .get_cluster()
+                .is_none_or(|cluster| cluster.process_id() == 0);
+            let resume = Resume::load(recovery, epoch_interval, config.worker_count(), record)?;
+            Some(Arc::new(resume))
+        }
+        None => None,
+    };
     let shared = Arc::clone(&failure);
     let flow = flow.clone();
-    let work = move |worker: &mut Worker| run_worker(worker, &flow, &shared, epoch_interval);
+    let work = move |worker: &mut Worker| {
+        run_worker(worker, &flow, &shared, epoch_interval, resume.clone())
+    };
+    // Watches for a failed peer until this run has joined its threads.
+    let mut watch: Option<PeerWatch> = None;
     let guards = match config.get_cluster() {
         None if config.workers_per_process() == 1 => return run_here(&work, &failure),
         None => timely::execute(timely::Config::process(config.workers_per_process()), work)
@@ -70,6 +90,7 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
         Some(cluster) => {
             let threads = config.workers_per_process();
             let connected = network::connect(cluster, threads, config.get_connect_timeout())?;
+            watch = Some(PeerWatch::start(cluster, &failure));
             failure.watch_sockets(connected.shutdown);
             let hooks = Hooks::default();
             let local = ProcessBuilder::new_typed_vector(
@@ -95,6 +116,7 @@ pub fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
     // Joining also joins timely's network threads, which panic when a peer
     // broke its connection; that panic is part of the failure, not a new one.
     let joined = catch_unwind(AssertUnwindSafe(|| guards.join()));
+    drop(watch);
     if let Some(err) = failure.take() {
         return Err(err);
     }

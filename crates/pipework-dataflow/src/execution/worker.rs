@@ -7,11 +7,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use timely::dataflow::operators::Concatenate;
 use timely::worker::Worker;
 
 use super::failure::{panic_message, Failure, Stop};
+use super::peer_failure::mark_unwinding;
 use super::RunError;
 use crate::flow::{guarded, Flow, WorkerContext};
+use crate::recovery::{write_snapshots, Resume, SnapshotStreams};
 use crate::Dataflow;
 
 /// Runs `flow` on `worker` to completion. On failure (here or, through
@@ -22,8 +25,10 @@ pub(crate) fn run_worker(
     flow: &Dataflow,
     failure: &Arc<Failure>,
     epoch_interval: Duration,
+    resume: Option<Arc<Resume>>,
 ) {
     failure.register_current_thread();
+    mark_unwinding(false);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let ctx = Rc::new(WorkerContext::new(
             flow.name(),
@@ -31,13 +36,22 @@ pub(crate) fn run_worker(
             worker.peers(),
             epoch_interval,
             Arc::clone(failure),
+            resume,
         ));
         let built = worker.dataflow_named::<u64, _, _>(flow.name(), |scope| {
+            let snapshots = SnapshotStreams::default();
             let mut builder = Flow {
                 scope,
                 ctx: Rc::clone(&ctx),
+                snapshots: Rc::clone(&snapshots),
             };
-            guarded(failure, "<build>", || flow.build_on(&mut builder))
+            let built = guarded(failure, "<build>", || flow.build_on(&mut builder));
+            if let Some(resume) = &ctx.recovery {
+                let streams = std::mem::take(&mut *snapshots.borrow_mut());
+                let records = scope.concatenate(streams);
+                write_snapshots(scope, records, &ctx, resume);
+            }
+            built
         });
         if built.is_some() && ctx.input_count() == 0 {
             failure.fail(RunError::NoInput {
@@ -49,12 +63,16 @@ pub(crate) fn run_worker(
         }
     }));
     match outcome {
-        Ok(()) if failure.is_failed() => resume_unwind(Box::new(Stop)),
+        Ok(()) if failure.is_failed() => {
+            mark_unwinding(true);
+            resume_unwind(Box::new(Stop))
+        }
         Ok(()) => {}
         Err(payload) => {
             if !payload.is::<Stop>() {
                 failure.fail(classify(payload.as_ref()));
             }
+            mark_unwinding(true);
             resume_unwind(payload)
         }
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use timely::dataflow::Scope;
 
 use super::WorkerContext;
+use crate::recovery::SnapshotStreams;
 
 /// One worker's builder: add inputs with [`Flow::input`] or
 /// [`Flow::input_dynamic`], then chain operators on the returned
@@ -13,6 +14,8 @@ use super::WorkerContext;
 pub struct Flow<'scope> {
     pub(crate) scope: Scope<'scope, u64>,
     pub(crate) ctx: Rc<WorkerContext>,
+    /// Where stateful steps put their snapshot streams (with recovery on).
+    pub(crate) snapshots: SnapshotStreams<'scope>,
 }
 
 impl fmt::Debug for Flow<'_> {

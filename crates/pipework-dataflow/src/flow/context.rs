@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::EpochGate;
 use crate::execution::{panic_message, Failure, RunError};
+use crate::recovery::Resume;
 
 /// One worker's view of the dataflow being built: ids in use, input count,
 /// the epoch interval and the process-wide failure flag.
@@ -20,6 +21,8 @@ pub(crate) struct WorkerContext {
     pub(crate) epoch_interval: Duration,
     pub(crate) failure: Arc<Failure>,
     pub(crate) gate: Rc<EpochGate>,
+    /// What this run resumes from, when recovery is on.
+    pub(crate) recovery: Option<Arc<Resume>>,
     steps: RefCell<HashSet<String>>,
     inputs: Cell<usize>,
 }
@@ -31,6 +34,7 @@ impl WorkerContext {
         worker_count: usize,
         epoch_interval: Duration,
         failure: Arc<Failure>,
+        recovery: Option<Arc<Resume>>,
     ) -> Self {
         WorkerContext {
             flow: flow.to_owned(),
@@ -39,6 +43,7 @@ impl WorkerContext {
             epoch_interval,
             failure,
             gate: Rc::new(EpochGate::default()),
+            recovery,
             steps: RefCell::new(HashSet::new()),
             inputs: Cell::new(0),
         }
@@ -60,6 +65,13 @@ impl WorkerContext {
 
     pub(crate) fn input_count(&self) -> usize {
         self.inputs.get()
+    }
+
+    /// The first epoch of this run: 0, or the one after the resume epoch.
+    pub(crate) fn start_epoch(&self) -> u64 {
+        self.recovery
+            .as_ref()
+            .map_or(0, |resume| resume.start_epoch())
     }
 }
 

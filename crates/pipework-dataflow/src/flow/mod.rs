@@ -17,7 +17,9 @@
 //! An epoch closes when every input has moved past it; that is where a
 //! recovery layer snapshots source partitions, stateful steps and sinks
 //! together. Operators here do not wait for epochs to close: items flow on
-//! as soon as they are read. Epochs are also the backpressure: an input
+//! as soon as they are read (with recovery on, `stateful_map` and
+//! partitioned outputs apply an epoch's items once the epochs before it
+//! have closed there, so that each snapshot holds exactly its epochs). Epochs are also the backpressure: an input
 //! starts reading epoch `e` only when every output has finished the epochs
 //! before it, so about one epoch of input is in flight at most (lower the
 //! interval to hold less).

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use timely::dataflow::StreamVec;
 
 use super::WorkerContext;
+use crate::recovery::SnapshotStreams;
 
 /// The items flowing out of a step, on one worker. Operators
 /// ([`map`](Stream::map), [`key_on`](Stream::key_on),
@@ -17,6 +18,7 @@ use super::WorkerContext;
 pub struct Stream<'scope, T> {
     pub(crate) inner: StreamVec<'scope, u64, T>,
     pub(crate) ctx: Rc<WorkerContext>,
+    pub(crate) snapshots: SnapshotStreams<'scope>,
 }
 
 /// Cloning a stream sends every item to both copies, so items must be `Clone`.
@@ -25,6 +27,7 @@ impl<T: Clone + 'static> Clone for Stream<'_, T> {
         Stream {
             inner: self.inner.clone(),
             ctx: Rc::clone(&self.ctx),
+            snapshots: Rc::clone(&self.snapshots),
         }
     }
 }

@@ -1,11 +1,15 @@
 //! Output steps: write items to a sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use serde::Serialize;
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::{Operator, OutputBuilder, OutputBuilderSession};
+use timely::dataflow::operators::Capability;
 use timely::ExchangeData;
 
 use crate::execution::RunError;
@@ -13,7 +17,10 @@ use crate::flow::{guarded, Stream};
 use crate::outputs::{
     DynamicSink, FixedPartitionedSink, SinkError, StatefulSinkPartition, StatelessSinkPartition,
 };
+use crate::recovery::{Record, RecoveryError, Resume};
 use crate::routing::assign_parts;
+
+use super::epoch_queue::EpochQueue;
 
 impl<'scope, T: 'static> Stream<'scope, T> {
     /// Writes every item to a [`DynamicSink`]: each worker builds its own
@@ -83,7 +90,13 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     /// The partitions are dealt to workers as source partitions are; each
     /// item goes to partition `part_fn(key) % parts` on the worker that owns
     /// it (across processes too), which writes its value. Each worker builds
-    /// its partitions anew when the run starts and closes them at the end.
+    /// its partitions when the run starts (from their committed snapshots,
+    /// with recovery on) and closes them at the end.
+    ///
+    /// With recovery on, the values of an epoch are written once every
+    /// earlier epoch has closed here, and each partition written in an
+    /// epoch is snapshotted when the epoch closes, so a resumed partition
+    /// holds exactly the output of the committed epochs.
     ///
     /// Errors stop the run with [`RunError::Sink`] naming `step_id` and the
     /// partition; a sink with no partitions is [`SinkError::NoParts`].
@@ -99,6 +112,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             part: part.map(str::to_owned),
             source,
         };
+        let resume = self.ctx.recovery.clone();
         let sink = Rc::new(sink);
         let parts = guarded(&failure, step_id, || sink.list_parts()).unwrap_or_default();
         if parts.is_empty() && !failure.is_failed() {
@@ -128,7 +142,23 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             if owners[position] != self.ctx.worker_index || canonical[position] != position {
                 continue;
             }
-            match guarded(&failure, step_id, || sink.build_part(part, None)) {
+            let resume_state = match &resume {
+                None => None,
+                Some(resume) => match resume.state(step_id, part).map(serde_json::from_str) {
+                    None => None,
+                    Some(Ok(state)) => Some(state),
+                    Some(Err(err)) => {
+                        failure.fail(RunError::Recovery(RecoveryError::InvalidSnapshot {
+                            path: resume.path_of(step_id, part).to_path_buf(),
+                            step: step_id.to_owned(),
+                            key: part.clone(),
+                            message: err.to_string(),
+                        }));
+                        break;
+                    }
+                },
+            };
+            match guarded(&failure, step_id, || sink.build_part(part, resume_state)) {
                 Some(Ok(partition)) => {
                     built.insert(position, partition);
                 }
@@ -149,50 +179,176 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
         let mut buckets: HashMap<usize, Vec<V>> = HashMap::new();
         let gate = Rc::clone(&self.ctx.gate);
         let slot = gate.add_output();
-        self.inner.sink(route, step_id, move |(input, frontier)| {
-            input.for_each(|_capability, data| {
-                let batch = std::mem::take(data);
+        let recovering = resume.is_some();
+        let Stream {
+            inner,
+            ctx: _,
+            snapshots,
+        } = self;
+        let mut builder = OperatorBuilder::new(step_id.to_owned(), inner.scope());
+        let mut input = builder.new_input(inner, route);
+        let (snap_out, snaps) = builder.new_output();
+        let mut snap_out =
+            OutputBuilder::<u64, CapacityContainerBuilder<Vec<Record>>>::from(snap_out);
+        builder.build(move |_capabilities| {
+            let mut queue: EpochQueue<(String, V)> = EpochQueue::new(1);
+            // Per epoch written: a capability to send snapshots at it and
+            // the partitions written.
+            let mut dirty: BTreeMap<u64, (Capability<u64>, HashSet<usize>)> = BTreeMap::new();
+            // Capabilities of an epoch a failure interrupted, never
+            // released, so that the epoch does not look complete.
+            let mut stuck: Vec<Capability<u64>> = Vec::new();
+            move |frontiers| {
+                let mut snap_output = snap_out.activate();
+                input.for_each(|capability, data| queue.push(&capability, data));
+                let frontier = frontiers[0].frontier().iter().min().copied();
                 if failure.is_failed() || parts.is_empty() {
                     return;
                 }
-                let routed = guarded(&failure, &name, || {
-                    for (key, value) in batch {
-                        let position = canonical[sink.part_fn(&key) % count];
-                        buckets.entry(position).or_default().push(value);
+                // Without recovery nothing is snapshotted: write everything now.
+                let ready = if recovering {
+                    queue.ready(frontier)
+                } else {
+                    queue.ready(None)
+                };
+                for (epoch, held) in ready {
+                    if let Some(resume) = &resume {
+                        if let Err(err) = snapshot_parts(
+                            &mut dirty,
+                            Some(epoch),
+                            &mut built,
+                            &parts,
+                            resume,
+                            &name,
+                            &mut snap_output,
+                        ) {
+                            failure.fail(err);
+                            return;
+                        }
                     }
-                });
-                if routed.is_none() {
-                    return;
-                }
-                for (position, values) in buckets.iter_mut() {
-                    if values.is_empty() {
-                        continue;
+                    let routed = guarded(&failure, &name, || {
+                        for (key, value) in held.items {
+                            let position = canonical[sink.part_fn(&key) % count];
+                            buckets.entry(position).or_default().push(value);
+                        }
+                    });
+                    if routed.is_none() {
+                        stuck.extend(held.caps);
+                        return;
                     }
-                    let part_name = &parts[*position];
-                    let Some(partition) = built.get_mut(position) else {
-                        let err = SinkError::UnknownPart {
-                            part: part_name.clone(),
+                    let mut written = HashSet::new();
+                    for (position, values) in buckets.iter_mut() {
+                        if values.is_empty() {
+                            continue;
+                        }
+                        let part_name = &parts[*position];
+                        let Some(partition) = built.get_mut(position) else {
+                            let err = SinkError::UnknownPart {
+                                part: part_name.clone(),
+                            };
+                            failure.fail(sink_error(Some(part_name), err));
+                            stuck.extend(held.caps);
+                            return;
                         };
-                        failure.fail(sink_error(Some(part_name), err));
-                        return;
-                    };
-                    let values = std::mem::take(values);
-                    if let Some(Err(err)) =
-                        guarded(&failure, &name, || partition.write_batch(values))
-                    {
-                        failure.fail(sink_error(Some(part_name), err));
+                        let values = std::mem::take(values);
+                        if let Some(Err(err)) =
+                            guarded(&failure, &name, || partition.write_batch(values))
+                        {
+                            failure.fail(sink_error(Some(part_name), err));
+                            stuck.extend(held.caps);
+                            return;
+                        }
+                        written.insert(*position);
+                    }
+                    if recovering && !written.is_empty() {
+                        let mut caps = held.caps.into_iter();
+                        if let Some(cap) = caps.next() {
+                            dirty
+                                .entry(epoch)
+                                .or_insert_with(|| (cap, HashSet::new()))
+                                .1
+                                .extend(written);
+                        }
+                    }
+                }
+                if let Some(resume) = &resume {
+                    if let Err(err) = snapshot_parts(
+                        &mut dirty,
+                        frontier,
+                        &mut built,
+                        &parts,
+                        resume,
+                        &name,
+                        &mut snap_output,
+                    ) {
+                        failure.fail(err);
                         return;
                     }
                 }
-            });
-            gate.advance_output(slot, frontier.frontier().iter().min().copied());
-            if frontier.frontier().is_empty() && !failure.is_failed() {
-                for (position, mut partition) in built.drain() {
-                    if let Some(Err(err)) = guarded(&failure, &name, || partition.close()) {
-                        failure.fail(sink_error(Some(&parts[position]), err));
+                gate.advance_output(slot, frontier);
+                if frontier.is_none() && !failure.is_failed() {
+                    for (position, mut partition) in built.drain() {
+                        if let Some(Err(err)) = guarded(&failure, &name, || partition.close()) {
+                            failure.fail(sink_error(Some(&parts[position]), err));
+                        }
                     }
                 }
             }
         });
+        if recovering {
+            snapshots.borrow_mut().push(snaps);
+        }
     }
+}
+
+/// Snapshots the partitions written in the epochs before `below` (all for
+/// `None`) and sends their states at the epoch they were written in.
+fn snapshot_parts<P>(
+    dirty: &mut BTreeMap<u64, (Capability<u64>, HashSet<usize>)>,
+    below: Option<u64>,
+    built: &mut HashMap<usize, P>,
+    parts: &[String],
+    resume: &Resume,
+    step: &str,
+    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<Record>>>,
+) -> Result<(), RunError>
+where
+    P: StatefulSinkPartition,
+    P::State: Serialize,
+{
+    let closed = match below {
+        Some(below) => {
+            let later = dirty.split_off(&below);
+            std::mem::replace(dirty, later)
+        }
+        None => std::mem::take(dirty),
+    };
+    for (_epoch, (cap, positions)) in closed {
+        let mut session = output.session(&cap);
+        for position in positions {
+            let part = &parts[position];
+            let Some(partition) = built.get_mut(&position) else {
+                continue;
+            };
+            let state = partition.snapshot().map_err(|source| RunError::Sink {
+                step: step.to_owned(),
+                part: Some(part.clone()),
+                source,
+            })?;
+            let json = serde_json::to_string(&state).map_err(|err| {
+                RunError::Recovery(RecoveryError::Serialize {
+                    step: step.to_owned(),
+                    key: part.clone(),
+                    message: err.to_string(),
+                })
+            })?;
+            session.give(Record::State {
+                part: resume.part_of(step, part),
+                step: step.to_owned(),
+                key: part.clone(),
+                state: Some(json),
+            });
+        }
+    }
+    Ok(())
 }

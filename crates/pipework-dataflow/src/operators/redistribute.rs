@@ -16,7 +16,11 @@ impl<'scope, T: ExchangeData> Stream<'scope, T> {
     /// is not kept.
     pub fn redistribute(self, step_id: &str) -> Stream<'scope, T> {
         self.ctx.register_step(step_id);
-        let Stream { inner, ctx } = self;
+        let Stream {
+            inner,
+            ctx,
+            snapshots,
+        } = self;
         let mut next = ctx.worker_index as u64;
         let deal = Exchange::new(move |_: &T| {
             next = next.wrapping_add(1);
@@ -33,6 +37,10 @@ impl<'scope, T: ExchangeData> Stream<'scope, T> {
                 }
             },
         );
-        Stream { inner, ctx }
+        Stream {
+            inner,
+            ctx,
+            snapshots,
+        }
     }
 }

@@ -1,17 +1,25 @@
 //! A map with state per key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
+use timely::dataflow::operators::Capability;
 use timely::ExchangeData;
 
+use super::epoch_queue::EpochQueue;
+use crate::execution::RunError;
 use crate::flow::{guarded, Stream};
+use crate::recovery::{Record, RecoveryError, Resume};
 use crate::routing::stable_hash;
+
+/// The keys changed in one epoch, and a capability to send their snapshots.
+type Dirty = BTreeMap<u64, (Capability<u64>, HashSet<String>)>;
 
 impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     /// Maps each value with state kept per key (bytewax's `stateful_map`).
@@ -23,8 +31,12 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     /// output, emitted as `(key, output)`.
     ///
     /// Values cross threads and processes, so they must be
-    /// [`ExchangeData`] (`Send + Serialize + Deserialize`); the state must be
-    /// serializable so that a recovery store can snapshot it.
+    /// [`ExchangeData`] (`Send + Serialize + Deserialize`). The state is
+    /// serialized (as JSON) at each epoch close when recovery is on, and
+    /// on resume each key's state goes to the worker that now owns the key.
+    /// With recovery on, the values of an epoch are applied once every
+    /// earlier epoch has closed at this step, so that a snapshot holds
+    /// exactly its epochs; without it, values are applied as they come.
     pub fn stateful_map<S, W, F>(self, step_id: &str, mut mapper: F) -> Stream<'scope, (String, W)>
     where
         S: Serialize + DeserializeOwned + 'static,
@@ -34,37 +46,180 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
         self.ctx.register_step(step_id);
         let failure = Arc::clone(&self.ctx.failure);
         let name = step_id.to_owned();
+        let Stream {
+            inner,
+            ctx,
+            snapshots,
+        } = self;
+        let (index, workers) = (ctx.worker_index, ctx.worker_count);
+        let resume = ctx.recovery.clone();
+        // The keys this worker owns now (the exchange sends key k to
+        // worker `hash(k) % workers`), with their committed states.
+        let mut states: HashMap<String, S> = HashMap::new();
+        if let Some(resume) = &resume {
+            for (key, json) in resume.states_of(step_id) {
+                if stable_hash(key) % workers as u64 != index as u64 {
+                    continue;
+                }
+                match serde_json::from_str(json) {
+                    Ok(state) => {
+                        states.insert(key.to_owned(), state);
+                    }
+                    Err(err) => failure.fail(RunError::Recovery(RecoveryError::InvalidSnapshot {
+                        path: resume.path_of(step_id, key).to_path_buf(),
+                        step: step_id.to_owned(),
+                        key: key.to_owned(),
+                        message: err.to_string(),
+                    })),
+                }
+            }
+        }
+
+        let recovering = resume.is_some();
+        let mut builder = OperatorBuilder::new(step_id.to_owned(), inner.scope());
         let route = Exchange::new(|(key, _): &(String, V)| stable_hash(key));
-        let Stream { inner, ctx } = self;
-        let inner = inner.unary::<CapacityContainerBuilder<Vec<(String, W)>>, _, _, _>(
-            route,
-            step_id,
-            move |_capability, _info| {
-                let mut states: HashMap<String, S> = HashMap::new();
-                let mut produced = Vec::new();
-                move |input, output| {
-                    input.for_each(|capability, data| {
-                        let batch = std::mem::take(data);
-                        if failure.is_failed() {
+        let mut input = builder.new_input(inner, route);
+        let (data_out, data) = builder.new_output();
+        let (snap_out, snaps) = builder.new_output();
+        let mut data_out =
+            OutputBuilder::<u64, CapacityContainerBuilder<Vec<(String, W)>>>::from(data_out);
+        let mut snap_out =
+            OutputBuilder::<u64, CapacityContainerBuilder<Vec<Record>>>::from(snap_out);
+        builder.build(move |_capabilities| {
+            let mut queue: EpochQueue<(String, V)> = EpochQueue::new(2);
+            let mut dirty: Dirty = BTreeMap::new();
+            let mut produced = Vec::new();
+            // Capabilities of an epoch a panic interrupted, never released.
+            let mut stuck: Vec<Capability<u64>> = Vec::new();
+            move |frontiers| {
+                let mut data_session = data_out.activate();
+                let mut snap_session = snap_out.activate();
+                input.for_each(|capability, batch| queue.push(&capability, batch));
+                if failure.is_failed() {
+                    return;
+                }
+                let frontier = frontiers[0].frontier().iter().min().copied();
+                // Without recovery nothing is snapshotted: apply everything now.
+                let ready = if recovering {
+                    queue.ready(frontier)
+                } else {
+                    queue.ready(None)
+                };
+                for (epoch, held) in ready {
+                    if let Some(resume) = &resume {
+                        let flushed = flush(
+                            &mut dirty,
+                            Some(epoch),
+                            &states,
+                            resume,
+                            &name,
+                            &mut snap_session,
+                        );
+                        if let Err(err) = flushed {
+                            failure.fail(err);
                             return;
                         }
-                        let done = guarded(&failure, &name, || {
-                            for (key, value) in batch {
-                                let (state, out) = mapper(states.remove(&key), value);
-                                if let Some(state) = state {
-                                    states.insert(key.clone(), state);
-                                }
-                                produced.push((key, out));
+                    }
+                    let mut caps = held.caps.into_iter();
+                    let (Some(data_cap), Some(snap_cap)) = (caps.next(), caps.next()) else {
+                        continue;
+                    };
+                    let mut touched = Vec::new();
+                    let done = guarded(&failure, &name, || {
+                        for (key, value) in held.items {
+                            let (state, out) = mapper(states.remove(&key), value);
+                            if let Some(state) = state {
+                                states.insert(key.clone(), state);
                             }
-                        });
-                        if done.is_some() && !produced.is_empty() {
-                            output.session(&capability).give_container(&mut produced);
+                            if resume.is_some() {
+                                touched.push(key.clone());
+                            }
+                            produced.push((key, out));
                         }
-                        produced.clear();
                     });
+                    if done.is_none() {
+                        // Hold the epoch open: its snapshot will never be
+                        // sent, so it must not look complete to anyone.
+                        stuck.extend([data_cap, snap_cap]);
+                        return;
+                    }
+                    if !produced.is_empty() {
+                        data_session
+                            .session(&data_cap)
+                            .give_container(&mut produced);
+                    }
+                    produced.clear();
+                    if !touched.is_empty() {
+                        dirty
+                            .entry(epoch)
+                            .or_insert_with(|| (snap_cap, HashSet::new()))
+                            .1
+                            .extend(touched);
+                    }
                 }
-            },
-        );
-        Stream { inner, ctx }
+                if let Some(resume) = &resume {
+                    if let Err(err) = flush(
+                        &mut dirty,
+                        frontier,
+                        &states,
+                        resume,
+                        &name,
+                        &mut snap_session,
+                    ) {
+                        failure.fail(err);
+                    }
+                }
+            }
+        });
+        if recovering {
+            snapshots.borrow_mut().push(snaps);
+        }
+        Stream {
+            inner: data,
+            ctx,
+            snapshots,
+        }
     }
+}
+
+/// Sends the snapshots of the keys changed in the epochs before `below`
+/// (all, for `None`), each with the key's current state.
+fn flush<S: Serialize>(
+    dirty: &mut Dirty,
+    below: Option<u64>,
+    states: &HashMap<String, S>,
+    resume: &Resume,
+    step: &str,
+    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<Record>>>,
+) -> Result<(), RunError> {
+    let closed = match below {
+        Some(below) => {
+            let later = dirty.split_off(&below);
+            std::mem::replace(dirty, later)
+        }
+        None => std::mem::take(dirty),
+    };
+    for (_epoch, (cap, keys)) in closed {
+        let mut session = output.session(&cap);
+        for key in keys {
+            let state = match states.get(&key).map(serde_json::to_string) {
+                None => None,
+                Some(Ok(json)) => Some(json),
+                Some(Err(err)) => {
+                    return Err(RunError::Recovery(RecoveryError::Serialize {
+                        step: step.to_owned(),
+                        key,
+                        message: err.to_string(),
+                    }))
+                }
+            };
+            session.give(Record::State {
+                part: resume.part_of(step, &key),
+                step: step.to_owned(),
+                key,
+                state,
+            });
+        }
+    }
+    Ok(())
 }

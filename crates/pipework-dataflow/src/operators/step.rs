@@ -23,7 +23,11 @@ impl<'scope, T: 'static> Stream<'scope, T> {
         self.ctx.register_step(step);
         let failure = Arc::clone(&self.ctx.failure);
         let name = step.to_owned();
-        let Stream { inner, ctx } = self;
+        let Stream {
+            inner,
+            ctx,
+            snapshots,
+        } = self;
         let inner = inner.unary::<CapacityContainerBuilder<Vec<U>>, _, _, _>(
             Pipeline,
             step,
@@ -50,6 +54,10 @@ impl<'scope, T: 'static> Stream<'scope, T> {
                 }
             },
         );
-        Stream { inner, ctx }
+        Stream {
+            inner,
+            ctx,
+            snapshots,
+        }
     }
 }
