@@ -1,55 +1,16 @@
 //! Every run ends, with its rows or a clear error, and one run at a time
 //! writes a destination: failed keys in a row, a full disk, two runs at once.
-//! Each run here is bounded: a run that outlives [`BOUND`] is killed and the
-//! test fails as a hang.
+//! Each run here is bounded by the harness: a run that outlives its
+//! patience is killed and the test fails as a hang.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use serde_json::json;
 
+use crate::support::running::PATIENCE;
 use crate::support::{assert_code, assert_stderr, scripts, Env, Run};
-
-/// Far longer than any run here needs.
-const BOUND: Duration = Duration::from_secs(60);
-
-/// Waits for `child` to exit, killing it and failing the test past [`BOUND`].
-fn wait_bounded(mut child: Child) -> Run {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("pipework did not exit within {BOUND:?}: it hangs");
-            }
-            Err(e) => panic!("waiting for pipework: {e}"),
-        }
-    }
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for pipework: {e}"));
-    Run {
-        code: output.status.code(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn start(mut command: Command) -> Child {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting pipework: {e}"))
-}
-
-fn run_bounded(env: &Env, args: &[&str]) -> Run {
-    wait_bounded(start(env.pipework(args)))
-}
 
 /// Issue 9, bug 1: with one job, a first key that fails under skip left the
 /// run printing the same progress line forever.
@@ -79,7 +40,7 @@ fn failed_keys_under_skip_do_not_stall_the_run() {
         "--",
         "./cmd.sh",
     ];
-    let run = run_bounded(&env, &args);
+    let run = env.run(&args);
     assert_code(&run, 1);
     let ids: Vec<_> = env
         .rows("out.jsonl")
@@ -110,32 +71,38 @@ fn a_second_run_on_the_same_destination_exits_2_and_writes_nothing() {
         "--",
         "./slow.sh",
     ];
-    let first = start(env.pipework(&args));
+    let first = env.start(&args);
+    let first_pid = first.pid();
     let lock = env.path("out.jsonl.lock");
     wait_for(&format!("{} to name the first run", lock.display()), || {
-        std::fs::read_to_string(&lock).is_ok_and(|text| text.trim() == first.id().to_string())
+        std::fs::read_to_string(&lock).is_ok_and(|text| text.trim() == first_pid.to_string())
     });
-    let first_pid = first.id();
 
-    let second = run_bounded(&env, &args);
+    let second = env.run(&args);
     assert_code(&second, 2);
     assert_stderr(
         &second,
         &format!("out.jsonl is in use by another pipework run (pid {first_pid})"),
     );
-    let first = wait_bounded(first);
-    assert_code(&first, 0);
+    let (status, stderr) = first.finish();
+    assert_code(
+        &Run {
+            code: status.code(),
+            stderr,
+        },
+        0,
+    );
     assert_eq!(env.rows("out.jsonl").len(), 6, "every row once");
     assert_eq!(env.calls().len(), 6, "every key paid for once");
     assert!(!lock.exists(), "a finished run removes its lock file");
 }
 
-/// Polls `ready` until it holds, failing the test past [`BOUND`].
+/// Polls `ready` until it holds, failing the test past [`PATIENCE`].
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + BOUND;
+    let deadline = Instant::now() + PATIENCE;
     while !ready() {
-        assert!(Instant::now() < deadline, "waited {BOUND:?} for {what}");
-        std::thread::sleep(Duration::from_millis(10));
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -212,13 +179,13 @@ fn a_full_disk_ends_the_run_with_exit_2_and_the_rerun_completes() {
     let args = ["map", "in.jsonl", &dst_arg, "--key", "id", "--", "/bin/cat"];
     // It hung in about half of the attempts: try a few times.
     for _ in 0..3 {
-        let run = run_bounded(&env, &args);
+        let run = env.run(&args);
         assert_code(&run, 2);
         assert_stderr(&run, &dst_arg);
         assert_stderr(&run, "No space left on device");
     }
     disk.grow("16m");
-    let run = run_bounded(&env, &args);
+    let run = env.run(&args);
     assert_code(&run, 0);
     let written = crate::support::rows(&dst);
     let mut ids: Vec<i64> = written

@@ -60,6 +60,11 @@ impl Running {
         }
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Waits until a line of stderr contains `text`.
     pub(crate) fn wait_for_stderr(&mut self, text: &str) {
         let deadline = Instant::now() + PATIENCE;
