@@ -11,32 +11,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::cluster::{free_addresses, wait_all};
+use support::example::wordcount_binary;
 
 /// How long one whole trial may take.
 const TRIAL_DEADLINE: Duration = Duration::from_secs(240);
 /// How long an attempt that is not killed may take.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Builds the example (a no-op when it is up to date) and returns its path.
-fn wordcount_binary() -> PathBuf {
-    let me = std::env::current_exe().unwrap();
-    let profile_dir = me.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    build.args(["build", "-p", "pipework-dataflow", "--example", "wordcount"]);
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().unwrap().success(),
-        "building the example failed"
-    );
-    profile_dir.join("examples").join("wordcount")
-}
 
 /// A small deterministic generator (xorshift64*), so that a failing trial
 /// can be replayed from its seed.

@@ -10,25 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::cluster;
+use support::example::wordcount_binary;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data")
-}
-
-/// Builds the example (a no-op when it is up to date) and returns its path.
-fn wordcount_binary() -> PathBuf {
-    let me = std::env::current_exe().unwrap();
-    let profile_dir = me.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    build.args(["build", "-p", "pipework-dataflow", "--example", "wordcount"]);
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().unwrap().success(),
-        "building the example failed"
-    );
-    profile_dir.join("examples").join("wordcount")
 }
 
 /// The expected output lines, sorted, computed without the dataflow.

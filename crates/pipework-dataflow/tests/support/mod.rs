@@ -1,3 +1,4 @@
 //! Shared test support.
 
 pub(crate) mod cluster;
+pub(crate) mod example;
