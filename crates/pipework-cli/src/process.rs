@@ -5,9 +5,10 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pipework::internal::lock;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
@@ -201,7 +202,7 @@ async fn read_tail(
         if n == 0 {
             return Ok(());
         }
-        let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = lock(kept);
         kept.extend_from_slice(&chunk[..n]);
         if kept.len() > STDERR_TAIL {
             let excess = kept.len() - STDERR_TAIL;
@@ -211,7 +212,7 @@ async fn read_tail(
 }
 
 fn tail_text(kept: &Mutex<Vec<u8>>) -> String {
-    let kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+    let kept = lock(kept);
     String::from_utf8_lossy(&kept).trim().to_owned()
 }
 

@@ -2,10 +2,11 @@
 //! terminal, plain periodic lines otherwise (logs, CI, pipes).
 
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use pipework::internal::lock;
 use pipework::jsonl::Report;
 use tokio::task::JoinHandle;
 
@@ -48,10 +49,7 @@ impl Progress {
             every.tick().await;
             loop {
                 every.tick().await;
-                let report = shared
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
+                let report = lock(&shared).clone();
                 eprintln!("pipework: {}", line(&report, total, started.elapsed()));
             }
         });
@@ -70,7 +68,7 @@ impl Progress {
             bar.set_position(report.rows_done());
             bar.set_message(keys(report));
         }
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = report.clone();
+        *lock(&self.latest) = report.clone();
     }
 
     /// Prints a message above the bar (or as a plain line).
@@ -84,11 +82,7 @@ impl Progress {
     /// Removes the bar and prints the summary line, from `report` or, for a
     /// run that ended in an error, from the last counts seen.
     pub(crate) fn finish(&self, report: Option<&Report>) {
-        let latest = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let latest = lock(&self.latest).clone();
         let report = report.unwrap_or(&latest);
         if let Some(ticker) = &self.ticker {
             // The ticker only prints; stopping it loses nothing.

@@ -5,11 +5,12 @@
 #![deny(unused_must_use)]
 
 pub mod batch;
+#[doc(hidden)]
+pub mod internal;
 pub mod iter;
 #[cfg(feature = "jsonl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jsonl")))]
 pub mod jsonl;
-mod panic_message;
 pub mod pipeline;
 #[cfg(feature = "stream")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stream")))]

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use pipework::internal::lock;
+
 use crate::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
 use crate::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
 
@@ -251,18 +253,12 @@ impl<T: Clone> TestingSink<T> {
 
     /// A copy of the items written so far, in write order.
     pub fn items(&self) -> Vec<T> {
-        match self.items.lock() {
-            Ok(items) => items.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        lock(&self.items).clone()
     }
 
     /// Removes and returns the items written so far.
     pub fn take(&self) -> Vec<T> {
-        match self.items.lock() {
-            Ok(mut items) => std::mem::take(&mut *items),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
+        std::mem::take(&mut *lock(&self.items))
     }
 }
 
@@ -291,12 +287,9 @@ impl<T> StatelessSinkPartition for TestingSinkPartition<T> {
     type Item = T;
 
     fn write_batch(&mut self, items: Vec<T>) -> Result<(), SinkError> {
-        match self.items.lock() {
-            Ok(mut all) => all.extend(items),
-            // A panic elsewhere while holding the lock cannot leave the Vec
-            // half-updated (extend either ran or not), so keep collecting.
-            Err(poisoned) => poisoned.into_inner().extend(items),
-        }
+        // A panic elsewhere while holding the lock cannot leave the Vec
+        // half-updated (extend either ran or not), so keep collecting.
+        lock(&self.items).extend(items);
         Ok(())
     }
 }

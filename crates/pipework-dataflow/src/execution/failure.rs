@@ -11,11 +11,12 @@
 //! also shut down at the first failure, so that peers see the connection
 //! close even while this process lives on.
 
-use std::any::Any;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
+
+use pipework::internal::lock;
 
 use super::network::shut_down;
 use super::RunError;
@@ -48,27 +49,16 @@ impl Failure {
     /// Records `err` if it is the first, raises the flag and wakes every worker.
     pub(crate) fn fail(&self, err: RunError) {
         {
-            let mut first = self
-                .first
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut first = lock(&self.first);
             if first.is_none() {
                 tracing::error!(error = %err, "dataflow failed");
                 *first = Some(err);
             }
         }
         self.failed.store(true, Ordering::SeqCst);
-        let sockets = std::mem::take(
-            &mut *self
-                .sockets
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let sockets = std::mem::take(&mut *lock(&self.sockets));
         shut_down(&sockets);
-        let workers = self
-            .workers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let workers = lock(&self.workers);
         for worker in workers.iter() {
             worker.unpark();
         }
@@ -80,45 +70,21 @@ impl Failure {
 
     /// Registers the calling worker thread to be woken by [`fail`](Self::fail).
     pub(crate) fn register_current_thread(&self) {
-        let mut workers = self
-            .workers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut workers = lock(&self.workers);
         workers.push(std::thread::current());
     }
 
     /// Keeps the sockets to the other processes, to shut them down on failure.
     pub(crate) fn watch_sockets(&self, sockets: Vec<TcpStream>) {
-        *self
-            .sockets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sockets;
+        *lock(&self.sockets) = sockets;
     }
 
     /// The text of the first error, leaving it in place.
     pub(crate) fn peek(&self) -> Option<String> {
-        self.first
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_ref()
-            .map(ToString::to_string)
+        lock(&self.first).as_ref().map(ToString::to_string)
     }
 
     pub(crate) fn take(&self) -> Option<RunError> {
-        self.first
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-    }
-}
-
-/// The message of a caught panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
+        lock(&self.first).take()
     }
 }

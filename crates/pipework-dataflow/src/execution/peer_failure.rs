@@ -24,7 +24,9 @@ use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use super::failure::{panic_message, Failure};
+use pipework::internal::panic_message;
+
+use super::failure::Failure;
 use super::{Cluster, RunError};
 
 /// The panics that are consequences of a broken connection to a peer.
@@ -98,9 +100,7 @@ pub(crate) fn mark_unwinding(unwinding: bool) {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Vec<Watched>> {
-    WATCHED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pipework::internal::lock(&WATCHED)
 }
 
 /// Handles a panic that is a symptom of a failed peer while a cluster

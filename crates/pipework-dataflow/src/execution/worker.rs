@@ -7,10 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pipework::internal::panic_message;
 use timely::dataflow::operators::Concatenate;
 use timely::worker::Worker;
 
-use super::failure::{panic_message, Failure, Stop};
+use super::failure::{Failure, Stop};
 use super::peer_failure::mark_unwinding;
 use super::RunError;
 use crate::flow::{guarded, Flow, WorkerContext};

@@ -3,8 +3,10 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::internal::lock;
 
 #[derive(Debug)]
 struct Cell {
@@ -94,16 +96,13 @@ impl StatsRecorder {
             count: AtomicU64::new(0),
             inclusive_nanos: AtomicU64::new(0),
         });
-        self.cells
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cell.clone());
+        lock(&self.cells).push(cell.clone());
         cell
     }
 
     /// Every step's statistics so far, in the order they were wrapped.
     pub fn snapshot(&self) -> Vec<IterStats> {
-        let cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        let cells = lock(&self.cells);
         let mut before = 0;
         cells
             .iter()

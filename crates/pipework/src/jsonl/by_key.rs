@@ -25,7 +25,7 @@ use super::run_loop::{Run, Work};
 use super::source::{spawn_reader, SrcRow};
 use super::write::{Base, DoneLog, Item};
 use super::Row;
-use crate::panic_message::panic_message;
+use crate::internal::panic_message;
 use crate::stream::task_set;
 
 /// What differs between a map and a flatmap.

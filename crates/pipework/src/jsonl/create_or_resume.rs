@@ -16,7 +16,7 @@ use super::run_loop::{Run, Work};
 use super::torn_line::repair;
 use super::write::Item;
 use super::Row;
-use crate::panic_message::panic_message;
+use crate::internal::panic_message;
 use crate::stream::task_set::Joined;
 
 /// Makes `path` hold exactly `key_count` rows for each of `keys`, calling

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::report::Report;
-use crate::panic_message::panic_message;
+use crate::internal::panic_message;
 use crate::stream::task_set::TaskSet;
 
 /// What to do with a bad input row or a failed call.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-use super::control::{lock, Control};
+use super::control::Control;
 use super::emitter::Target;
 use super::error::{BoxError, Error};
 use super::feed::{spawn_feeder, Inlet, Source};
@@ -24,6 +24,7 @@ use super::stage::{
     DEFAULT_QUEUE,
 };
 use super::step::Step;
+use crate::internal::lock;
 
 /// A threaded pipeline under construction: steps, their settings, and input.
 ///

@@ -19,12 +19,13 @@
 //! `tests/pipeline_shutdown_model.rs` models this protocol with shuttle.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
 use super::error::Error;
+use crate::internal::lock;
 
 /// How long a feeder waits for room in a plain `send` before it waits in a
 /// `select` that also watches its cancel channel: the most a cancel can be
@@ -82,12 +83,6 @@ impl std::fmt::Debug for Control {
             .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Pipeline code never panics while holding one of its locks, and user
-    // code never runs under one, so a poisoned lock still holds valid data.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Control {

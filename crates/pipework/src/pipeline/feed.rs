@@ -8,10 +8,11 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::control::{lock, Control};
+use super::control::Control;
 use super::error::Error;
 use super::queue::Envelope;
-use crate::panic_message::panic_message;
+use crate::internal::lock;
+use crate::internal::panic_message;
 
 /// Where a pipeline's input comes from, in the order it was given.
 pub(crate) enum Source<In> {

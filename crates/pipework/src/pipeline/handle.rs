@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::control::{lock, Control};
+use super::control::Control;
 use super::error::{Error, PutError};
 use super::feed::{spawn_feeder, Source};
 use super::input::{Input, InputSide};
 use super::report::{Report, StepCounters, StepStats};
+use crate::internal::lock;
 
 /// What the pipeline keeps of one running step.
 pub(crate) struct StepRuntime {
@@ -61,7 +62,7 @@ impl<In: Send + 'static> Running<In> {
                 // pipework itself; still report it rather than lose it.
                 self.control.fail(Error::StepPanicked {
                     step: "pipework internal".to_string(),
-                    message: crate::panic_message::panic_message(&*payload),
+                    message: crate::internal::panic_message(&*payload),
                 });
             }
         }

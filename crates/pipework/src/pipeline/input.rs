@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 
-use super::control::lock;
 use super::error::PutError;
 use super::feed::Inlet;
+use crate::internal::lock;
 
 /// The input side of one run: the inlet `put` writes to, and the signal
 /// that stops feeders of external channels. Finishing drops both.

@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use super::control::{lock, Control, SendError, Wake};
+use super::control::{Control, SendError, Wake};
 use super::emitter::{Stopped, Target};
 use super::queue::Envelope;
+use crate::internal::lock;
 
 struct State<T> {
     /// The oldest item not yet released.

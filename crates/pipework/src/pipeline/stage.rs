@@ -5,7 +5,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 
-use super::control::{lock, Control};
+use super::control::Control;
 use super::emitter::Target;
 use super::error::{BoxError, Error};
 use super::queue::{queue, Envelope};
@@ -13,6 +13,7 @@ use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
 use super::worker::{guarded, worker, Output, WorkerConfig};
+use crate::internal::lock;
 
 /// What a step does with an item that still fails after its retries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

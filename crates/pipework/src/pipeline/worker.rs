@@ -16,7 +16,7 @@ use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::stage::OnError;
 use super::step::{SkipEntry, Step, ThreadInfo};
-use crate::panic_message::panic_message;
+use crate::internal::panic_message;
 
 /// Where a step thread's outputs go.
 pub(crate) enum Output<T> {

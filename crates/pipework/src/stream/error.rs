@@ -169,7 +169,7 @@ impl StagePanic {
     pub(crate) fn new(stage: impl fmt::Display, payload: &(dyn Any + Send)) -> Self {
         StagePanic {
             stage: stage.to_string(),
-            message: crate::panic_message::panic_message(payload),
+            message: crate::internal::panic_message(payload),
         }
     }
 

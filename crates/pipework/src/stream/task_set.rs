@@ -143,7 +143,7 @@ where
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    crate::panic_message::panic_message(payload.as_ref())
+    crate::internal::panic_message(payload.as_ref())
 }
 
 #[cfg(test)]

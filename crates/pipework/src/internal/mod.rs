@@ -1,0 +1,12 @@
+//! What pipework's crates share for handling failure: not part of the API.
+//!
+//! `pipework-dataflow` and the `pipework` CLI report user-code panics and
+//! recover locks the same way the core library does; this module is their
+//! one home. It is public only so the other crates of the workspace can use
+//! it, hidden from the docs, and may change in any release.
+
+mod lock;
+mod panic_message;
+
+pub use self::lock::lock;
+pub use self::panic_message::panic_message;
