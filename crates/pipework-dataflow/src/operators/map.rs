@@ -43,6 +43,25 @@ impl<'scope, T: 'static> Stream<'scope, T> {
     /// The first `Err` stops every worker, and [`run`](crate::run) returns
     /// [`RunError::Step`](crate::RunError::Step) naming `step_id` with the
     /// error as its source. Outputs of the failing batch are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipework_dataflow::connectors::{TestingSink, TestingSource};
+    /// use pipework_dataflow::{run, Dataflow, ExecutionConfig};
+    ///
+    /// let out = TestingSink::new();
+    /// let sink = out.clone();
+    /// let flow = Dataflow::new("halves", move |flow| {
+    ///     flow.input("inp", TestingSource::new(vec![2, 4]))
+    ///         .try_map("half", |n: u32| if n % 2 == 0 { Ok(n / 2) } else { Err("odd") })
+    ///         .filter("small", |n| *n < 100)
+    ///         .output("out", sink.clone());
+    /// });
+    /// run(&flow, &ExecutionConfig::single())?;
+    /// assert_eq!(out.items(), vec![1, 2]);
+    /// # Ok::<(), pipework_dataflow::RunError>(())
+    /// ```
     pub fn try_map<U, E>(
         self,
         step_id: &str,
@@ -61,6 +80,24 @@ impl<'scope, T: 'static> Stream<'scope, T> {
     }
 
     /// Keeps the items for which `predicate` is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipework_dataflow::connectors::{TestingSink, TestingSource};
+    /// use pipework_dataflow::{run, Dataflow, ExecutionConfig};
+    ///
+    /// let out = TestingSink::new();
+    /// let sink = out.clone();
+    /// let flow = Dataflow::new("evens", move |flow| {
+    ///     flow.input("inp", TestingSource::new(vec![1, 2, 3, 4]))
+    ///         .filter("even", |n: &u32| n % 2 == 0)
+    ///         .output("out", sink.clone());
+    /// });
+    /// run(&flow, &ExecutionConfig::single())?;
+    /// assert_eq!(out.items(), vec![2, 4]);
+    /// # Ok::<(), pipework_dataflow::RunError>(())
+    /// ```
     pub fn filter(
         self,
         step_id: &str,
@@ -74,6 +111,24 @@ impl<'scope, T: 'static> Stream<'scope, T> {
     }
 
     /// Transforms each item and keeps the `Some` results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipework_dataflow::connectors::{TestingSink, TestingSource};
+    /// use pipework_dataflow::{run, Dataflow, ExecutionConfig};
+    ///
+    /// let out = TestingSink::new();
+    /// let sink = out.clone();
+    /// let flow = Dataflow::new("halves", move |flow| {
+    ///     flow.input("inp", TestingSource::new(vec![1, 2, 3, 4]))
+    ///         .filter_map("half", |n: u32| (n % 2 == 0).then_some(n / 2))
+    ///         .output("out", sink.clone());
+    /// });
+    /// run(&flow, &ExecutionConfig::single())?;
+    /// assert_eq!(out.items(), vec![1, 2]);
+    /// # Ok::<(), pipework_dataflow::RunError>(())
+    /// ```
     pub fn filter_map<U: 'static>(
         self,
         step_id: &str,
@@ -86,6 +141,24 @@ impl<'scope, T: 'static> Stream<'scope, T> {
     }
 
     /// Turns each item into zero or more items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pipework_dataflow::connectors::{TestingSink, TestingSource};
+    /// use pipework_dataflow::{run, Dataflow, ExecutionConfig};
+    ///
+    /// let out = TestingSink::new();
+    /// let sink = out.clone();
+    /// let flow = Dataflow::new("repeat", move |flow| {
+    ///     flow.input("inp", TestingSource::new(vec![1, 2, 3, 4]))
+    ///         .flat_map("repeat", |n: u32| std::iter::repeat(n).take(n as usize % 3))
+    ///         .output("out", sink.clone());
+    /// });
+    /// run(&flow, &ExecutionConfig::single())?;
+    /// assert_eq!(out.items(), vec![1, 2, 2, 4]);
+    /// # Ok::<(), pipework_dataflow::RunError>(())
+    /// ```
     pub fn flat_map<I>(
         self,
         step_id: &str,

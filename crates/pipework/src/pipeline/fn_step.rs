@@ -9,7 +9,7 @@ use super::error::BoxError;
 use super::step::{SkipEntry, Step, ThreadInfo};
 
 /// A step from a closure returning one output per input (paipa's `funcstep`).
-pub struct MapStep<F, In> {
+pub(crate) struct MapStep<F, In> {
     f: F,
     _in: PhantomData<fn(In)>,
 }
@@ -53,7 +53,7 @@ where
 
 /// A step from a closure returning `None` to skip an item (paipa's
 /// `SkipEntry`).
-pub struct FilterMapStep<F, In> {
+pub(crate) struct FilterMapStep<F, In> {
     f: F,
     _in: PhantomData<fn(In)>,
 }
@@ -99,7 +99,7 @@ where
 
 /// A step from a closure returning 0..n outputs per input (paipa's
 /// `iterstep`, one item at a time).
-pub struct FlatMapStep<F, In> {
+pub(crate) struct FlatMapStep<F, In> {
     f: F,
     _in: PhantomData<fn(In)>,
 }
@@ -153,7 +153,7 @@ where
 /// and, with a timeout, whenever no item has come for that long (paipa's
 /// `TimedChunk`).
 #[derive(Debug)]
-pub struct ChunkStep<T> {
+pub(crate) struct ChunkStep<T> {
     size: usize,
     timeout: Option<Duration>,
     _t: PhantomData<fn(T)>,

@@ -106,7 +106,6 @@ mod worker;
 pub use builder::{OutputsOrError, Pipeline};
 pub use emitter::{Emitter, Stopped};
 pub use error::{BoxError, Error, PutError};
-pub use fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 pub use handle::PipelineHandle;
 pub use input::Input;
 pub use outputs::Outputs;

@@ -16,8 +16,10 @@ use super::run_bounded::{run_bounded, RunBounded};
 
 /// The stages of this module as methods on any [`Stream`], for chaining.
 ///
-/// Each method calls the free function of the same name; see there for the
-/// semantics, bounds and errors. The names avoid those of
+/// Each method calls the free function of the same name, except
+/// [`buffered_in`](StageExt::buffered_in), which calls
+/// [`BufferedPipeline::buffered_with_size`]; see there for the semantics,
+/// bounds and errors. The names avoid those of
 /// `futures::StreamExt` (`buffered`, `buffer_unordered`), so both traits
 /// can be in scope.
 ///
