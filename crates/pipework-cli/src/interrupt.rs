@@ -5,24 +5,29 @@
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The two stages of an interrupt, as tokens.
+/// The two stages of an interrupt: the first Ctrl-C cancels `stop` (start
+/// nothing new), the second the `kill` token given to
+/// [`listen`](Interrupt::listen) (kill running commands).
 #[derive(Debug)]
 pub(crate) struct Interrupt {
-    /// Cancelled by the first Ctrl-C: start nothing new.
+    /// Cancelled by the first Ctrl-C.
     pub(crate) stop: CancellationToken,
-    /// Cancelled by the second Ctrl-C: kill running commands.
-    pub(crate) kill: CancellationToken,
     listener: JoinHandle<()>,
 }
 
 impl Interrupt {
-    /// Starts listening for Ctrl-C; `note` prints what happens.
+    /// Starts listening for Ctrl-C: the first cancels `stop`, the second
+    /// `kill` (the token the commands' runner watches); `note` prints what
+    /// happens.
     ///
     /// The handler is in place when this returns, before any command starts
     /// (not only once the listener task first runs, which on a busy machine
     /// can be later): a Ctrl-C from then on always stops the run cleanly.
-    pub(crate) fn listen(note: impl Fn(&str) + Send + 'static) -> Interrupt {
-        let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
+    pub(crate) fn listen(
+        kill: CancellationToken,
+        note: impl Fn(&str) + Send + 'static,
+    ) -> Interrupt {
+        let stop = CancellationToken::new();
         let mut ctrl_c = CtrlC::install();
         let listener = tokio::spawn({
             let (stop, kill) = (stop.clone(), kill.clone());
@@ -39,11 +44,7 @@ impl Interrupt {
                 note("interrupted again: killing the running commands");
             }
         });
-        Interrupt {
-            stop,
-            kill,
-            listener,
-        }
+        Interrupt { stop, listener }
     }
 
     /// True if a Ctrl-C arrived.

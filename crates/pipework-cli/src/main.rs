@@ -1,6 +1,5 @@
 //! The `pipework` binary: parse the arguments, run the subcommand, map the
-//! outcome to an exit code (0 done, 1 some keys failed under skip, 2 usage or
-//! input error or a failure under raise, 130 interrupted).
+//! outcome to an exit code in one place ([`exit_code`]).
 
 mod args;
 mod cmd;
@@ -15,11 +14,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
+use crate::session::Outcome;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
+    exit_code(run(Cli::parse()))
+}
+
+/// Every exit code of `pipework`, decided here: 0 every row written, 1 some
+/// keys failed or rows were invalid under skip, 2 usage, input or write
+/// errors or DST in use by another run (the error is printed), 130
+/// interrupted (128 + SIGINT).
+fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Complete) => ExitCode::SUCCESS,
+        Ok(Outcome::Incomplete) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
             eprintln!("pipework: error: {err:#}");
             ExitCode::from(2)
@@ -27,7 +36,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Creating a few files needs no runtime.
     let command = match cli.command {
         Command::Recovery(command) => return cmd::recovery::run(command),

@@ -105,11 +105,6 @@ impl Runner {
         })
     }
 
-    /// Checks that CMD can be found, without starting anything.
-    pub(crate) fn check(cmd: &[OsString]) -> anyhow::Result<()> {
-        Runner::new(cmd, None, CancellationToken::new()).map(drop)
-    }
-
     /// Runs CMD once with `input` on stdin and returns what it printed.
     ///
     /// # Cancel safety

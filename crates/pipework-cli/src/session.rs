@@ -1,29 +1,39 @@
 //! What every subcommand shares: CMD, Ctrl-C, progress, options, and turning
 //! the outcome into messages and an exit code.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
-use pipework::jsonl::{CreateOptions, Error, MapOptions, OnError, Report};
+use pipework::jsonl::{CreateOptions, Error, MapOptions, OnError, Report, Row};
+use tokio_util::sync::CancellationToken;
 
 use crate::args::{OnErrorArg, RunArgs};
 use crate::interrupt::Interrupt;
-use crate::process::Runner;
+use crate::process::{CommandError, Output, Runner};
 use crate::progress::Progress;
 
-/// Exit code: every row written.
-const OK: u8 = 0;
-/// Exit code: some keys failed (or rows were invalid) under `--on-error skip`.
-const SOME_FAILED: u8 = 1;
-/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
-const INTERRUPTED: u8 = 130;
+/// One call of CMD, as the library awaits it (boxed: a process start costs
+/// far more than the allocation).
+pub(crate) type Call<T> = Pin<Box<dyn Future<Output = Result<T, CommandError>> + Send>>;
+
+/// How a run ended, for the exit code (decided in `main`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Every row is written.
+    Complete,
+    /// Some keys failed, or rows were invalid, under `--on-error skip`.
+    Incomplete,
+    /// Stopped by Ctrl-C; a rerun resumes.
+    Interrupted,
+}
 
 /// One run of a subcommand.
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) runner: Runner,
+    runner: Runner,
     progress: Arc<Progress>,
     interrupt: Interrupt,
     jobs: usize,
@@ -34,15 +44,21 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Checks CMD (a missing one is an error before any work), then starts
-    /// listening for Ctrl-C and shows progress for `total` rows written to `dst`.
-    pub(crate) fn start(run: &RunArgs, total: u64, dst: &Path) -> anyhow::Result<Session> {
-        let progress = Arc::new(Progress::start(total));
-        let interrupt = Interrupt::listen({
+    /// Resolves CMD (a missing command is an error before any work), waits
+    /// for `total` (the rows to do, counted off the async threads), then
+    /// listens for Ctrl-C and shows progress for writing `dst`.
+    pub(crate) async fn start(
+        run: &RunArgs,
+        dst: &Path,
+        total: impl Future<Output = anyhow::Result<u64>>,
+    ) -> anyhow::Result<Session> {
+        let kill = CancellationToken::new();
+        let runner = Runner::new(&run.cmd, run.timeout, kill.clone())?;
+        let progress = Arc::new(Progress::start(total.await?));
+        let interrupt = Interrupt::listen(kill, {
             let progress = progress.clone();
             move |message| progress.note(message)
         });
-        let runner = Runner::new(&run.cmd, run.timeout, interrupt.kill.clone())?;
         let jobs = match run.jobs {
             Some(jobs) => jobs as usize,
             None => std::thread::available_parallelism().map_or(1, usize::from),
@@ -60,6 +76,22 @@ impl Session {
             dst: dst.to_path_buf(),
             dst_len: file_len(dst),
         })
+    }
+
+    /// A call of CMD per request row (its JSON on stdin), its output read
+    /// by `reply`: the function the library calls per key or row.
+    pub(crate) fn call<T>(
+        &self,
+        reply: fn(Output) -> Result<T, CommandError>,
+    ) -> impl Fn(Row) -> Call<T> + Clone + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let runner = self.runner.clone();
+        move |request: Row| {
+            let runner = runner.clone();
+            Box::pin(async move { reply(runner.run(input(&request)?).await?) })
+        }
     }
 
     /// Options for `map_by_key` / `flatmap_by_key`.
@@ -93,8 +125,8 @@ impl Session {
             .spawn_every_call()
     }
 
-    /// Prints the summary and what to do next, and picks the exit code.
-    pub(crate) fn finish(self, result: Result<Report, Error>) -> anyhow::Result<ExitCode> {
+    /// Prints the summary and what to do next, and says how the run ended.
+    pub(crate) fn finish(self, result: Result<Report, Error>) -> anyhow::Result<Outcome> {
         let dst = self.dst.as_path();
         let report = match result {
             Ok(report) => report,
@@ -106,7 +138,7 @@ impl Session {
                     "interrupted ({error}); {} is consistent: rerun the same command to resume",
                     dst.display()
                 ));
-                return Ok(ExitCode::from(INTERRUPTED));
+                return Ok(Outcome::Interrupted);
             }
             Err(error) => {
                 self.progress.finish(None);
@@ -131,13 +163,13 @@ impl Session {
                 "interrupted; {} is consistent: rerun the same command to resume",
                 dst.display()
             ));
-            return Ok(ExitCode::from(INTERRUPTED));
+            return Ok(Outcome::Interrupted);
         }
         if !report.is_complete() {
             self.progress.note(&incomplete(&report));
-            return Ok(ExitCode::from(SOME_FAILED));
+            return Ok(Outcome::Incomplete);
         }
-        Ok(ExitCode::from(OK))
+        Ok(Outcome::Complete)
     }
 }
 
@@ -167,6 +199,13 @@ fn incomplete(report: &Report) -> String {
 /// The length of a file; 0 if it cannot be read (a missing file).
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |meta| meta.len())
+}
+
+/// A row as CMD's stdin: one line of JSON.
+fn input(row: &Row) -> Result<Vec<u8>, CommandError> {
+    let mut bytes = serde_json::to_vec(row).map_err(|e| CommandError::Io(e.into()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Counts the lines of a file (for the progress total), off the async threads.

@@ -1,20 +1,19 @@
 //! `pipework recovery init`: create a dataflow recovery directory.
 
-use std::process::ExitCode;
-
 use anyhow::Context;
 use pipework_dataflow::recovery::init_db_dir;
 
 use crate::args::{RecoveryCommand, RecoveryInitArgs};
+use crate::session::Outcome;
 
 /// Runs `pipework recovery …`.
-pub(crate) fn run(command: RecoveryCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: RecoveryCommand) -> anyhow::Result<Outcome> {
     match command {
         RecoveryCommand::Init(args) => init(args),
     }
 }
 
-fn init(args: RecoveryInitArgs) -> anyhow::Result<ExitCode> {
+fn init(args: RecoveryInitArgs) -> anyhow::Result<Outcome> {
     let parts = usize::try_from(args.parts).context("--parts does not fit this machine")?;
     init_db_dir(&args.dir, parts)
         .with_context(|| format!("initialising {}", args.dir.display()))?;
@@ -23,5 +22,5 @@ fn init(args: RecoveryInitArgs) -> anyhow::Result<ExitCode> {
         if parts == 1 { "" } else { "s" },
         args.dir.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Complete)
 }
