@@ -12,18 +12,18 @@ use crossbeam_channel::Receiver;
 use super::control::Control;
 use super::emitter::Target;
 use super::error::{BoxError, Error};
-use super::feed::{spawn_feeder, Inlet, Source};
+use super::feed::{spawn_feeder, Feed, FirstQueue};
 use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 use super::handle::{PipelineHandle, Running, StepRuntime};
-use super::input::InputSide;
+use super::input::InputState;
 use super::outputs::Outputs;
 use super::queue::queue;
 use super::report::Report;
-use super::stage::{
-    add_step, no_steps, ClonerSlot, Launch, OnError, StageConfig, StageHooks, StageSpec, Wiring,
+use super::step::Step;
+use super::step_spec::{
+    add_step, no_steps, ClonerSlot, Launch, OnError, StepConfig, StepHooks, StepSpec, Wiring,
     DEFAULT_QUEUE,
 };
-use super::step::Step;
 use crate::internal::lock;
 
 /// A threaded pipeline under construction: steps, their settings, and input.
@@ -56,12 +56,12 @@ use crate::internal::lock;
 #[must_use = "a pipeline does nothing until it is run, spawned or iterated"]
 pub struct Pipeline<In: Send + 'static, Out: Send + 'static = In, Prev = In> {
     /// Each step's settings and hooks, in order.
-    stages: Vec<Box<dyn StageHooks>>,
+    steps: Vec<Box<dyn StepHooks>>,
     /// How the steps are linked and started.
     wiring: Wiring<In, Out>,
     /// Where [`retries`](Pipeline::retries) puts the last step's cloner.
     cloner: Option<ClonerSlot<Prev>>,
-    sources: Vec<Source<In>>,
+    sources: Vec<Feed<In>>,
     finished: bool,
     ordered: bool,
     daemon: bool,
@@ -76,7 +76,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> fmt::Debug for Pipeline<In, 
             .field(
                 "steps",
                 &self
-                    .stages
+                    .steps
                     .iter()
                     .map(|s| s.config().name.clone())
                     .collect::<Vec<_>>(),
@@ -99,7 +99,7 @@ impl<In: Send + 'static> Pipeline<In> {
     /// [`step`](Pipeline::step) and friends.
     pub fn new() -> Self {
         Pipeline {
-            stages: Vec::new(),
+            steps: Vec::new(),
             wiring: no_steps(),
             cloner: None,
             sources: Vec::new(),
@@ -115,12 +115,12 @@ impl<In: Send + 'static> Pipeline<In> {
 
 impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     fn push<S: Step<In = Out>>(mut self, step: S, kind: &str) -> Pipeline<In, S::Out, Out> {
-        let index = self.stages.len();
+        let index = self.steps.len();
         let step = Arc::new(step);
         let cloner = ClonerSlot::default();
-        self.stages.push(Box::new(StageSpec {
+        self.steps.push(Box::new(StepSpec {
             step: step.clone(),
-            config: StageConfig {
+            config: StepConfig {
                 name: format!("{kind}-{index}"),
                 threads: 1,
                 queue: DEFAULT_QUEUE,
@@ -129,7 +129,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
             },
         }));
         Pipeline {
-            stages: self.stages,
+            steps: self.steps,
             wiring: add_step(self.wiring, step, index, cloner.clone()),
             cloner: Some(cloner),
             sources: self.sources,
@@ -276,12 +276,12 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         self.misconfigured.get_or_insert(why);
     }
 
-    fn last_config(&mut self, setting: &str) -> Option<&mut StageConfig> {
-        if self.stages.is_empty() {
+    fn last_config(&mut self, setting: &str) -> Option<&mut StepConfig> {
+        if self.steps.is_empty() {
             self.misconfigure(format!("{setting}() called before any step was added"));
             return None;
         }
-        self.stages.last_mut().map(|s| s.config_mut())
+        self.steps.last_mut().map(|s| s.config_mut())
     }
 
     /// Names the last step; errors and reports use the name. Defaults to its
@@ -351,8 +351,8 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     /// then, as with paipa's `put`.
     pub fn put(&mut self, item: In) {
         match self.sources.last_mut() {
-            Some(Source::Items(items)) => items.push(item),
-            _ => self.sources.push(Source::Items(vec![item])),
+            Some(Feed::Items(items)) => items.push(item),
+            _ => self.sources.push(Feed::Items(vec![item])),
         }
     }
 
@@ -375,7 +375,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         I: IntoIterator<Item = In>,
         I::IntoIter: Send + 'static,
     {
-        self.sources.push(Source::Iter(Box::new(iter.into_iter())));
+        self.sources.push(Feed::Iter(Box::new(iter.into_iter())));
     }
 
     /// Feeds the pipeline from an external channel until the channel
@@ -383,7 +383,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     /// (the items the channel holds at that moment are still taken in).
     /// Such a pipeline must be spawned, not [`run`](Pipeline::run).
     pub fn put_receiver(&mut self, rx: Receiver<In>) {
-        self.sources.push(Source::Channel(rx));
+        self.sources.push(Feed::Channel(rx));
     }
 
     /// Says no more input will be put: the pipeline ends once its input is
@@ -402,8 +402,8 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     /// by a channel), [`Error::InvalidConfig`] for a wrong setting, and the
     /// first error of the run otherwise (every thread stops then).
     pub fn run(self) -> Result<Report, Error> {
-        let has_channel = self.sources.iter().any(|s| matches!(s, Source::Channel(_)));
-        let has_iter = self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
+        let has_channel = self.sources.iter().any(|s| matches!(s, Feed::Channel(_)));
+        let has_iter = self.sources.iter().any(|s| matches!(s, Feed::Iter(_)));
         if has_channel || !(self.finished || has_iter) {
             return Err(Error::InputOpen);
         }
@@ -439,16 +439,16 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         if let Some(why) = self.misconfigured {
             return Err(Error::InvalidConfig(why));
         }
-        if self.stages.is_empty() {
+        if self.steps.is_empty() {
             return Err(no_step());
         }
-        setup_all(&self.stages)?;
+        setup_all(&self.steps)?;
         let control = Arc::new(Control::new());
         let mut launch = Launch {
-            configs: self.stages.iter().map(|s| s.config().clone()).collect(),
+            configs: self.steps.iter().map(|s| s.config().clone()).collect(),
             ordered: self.ordered,
             control: &control,
-            launched: Vec::with_capacity(self.stages.len()),
+            launched: Vec::with_capacity(self.steps.len()),
         };
         let Target::Queue(first_tx) = (self.wiring)(last_target, &mut launch) else {
             return Err(no_step());
@@ -459,19 +459,19 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
             ..
         } = launch;
         launched.reverse();
-        let inlet = Arc::new(Inlet::new(
+        let first = Arc::new(FirstQueue::new(
             first_tx,
             self.ordered,
             Arc::new(control.for_thread()),
         ));
         let mut workers = Vec::new();
-        let steps = step_runtimes(&inlet, configs, launched, &mut workers);
+        let steps = step_runtimes(&first, configs, launched, &mut workers);
 
         // An iterator given before the start is a finite source: the input
         // ends with it, as if finished.
-        let finished = self.finished || self.sources.iter().any(|s| matches!(s, Source::Iter(_)));
+        let finished = self.finished || self.sources.iter().any(|s| matches!(s, Feed::Iter(_)));
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let feeders = spawn_feeders(self.sources, &inlet, &stop_rx, &control);
+        let feeders = spawn_feeders(self.sources, &first, &stop_rx, &control);
 
         #[cfg(feature = "progress")]
         let progress = self
@@ -480,7 +480,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
 
         let running = Running {
             control,
-            input: Arc::new(InputSide::new((!finished).then_some(inlet), stop_tx)),
+            input: Arc::new(InputState::new((!finished).then_some(first), stop_tx)),
             stop_rx,
             feeders: Mutex::new(feeders),
             workers,
@@ -500,10 +500,10 @@ fn no_step() -> Error {
 
 /// Runs every step's `setup` hook in order; if one fails, the `teardown`
 /// hooks of the steps set up before it run, and its error is returned.
-fn setup_all(stages: &[Box<dyn StageHooks>]) -> Result<(), Error> {
-    for (i, stage) in stages.iter().enumerate() {
-        if let Err(e) = stage.setup() {
-            stages[..i].iter().for_each(|s| s.teardown());
+fn setup_all(steps: &[Box<dyn StepHooks>]) -> Result<(), Error> {
+    for (i, step) in steps.iter().enumerate() {
+        if let Err(e) = step.setup() {
+            steps[..i].iter().for_each(|s| s.teardown());
             return Err(e);
         }
     }
@@ -513,16 +513,16 @@ fn setup_all(stages: &[Box<dyn StageHooks>]) -> Result<(), Error> {
 /// What the handle reads of each running step: counters, and its queue's
 /// depth. Moves the steps' threads into `workers`.
 fn step_runtimes<In>(
-    inlet: &Inlet<In>,
-    configs: Vec<StageConfig>,
-    launched: Vec<super::stage::Launched>,
+    first: &FirstQueue<In>,
+    configs: Vec<StepConfig>,
+    launched: Vec<super::step_spec::Launched>,
     workers: &mut Vec<std::thread::JoinHandle<()>>,
 ) -> Arc<Vec<StepRuntime>> {
     // Items sent into the next step's queue so far: what the feeders put,
     // then what each step emitted. Minus what the step took, that is its
     // queue's depth (no receiver is kept just to ask the queue).
     let mut sent_into: Counter = {
-        let sent = inlet.sent.clone();
+        let sent = first.sent.clone();
         Box::new(move || sent.load(Ordering::Relaxed))
     };
     let mut steps = Vec::with_capacity(configs.len());
@@ -553,21 +553,21 @@ fn step_runtimes<In>(
 /// start, one per external channel. A feeder that cannot be spawned fails
 /// the run.
 fn spawn_feeders<In: Send + 'static>(
-    sources: Vec<Source<In>>,
-    inlet: &Arc<Inlet<In>>,
+    sources: Vec<Feed<In>>,
+    first: &Arc<FirstQueue<In>>,
     stop_rx: &Receiver<()>,
     control: &Arc<Control>,
 ) -> Vec<std::thread::JoinHandle<()>> {
     let (channels, finite): (Vec<_>, Vec<_>) = sources
         .into_iter()
-        .partition(|s| matches!(s, Source::Channel(_)));
+        .partition(|s| matches!(s, Feed::Channel(_)));
     let mut feeders = Vec::new();
     for sources in std::iter::once(finite).chain(channels.into_iter().map(|c| vec![c])) {
         if sources.is_empty() {
             continue;
         }
         let thread_control = Arc::new(control.for_thread());
-        match spawn_feeder(sources, inlet.clone(), stop_rx.clone(), thread_control) {
+        match spawn_feeder(sources, first.clone(), stop_rx.clone(), thread_control) {
             Ok(h) => feeders.push(h),
             Err(e) => {
                 control.fail(e);

@@ -1,4 +1,4 @@
-//! Feeding a pipeline: the inlet that `put` writes to, and the feeder
+//! Feeding a pipeline: the first queue that `put` writes to, and the feeder
 //! threads that pull iterators and external channels into it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +15,7 @@ use crate::internal::lock;
 use crate::internal::panic_message;
 
 /// Where a pipeline's input comes from, in the order it was given.
-pub(crate) enum Source<In> {
+pub(crate) enum Feed<In> {
     /// Items put before the pipeline started (they wait in memory, as in paipa).
     Items(Vec<In>),
     /// An iterator pulled lazily on a feeder thread.
@@ -25,8 +25,8 @@ pub(crate) enum Source<In> {
 }
 
 /// The first step's input queue, shared by `put` and every feeder thread.
-/// The queue closes when the last holder drops its `Arc<Inlet>`.
-pub(crate) struct Inlet<In> {
+/// The queue closes when the last holder drops its `Arc<FirstQueue>`.
+pub(crate) struct FirstQueue<In> {
     tx: Sender<Envelope<In>>,
     /// Next input position; the lock also keeps numbering and sending in
     /// one piece, so ordered mode sees positions in queue order.
@@ -37,9 +37,9 @@ pub(crate) struct Inlet<In> {
     pub(crate) sent: Arc<AtomicU64>,
 }
 
-impl<In> Inlet<In> {
+impl<In> FirstQueue<In> {
     pub(crate) fn new(tx: Sender<Envelope<In>>, ordered: bool, control: Arc<Control>) -> Self {
-        Inlet {
+        FirstQueue {
             tx,
             next_seq: ordered.then(|| Mutex::new(0)),
             control,
@@ -75,8 +75,8 @@ impl<In> Inlet<In> {
 /// Starts a feeder thread for the sources that end by themselves
 /// (items and iterators), pulled in order.
 pub(crate) fn spawn_feeder<In: Send + 'static>(
-    sources: Vec<Source<In>>,
-    inlet: Arc<Inlet<In>>,
+    sources: Vec<Feed<In>>,
+    inlet: Arc<FirstQueue<In>>,
     stop: Receiver<()>,
     control: Arc<Control>,
 ) -> Result<JoinHandle<()>, Error> {
@@ -86,11 +86,11 @@ pub(crate) fn spawn_feeder<In: Send + 'static>(
         .spawn(move || {
             for source in sources {
                 let more = match source {
-                    Source::Items(items) => items
+                    Feed::Items(items) => items
                         .into_iter()
                         .all(|item| inlet.put_via(item, &control).is_ok()),
-                    Source::Iter(iter) => pull_iter(iter, &inlet, &control),
-                    Source::Channel(rx) => pull_channel(&rx, &inlet, &stop, &control),
+                    Feed::Iter(iter) => pull_iter(iter, &inlet, &control),
+                    Feed::Channel(rx) => pull_channel(&rx, &inlet, &stop, &control),
                 };
                 if !more {
                     return;
@@ -105,7 +105,7 @@ pub(crate) fn spawn_feeder<In: Send + 'static>(
 /// stopped first.
 fn pull_iter<In>(
     mut iter: Box<dyn Iterator<Item = In> + Send>,
-    inlet: &Inlet<In>,
+    inlet: &FirstQueue<In>,
     control: &Control,
 ) -> bool {
     loop {
@@ -137,7 +137,7 @@ fn pull_iter<In>(
 /// would drop a random share of the items sent before it.
 fn pull_channel<In>(
     rx: &Receiver<In>,
-    inlet: &Inlet<In>,
+    inlet: &FirstQueue<In>,
     stop: &Receiver<()>,
     control: &Control,
 ) -> bool {

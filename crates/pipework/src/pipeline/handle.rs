@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::control::Control;
 use super::error::{Error, PutError};
-use super::feed::{spawn_feeder, Source};
-use super::input::{Input, InputSide};
+use super::feed::{spawn_feeder, Feed};
+use super::input::{Input, InputState};
 use super::report::{Report, StepCounters, StepStats};
 use crate::internal::lock;
 
@@ -37,7 +37,7 @@ impl StepRuntime {
 pub(crate) struct Running<In> {
     pub(crate) control: Arc<Control>,
     /// `put`'s way in, shared with every [`Input`].
-    pub(crate) input: Arc<InputSide<In>>,
+    pub(crate) input: Arc<InputState<In>>,
     /// Closes when the input is finished: feeders of external channels stop.
     pub(crate) stop_rx: crossbeam_channel::Receiver<()>,
     pub(crate) feeders: Mutex<Vec<JoinHandle<()>>>,
@@ -162,7 +162,7 @@ impl<In: Send + 'static> PipelineHandle<In> {
             return Err(Error::InputClosed);
         };
         let h = spawn_feeder(
-            vec![Source::Iter(Box::new(iter.into_iter()))],
+            vec![Feed::Iter(Box::new(iter.into_iter()))],
             inlet,
             running.stop_rx.clone(),
             Arc::new(running.control.for_thread()),

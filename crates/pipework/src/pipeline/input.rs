@@ -15,29 +15,29 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::Sender;
 
 use super::error::PutError;
-use super::feed::Inlet;
+use super::feed::FirstQueue;
 use crate::internal::lock;
 
 /// The input side of one run: the inlet `put` writes to, and the signal
 /// that stops feeders of external channels. Finishing drops both.
-pub(crate) struct InputSide<In> {
-    /// `None` once finished. Feeder threads hold their own `Arc<Inlet>`; the
+pub(crate) struct InputState<In> {
+    /// `None` once finished. Feeder threads hold their own `Arc<FirstQueue>`; the
     /// first step's queue closes when the last one is dropped.
-    inlet: Mutex<Option<Arc<Inlet<In>>>>,
+    inlet: Mutex<Option<Arc<FirstQueue<In>>>>,
     /// Dropped on finish: feeders pulling external channels stop.
     stop_tx: Mutex<Option<Sender<()>>>,
 }
 
-impl<In> InputSide<In> {
-    pub(crate) fn new(inlet: Option<Arc<Inlet<In>>>, stop_tx: Sender<()>) -> Self {
-        InputSide {
+impl<In> InputState<In> {
+    pub(crate) fn new(inlet: Option<Arc<FirstQueue<In>>>, stop_tx: Sender<()>) -> Self {
+        InputState {
             inlet: Mutex::new(inlet),
             stop_tx: Mutex::new(Some(stop_tx)),
         }
     }
 
     /// The inlet, unless the input is finished.
-    pub(crate) fn inlet(&self) -> Option<Arc<Inlet<In>>> {
+    pub(crate) fn inlet(&self) -> Option<Arc<FirstQueue<In>>> {
         lock(&self.inlet).clone()
     }
 
@@ -93,11 +93,11 @@ impl<In> InputSide<In> {
 /// # Ok::<(), pipework::pipeline::Error>(())
 /// ```
 pub struct Input<In> {
-    side: Arc<InputSide<In>>,
+    side: Arc<InputState<In>>,
 }
 
 impl<In> Input<In> {
-    pub(crate) fn new(side: Arc<InputSide<In>>) -> Self {
+    pub(crate) fn new(side: Arc<InputState<In>>) -> Self {
         Input { side }
     }
 

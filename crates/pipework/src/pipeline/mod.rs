@@ -14,6 +14,18 @@
 //! # Ok::<(), pipework::pipeline::Error>(())
 //! ```
 //!
+//! # Words
+//!
+//! - **step**: a unit of work on its own threads ([`Step`], or a closure
+//!   given to [`map`](Pipeline::map) and friends), fed by its **queue**.
+//! - **input**: what is put into a run: before the start with
+//!   [`put`](Pipeline::put) and friends (a **feed**: items, an iterator, a
+//!   channel, pulled by a **feeder** thread), or while it runs through the
+//!   [`PipelineHandle`] or an [`Input`].
+//! - **outputs**: what the last step emits, counted and dropped by
+//!   [`run`](Pipeline::run), or iterated as [`Outputs`].
+//! - **ordered**: outputs released in input order through a window per step.
+//!
 //! # Steps, queues and threads
 //!
 //! A [`Pipeline`] is a chain of steps. Each step has its own input queue (a
@@ -99,8 +111,8 @@ mod progress;
 mod queue;
 mod reorder;
 mod report;
-mod stage;
 mod step;
+mod step_spec;
 mod worker;
 
 pub use builder::{OutputsOrError, Pipeline};
@@ -110,5 +122,5 @@ pub use handle::PipelineHandle;
 pub use input::Input;
 pub use outputs::Outputs;
 pub use report::{Report, StepStats};
-pub use stage::{OnError, DEFAULT_QUEUE};
 pub use step::{SkipEntry, Step, ThreadInfo};
+pub use step_spec::{OnError, DEFAULT_QUEUE};

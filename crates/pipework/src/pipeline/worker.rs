@@ -14,21 +14,21 @@ use super::error::{BoxError, Error};
 use super::queue::Envelope;
 use super::reorder::Reorder;
 use super::report::StepCounters;
-use super::stage::OnError;
 use super::step::{SkipEntry, Step, ThreadInfo};
+use super::step_spec::OnError;
 use crate::internal::panic_message;
 
 /// Where a step thread's outputs go.
-pub(crate) enum Output<T> {
+pub(crate) enum Delivery<T> {
     Direct(Arc<Target<T>>),
     Ordered(Arc<Reorder<T>>),
 }
 
-impl<T> Clone for Output<T> {
+impl<T> Clone for Delivery<T> {
     fn clone(&self) -> Self {
         match self {
-            Output::Direct(t) => Output::Direct(t.clone()),
-            Output::Ordered(r) => Output::Ordered(r.clone()),
+            Delivery::Direct(t) => Delivery::Direct(t.clone()),
+            Delivery::Ordered(r) => Delivery::Ordered(r.clone()),
         }
     }
 }
@@ -36,7 +36,7 @@ impl<T> Clone for Output<T> {
 pub(crate) struct WorkerConfig<In> {
     pub(crate) retries: u32,
     pub(crate) on_error: OnError,
-    pub(crate) cloner: Option<super::stage::Cloner<In>>,
+    pub(crate) cloner: Option<super::step_spec::Cloner<In>>,
 }
 
 /// A failure of user code: an error it returned, or a panic.
@@ -80,7 +80,7 @@ pub(crate) fn worker<S: Step>(
     step: Arc<S>,
     info: ThreadInfo,
     rx: Receiver<Envelope<S::In>>,
-    output: Output<S::Out>,
+    output: Delivery<S::Out>,
     config: Arc<WorkerConfig<S::In>>,
     counters: Arc<StepCounters>,
     control: Arc<Control>,
@@ -142,7 +142,7 @@ struct StepThread<'a, S: Step> {
 impl<S: Step> StepThread<'_, S> {
     /// Takes items until the input ends or the run is cancelled, then runs
     /// `thread_shutdown`.
-    fn run(&self, mut state: S::State, rx: &Receiver<Envelope<S::In>>, output: &Output<S::Out>) {
+    fn run(&self, mut state: S::State, rx: &Receiver<Envelope<S::In>>, output: &Delivery<S::Out>) {
         let StepThread {
             step,
             info,
@@ -153,8 +153,8 @@ impl<S: Step> StepThread<'_, S> {
         // The idle hook is armed by an item and fired once per quiet spell; an
         // ordered pipeline has no place for its outputs, so it never fires there.
         let idle_after = match output {
-            Output::Direct(_) => step.idle_timeout(),
-            Output::Ordered(_) => None,
+            Delivery::Direct(_) => step.idle_timeout(),
+            Delivery::Ordered(_) => None,
         };
         let mut armed = false;
         loop {
@@ -167,7 +167,7 @@ impl<S: Step> StepThread<'_, S> {
                 Ok(None) => break,
                 Err(()) => {
                     armed = false;
-                    if let Output::Direct(target) = output {
+                    if let Delivery::Direct(target) = output {
                         let mut out = Emitter::direct(target, control, &counters.output);
                         if let Err(f) = guarded(|| step.idle(&mut state, &mut out)) {
                             if !control.is_cancelled() {
@@ -186,11 +186,11 @@ impl<S: Step> StepThread<'_, S> {
             armed = true;
             StepCounters::add(&counters.input);
             let flow = match output {
-                Output::Direct(target) => {
+                Delivery::Direct(target) => {
                     let mut out = Emitter::direct(target, control, &counters.output);
                     self.process_item(&mut state, env.item, &mut out)
                 }
-                Output::Ordered(reorder) => {
+                Delivery::Ordered(reorder) => {
                     let mut buffer = Vec::new();
                     let mut out = Emitter::collect(&mut buffer, &counters.output);
                     let flow = self.process_item(&mut state, env.item, &mut out);
@@ -213,11 +213,11 @@ impl<S: Step> StepThread<'_, S> {
             return;
         }
         let result = match output {
-            Output::Direct(target) => {
+            Delivery::Direct(target) => {
                 let mut out = Emitter::direct(target, control, &counters.output);
                 guarded(|| step.thread_shutdown(state, &mut out))
             }
-            Output::Ordered(reorder) => {
+            Delivery::Ordered(reorder) => {
                 let mut tail = Vec::new();
                 let mut out = Emitter::collect(&mut tail, &counters.output);
                 let result = guarded(|| step.thread_shutdown(state, &mut out));

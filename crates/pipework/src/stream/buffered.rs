@@ -102,7 +102,12 @@ where
     // The task catches panics of `stream` and reports them through the
     // channel, and it ends on cancellation; its JoinHandle has nothing more
     // to say, so the task is detached.
-    drop(handle.spawn(as_stage_task(run_stage(stream, tx, stage.clone(), index))));
+    drop(handle.spawn(as_stage_task(run_buffered(
+        stream,
+        tx,
+        stage.clone(),
+        index,
+    ))));
     Ok(Buffered {
         rx,
         stage,
@@ -118,7 +123,7 @@ const CANCEL_CHECK_EVERY: u32 = 32;
 
 /// The body of a stage task: reserve room, pull, send; stop on an error,
 /// the end of the stream, a closed buffer or cancellation.
-async fn run_stage<S, T, E>(
+async fn run_buffered<S, T, E>(
     stream: S,
     tx: mpsc::Sender<Result<T, E>>,
     token: CancellationToken,

@@ -149,25 +149,25 @@ where
 /// The stream returned by [`concurrent_map`] (results in input order).
 #[must_use = "streams do nothing unless polled"]
 pub struct ConcurrentMap<Y, E> {
-    stage: Stage<Y, E>,
+    stage: StageEnd<Y, E>,
 }
 
 /// The stream returned by [`concurrent_map_unordered`] (results in
 /// completion order).
 #[must_use = "streams do nothing unless polled"]
 pub struct ConcurrentMapUnordered<Y, E> {
-    stage: Stage<Y, E>,
+    stage: StageEnd<Y, E>,
 }
 
 /// The consumer's end of a concurrent stage: the channel, and a guard that
 /// cancels the stage task when dropped.
-struct Stage<Y, E> {
+struct StageEnd<Y, E> {
     rx: mpsc::Receiver<Result<Y, E>>,
     _cancel_on_drop: DropGuard,
     concurrency: usize,
 }
 
-impl<Y, E> Stage<Y, E> {
+impl<Y, E> StageEnd<Y, E> {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Y, E>>> {
         self.rx.poll_recv(cx)
     }
@@ -249,7 +249,7 @@ fn spawn<Q, S, X, Y, E, F, Fut>(
     concurrency: usize,
     f: F,
     function: &'static str,
-) -> Result<Stage<Y, E>, Error>
+) -> Result<StageEnd<Y, E>, Error>
 where
     Q: InFlight<Job<Fut>> + Send + 'static,
     S: Stream<Item = Result<X, E>> + Send + 'static,
@@ -264,12 +264,12 @@ where
     let (tx, rx) = mpsc::channel(concurrency);
     let token = CancellationToken::new();
     let task =
-        run_stage::<Q, _, _, _, _, _, _>(stream, f, tx, token.clone(), concurrency, function);
+        run_concurrent::<Q, _, _, _, _, _, _>(stream, f, tx, token.clone(), concurrency, function);
     // The task catches every panic of user code and reports it through the
     // channel, and it ends on cancellation; its JoinHandle has nothing more
     // to say, so the task is detached.
     drop(handle.spawn(as_stage_task(task)));
-    Ok(Stage {
+    Ok(StageEnd {
         rx,
         _cancel_on_drop: token.drop_guard(),
         concurrency,
@@ -282,7 +282,7 @@ where
 /// another: pulling input (only while fewer than `concurrency` items are in
 /// flight or waiting), polling the futures in flight, and handing finished
 /// results to the channel as it has room.
-async fn run_stage<Q, S, X, Y, E, F, Fut>(
+async fn run_concurrent<Q, S, X, Y, E, F, Fut>(
     stream: S,
     mut f: F,
     tx: mpsc::Sender<Result<Y, E>>,

@@ -18,6 +18,15 @@
 //!
 //! [`StageExt`] offers all of them as methods.
 //!
+//! # Words
+//!
+//! - **stage**: a stream run on its own tokio task, handing its items to the
+//!   next over a bounded channel (its **buffer**).
+//! - **task**: one future of [`run_bounded`], spawned only if its first poll
+//!   does not finish it; at most `limit` run or wait to be taken.
+//! - **cancel**: every stage of one [`BufferedPipeline`] shares a
+//!   cancellation token; an error or a dropped final stream cancels them all.
+//!
 //! # Example
 //!
 //! ```

@@ -12,7 +12,7 @@ use super::queue::{queue, Envelope};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
-use super::worker::{guarded, worker, Output, WorkerConfig};
+use super::worker::{guarded, worker, Delivery, WorkerConfig};
 use crate::internal::lock;
 
 /// What a step does with an item that still fails after its retries.
@@ -32,7 +32,7 @@ pub const DEFAULT_QUEUE: usize = 64;
 
 /// A step's settings.
 #[derive(Debug, Clone)]
-pub(crate) struct StageConfig {
+pub(crate) struct StepConfig {
     pub(crate) name: String,
     pub(crate) threads: usize,
     pub(crate) queue: usize,
@@ -48,9 +48,9 @@ pub(crate) struct Launched {
 
 /// What the pipeline needs of a step before and after its threads run,
 /// whatever the step's types: its settings and its once-per-step hooks.
-pub(crate) trait StageHooks: Send {
-    fn config(&self) -> &StageConfig;
-    fn config_mut(&mut self) -> &mut StageConfig;
+pub(crate) trait StepHooks: Send {
+    fn config(&self) -> &StepConfig;
+    fn config_mut(&mut self) -> &mut StepConfig;
     fn setup(&self) -> Result<(), Error>;
     fn teardown(&self);
 }
@@ -75,7 +75,7 @@ pub(crate) type Wiring<In, Out> =
 /// What launching the steps needs and gathers.
 pub(crate) struct Launch<'a> {
     /// Every step's settings, by position.
-    pub(crate) configs: Vec<StageConfig>,
+    pub(crate) configs: Vec<StepConfig>,
     pub(crate) ordered: bool,
     pub(crate) control: &'a Arc<Control>,
     /// The steps started so far, last step first.
@@ -109,9 +109,9 @@ where
 }
 
 /// A step as the pipeline holds it until it starts.
-pub(crate) struct StageSpec<S: Step> {
+pub(crate) struct StepSpec<S: Step> {
     pub(crate) step: Arc<S>,
-    pub(crate) config: StageConfig,
+    pub(crate) config: StepConfig,
 }
 
 fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
@@ -122,12 +122,12 @@ fn hook_error(step: &str, hook: &'static str, source: BoxError) -> Error {
     }
 }
 
-impl<S: Step> StageHooks for StageSpec<S> {
-    fn config(&self) -> &StageConfig {
+impl<S: Step> StepHooks for StepSpec<S> {
+    fn config(&self) -> &StepConfig {
         &self.config
     }
 
-    fn config_mut(&mut self) -> &mut StageConfig {
+    fn config_mut(&mut self) -> &mut StepConfig {
         &mut self.config
     }
 
@@ -146,7 +146,7 @@ impl<S: Step> StageHooks for StageSpec<S> {
 /// Starts a step's threads on its input queue `rx`, emitting into `target`.
 fn launch_threads<S: Step>(
     step: Arc<S>,
-    config: StageConfig,
+    config: StepConfig,
     cloner: Option<Cloner<S::In>>,
     rx: Receiver<Envelope<S::In>>,
     target: Target<S::Out>,
@@ -158,9 +158,9 @@ fn launch_threads<S: Step>(
     let output = match target {
         Target::Queue(tx) if launch.ordered => {
             let window = config.queue + threads;
-            Output::Ordered(Reorder::new(Target::Queue(tx), window, threads, control))
+            Delivery::Ordered(Reorder::new(Target::Queue(tx), window, threads, control))
         }
-        t => Output::Direct(Arc::new(t)),
+        t => Delivery::Direct(Arc::new(t)),
     };
     let worker_config = Arc::new(WorkerConfig {
         retries: config.retries,
