@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
-use pipework::jsonl::{CreateOptions, Error, MapOptions, OnError, Report, Row};
+use pipework::jsonl::{CreateOptions, Failed, MapOptions, OnError, Report, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{OnErrorArg, RunArgs};
@@ -38,9 +38,8 @@ pub(crate) struct Session {
     interrupt: Interrupt,
     jobs: usize,
     on_error: OnError,
-    /// The destination, and its length before the run (0 if missing).
+    /// The destination.
     dst: PathBuf,
-    dst_len: u64,
 }
 
 impl Session {
@@ -74,7 +73,6 @@ impl Session {
             jobs,
             on_error,
             dst: dst.to_path_buf(),
-            dst_len: file_len(dst),
         })
     }
 
@@ -126,26 +124,25 @@ impl Session {
     }
 
     /// Prints the summary and what to do next, and says how the run ended.
-    pub(crate) fn finish(self, result: Result<Report, Error>) -> anyhow::Result<Outcome> {
+    pub(crate) fn finish(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
         let dst = self.dst.as_path();
         let report = match result {
             Ok(report) => report,
-            Err(error) if self.interrupt.happened() => {
+            Err(Failed { error, report, .. }) if self.interrupt.happened() => {
                 // A command killed by the second Ctrl-C fails its key; that is
                 // the interruption, not a problem to fix.
-                self.progress.finish(None);
+                self.progress.finish(Some(&report));
                 self.progress.note(&format!(
                     "interrupted ({error}); {} is consistent: rerun the same command to resume",
                     dst.display()
                 ));
                 return Ok(Outcome::Interrupted);
             }
-            Err(error) => {
-                self.progress.finish(None);
+            Err(Failed { error, report, .. }) => {
+                self.progress.finish(Some(&report));
                 // Errors before the first row (a bad option, a bad first
-                // line, a destination that cannot be opened) leave it as it
-                // was, at most created empty.
-                if file_len(dst) == self.dst_len {
+                // line, a destination in use) leave it as it was.
+                if report.lines_written == 0 {
                     return Err(error)
                         .with_context(|| format!("nothing was written to {}", dst.display()));
                 }
@@ -194,11 +191,6 @@ fn incomplete(report: &Report) -> String {
         (false, _) => invalid,
         (true, true) => format!("{failed}; {invalid}"),
     }
-}
-
-/// The length of a file; 0 if it cannot be read (a missing file).
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |meta| meta.len())
 }
 
 /// A row as CMD's stdin: one line of JSON.

@@ -19,7 +19,7 @@ async fn run_map(
     let dst = dir.path().join("out.jsonl");
     std::fs::write(&src, src_text).unwrap();
     let result = map_by_key(&src, &dst, support::plus_one, opts).await;
-    (result, rows(&dst))
+    (result.map_err(|failed| failed.error), rows(&dst))
 }
 
 /// A bad row under Raise ends the run, but the calls already running for
@@ -41,7 +41,8 @@ async fn a_bad_row_under_raise_lets_the_running_calls_finish_and_keeps_their_row
     };
     let err = map_by_key(&src, &dst, slow, MapOptions::new("key"))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert!(matches!(err, Error::InvalidJson { line: 3, .. }), "{err}");
     let keys: Vec<_> = rows(&dst).iter().map(|row| row["key"].clone()).collect();
     assert_eq!(keys, [json!(1), json!(2)]);
@@ -142,7 +143,8 @@ async fn bad_line_in_dst_names_dst_under_raise() {
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         err.to_string()
             .contains("out.jsonl:2: expected a json object"),
@@ -173,6 +175,7 @@ async fn panic_for_key_20(after_an_await: bool) -> Error {
     )
     .await
     .unwrap_err()
+    .error
 }
 
 #[tokio::test]
@@ -230,7 +233,8 @@ async fn result_that_changes_the_key_is_an_error() {
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert_eq!(
         err.to_string(),
         "key 10: the result sets the key column \"key\" to \"other\""
@@ -248,7 +252,8 @@ async fn zero_concurrency_is_rejected_before_any_work() {
         MapOptions::new("key").concurrency(0),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         matches!(
             err,
@@ -270,7 +275,8 @@ async fn zero_concurrency_is_rejected_before_any_work() {
         CreateOptions::default().limit(0),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         matches!(err, Error::InvalidOption { name: "limit", .. }),
         "{err}"
@@ -292,7 +298,8 @@ async fn zero_read_ahead_is_rejected_before_any_work() {
     let err = tokio::time::timeout(std::time::Duration::from_secs(10), run)
         .await
         .expect("read_ahead(0) was accepted and the run hung")
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert!(
         matches!(
             err,
@@ -316,7 +323,8 @@ async fn missing_source_is_an_io_error_naming_it() {
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert!(
         err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
@@ -337,7 +345,8 @@ async fn duplicate_key_in_flatmap_names_both_lines() {
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         err.to_string().ends_with(
             "in.jsonl:3: key 1 already appeared on line 1 (flatmap_by_key needs unique keys)"
@@ -354,7 +363,8 @@ async fn surplus_rows_in_create_or_resume_are_an_error_under_raise() {
     let generate = |_k: Value, _i: usize| async { Ok::<_, String>(Row::new()) };
     let err = create_or_resume(&path, "k", 1, ["a"], generate, CreateOptions::default())
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(
         err.to_string(),
         format!("{}:2: key \"a\" has more than 1 rows", path.display())
@@ -376,7 +386,8 @@ async fn destination_that_is_the_source_is_rejected() {
     std::fs::write(&path, "{\"key\": 1}\n").unwrap();
     let err = map_by_key(&path, &path, support::plus_one, MapOptions::new("key"))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert!(
         matches!(err, Error::InvalidOption { name: "dst", .. }),
         "{err}"
@@ -397,7 +408,8 @@ async fn create_or_resume_rejects_keys_that_are_not_scalars() {
         CreateOptions::default(),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         matches!(err, Error::InvalidOption { name: "keys", .. }),
         "{err}"
@@ -425,7 +437,8 @@ async fn rows_ready_when_a_call_fails_under_raise_are_still_written() {
     };
     let err = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(3))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(err.to_string(), "key 2: late failure");
     let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
     assert_eq!(keys, [json!(1), json!(3)]);
@@ -456,7 +469,8 @@ async fn a_failed_call_under_raise_lets_the_other_running_calls_finish() {
     };
     let err = map_by_key(&src, &dst, f, MapOptions::new("key").concurrency(3))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(err.to_string(), "key 2: fails at once");
     let keys: Vec<Value> = rows(&dst).into_iter().map(|r| r["key"].clone()).collect();
     assert_eq!(keys, [json!(1), json!(3)]);
@@ -479,7 +493,8 @@ async fn a_failed_generator_under_raise_lets_the_running_ones_finish() {
     let opts = CreateOptions::default().limit(3);
     let err = create_or_resume(&path, "k", 1, ["a", "b", "c", "d"], generate, opts)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(err.to_string(), "key \"b\": fails at once");
     // Rows come in completion order.
     let mut keys: Vec<String> = rows(&path)

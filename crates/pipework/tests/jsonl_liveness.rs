@@ -10,8 +10,8 @@ mod support;
 use std::time::Duration;
 
 use pipework::jsonl::{
-    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError,
-    Report, Row,
+    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, Failed, MapOptions,
+    OnError, Report, Row,
 };
 use serde_json::{json, Value};
 use support::{rows, Skipped};
@@ -168,7 +168,8 @@ async fn a_second_run_on_the_same_destination_is_refused() {
         support::plus_one,
         MapOptions::new("key"),
     ))
-    .await;
+    .await
+    .map_err(Failed::into_error);
     match second {
         Err(Error::Locked { path, pid }) => {
             assert_eq!(path, dst);
@@ -178,7 +179,10 @@ async fn a_second_run_on_the_same_destination_is_refused() {
     }
     let flat = |_row: Row| async { Ok::<_, String>(Vec::new()) };
     let third = bounded(flatmap_by_key(&src, &dst, flat, MapOptions::new("key"))).await;
-    assert!(matches!(third, Err(Error::Locked { .. })), "{third:?}");
+    assert!(
+        matches!(&third, Err(failed) if matches!(failed.error, Error::Locked { .. })),
+        "{third:?}"
+    );
     let generate = |_key: Value, _index: usize| async { Ok::<_, String>(Row::new()) };
     let fourth = bounded(create_or_resume(
         &dst,
@@ -189,11 +193,13 @@ async fn a_second_run_on_the_same_destination_is_refused() {
         CreateOptions::default(),
     ))
     .await;
-    assert!(matches!(fourth, Err(Error::Locked { .. })), "{fourth:?}");
+    let fourth = fourth.unwrap_err();
+    assert!(matches!(fourth.error, Error::Locked { .. }), "{fourth:?}");
+    // Nothing was done, and the message says who holds the destination.
+    assert_eq!(fourth.report, Report::default());
     assert!(fourth
-        .unwrap_err()
         .to_string()
-        .contains("is in use by another pipework run (pid "),);
+        .contains("is in use by another pipework run (pid "));
 
     gate.add_permits(2);
     let report = bounded(first).await.unwrap().unwrap();
@@ -209,4 +215,30 @@ async fn a_second_run_on_the_same_destination_is_refused() {
     .await
     .unwrap();
     assert_eq!(again.rows_resumed, 2);
+}
+
+/// A run that fails part way gives back, with its error, the counts of what
+/// it did: rows written stay, and the report says how many.
+#[tokio::test]
+async fn a_failed_run_reports_what_it_wrote_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    std::fs::write(&src, "{\"key\": 1}\n{\"key\": 2}\n{\"key\": 1}\nnot json\n").unwrap();
+    let failed = bounded(map_by_key(
+        &src,
+        &dst,
+        support::plus_one,
+        MapOptions::new("key"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(failed.error, Error::InvalidJson { line: 4, .. }),
+        "{failed}"
+    );
+    assert_eq!(
+        (failed.report.rows_written, failed.report.keys_computed),
+        (3, 2)
+    );
+    assert_eq!(rows(&dst).len(), 3);
 }

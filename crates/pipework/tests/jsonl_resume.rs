@@ -415,7 +415,8 @@ async fn flatmap_without_its_done_log_refuses_to_guess() {
         MapOptions::new("key"),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(matches!(err, Error::MissingDoneLog { .. }), "{err}");
 }
 

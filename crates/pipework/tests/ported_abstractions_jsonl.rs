@@ -140,7 +140,8 @@ mod invalid_key_raises {
             CreateOptions::default(),
         )
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
         assert!(
             matches!(err, pipework::jsonl::Error::UnknownKey { line: 1, .. }),
             "{err}"
@@ -319,7 +320,8 @@ mod f_error_raise {
         let always = |_row: Row| async { Err::<Row, _>("boom") };
         let err = map_by_key(fixture("in_trivial.jsonl"), &dst, always, trivial_opts())
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .error;
         assert_eq!(err.to_string(), "key 10: boom");
     }
 }
@@ -339,7 +341,8 @@ mod map_jsonl_error_raise_writes_prior_rows {
             trivial_opts(),
         )
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .error;
         assert_eq!(err.key(), Some(&json!(20)));
         let out = rows(&dst);
         assert!(

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::error::{BoxError, Error};
+use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
@@ -90,7 +90,7 @@ pub(crate) async fn run<S, F, Fut, E>(
     resumed: HashMap<Value, Resumed<S::Out>>,
     log: Option<DoneLog>,
     lock: DstLock,
-) -> Result<Report, Error>
+) -> Result<Report, Failed>
 where
     S: Shape,
     F: FnMut(Row) -> Fut,
@@ -122,14 +122,17 @@ where
     let report = run.drive(&mut engine, Some(rows)).await?;
     // The channel closes at the end of the file or when the reader thread
     // dies: its join tells the two apart.
-    reader.await.map_err(|e| {
-        Error::io(
-            "reading",
-            src,
-            std::io::Error::other(format!("the reader thread failed: {e}")),
-        )
-    })?;
-    Ok(report)
+    match reader.await {
+        Ok(()) => Ok(report),
+        Err(e) => Err(Failed {
+            error: Error::io(
+                "reading",
+                src,
+                std::io::Error::other(format!("the reader thread failed: {e}")),
+            ),
+            report,
+        }),
+    }
 }
 
 struct Engine<S: Shape, F> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::error::{BoxError, Error};
+use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
 use super::read::{key_of, read};
@@ -41,6 +41,8 @@ use crate::stream::task_set::Joined;
 ///
 /// # Errors
 ///
+/// A [`Failed`](super::Failed): the [`Error`] that ended the run, with the
+/// [`Report`](super::Report) of what it did before (rows it wrote stay).
 /// Under [`OnError::Raise`](super::OnError::Raise): the first bad row (with
 /// file and line) or the first failed call ([`Error::Call`],
 /// [`Error::CallPanicked`], [`Error::KeyChanged`]); no call starts after
@@ -85,7 +87,7 @@ pub async fn create_or_resume<K, G, Fut, E>(
     keys: impl IntoIterator<Item = K>,
     mut generate: G,
     opts: CreateOptions,
-) -> Result<Report, Error>
+) -> Result<Report, Failed>
 where
     K: Into<Value>,
     G: FnMut(Value, usize) -> Fut,
@@ -102,7 +104,8 @@ where
             return Err(Error::InvalidOption {
                 name: "keys",
                 reason: "every key must be a string, number or boolean",
-            });
+            }
+            .into());
         }
         if counts.insert(key.clone(), 0).is_none() {
             wanted.push(key);

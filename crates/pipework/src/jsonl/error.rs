@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use super::report::Report;
+
 /// A boxed error from user code (`f`, `generate`), as returned to [`Error::Call`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -213,6 +215,47 @@ pub enum Error {
         /// Why it is rejected.
         reason: &'static str,
     },
+}
+
+/// A run that ended with an error, and what it had done by then.
+///
+/// Returned by [`map_by_key`](super::map_by_key),
+/// [`flatmap_by_key`](super::flatmap_by_key) and
+/// [`create_or_resume`](super::create_or_resume): the rows the report counts
+/// as written stay in the destination (a rerun resumes after them). Its
+/// message is the error's; `?` turns it into the [`Error`] alone.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+#[non_exhaustive]
+pub struct Failed {
+    /// What ended the run.
+    pub error: Error,
+    /// The counts up to the error (all zero for an error before the run
+    /// started, such as a bad option or a locked destination).
+    pub report: Report,
+}
+
+impl Failed {
+    /// The error alone.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}
+
+/// An error before the run started: nothing done.
+impl From<Error> for Failed {
+    fn from(error: Error) -> Failed {
+        Failed {
+            error,
+            report: Report::default(),
+        }
+    }
+}
+
+impl From<Failed> for Error {
+    fn from(failed: Failed) -> Error {
+        failed.error
+    }
 }
 
 impl Error {

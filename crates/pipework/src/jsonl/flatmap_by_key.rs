@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::by_key::{self, Shape};
 use super::done_log::{done_log_path, reconcile};
-use super::error::{BoxError, Error};
+use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
@@ -103,7 +103,7 @@ pub async fn flatmap_by_key<F, Fut, E>(
     dst: impl AsRef<Path>,
     f: F,
     opts: MapOptions,
-) -> Result<Report, Error>
+) -> Result<Report, Failed>
 where
     F: FnMut(Row) -> Fut,
     Fut: Future<Output = Result<Vec<Row>, E>> + Send + 'static,

@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 
 use super::write_fault::WriteFault;
 use super::{
-    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError,
-    Report, Row,
+    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, Failed, MapOptions,
+    OnError, Report, Row,
 };
 
 const CASES: u32 = 256;
@@ -184,7 +184,7 @@ async fn run_once(
     outcomes: Arc<Vec<Outcome>>,
     fault: Option<WriteFault>,
     calls: Calls,
-) -> Result<Report, Error> {
+) -> Result<Report, Failed> {
     let skips = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&skips);
     let on_skip = move |_: &Error| {
@@ -392,7 +392,9 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         )
         .await
     });
-    let first = first.map_err(|_| TestCaseError::fail("the first run hangs"))?;
+    let first = first
+        .map_err(|_| TestCaseError::fail("the first run hangs"))?
+        .map_err(|failed| failed.error);
     let failing: HashSet<u8> = case
         .keys
         .iter()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::by_key::{self, Shape};
-use super::error::{BoxError, Error};
+use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
@@ -151,7 +151,7 @@ pub async fn map_by_key<F, Fut, E>(
     dst: impl AsRef<Path>,
     f: F,
     opts: MapOptions,
-) -> Result<Report, Error>
+) -> Result<Report, Failed>
 where
     F: FnMut(Row) -> Fut,
     Fut: Future<Output = Result<Row, E>> + Send + 'static,

@@ -163,7 +163,7 @@ mod writeback;
 pub type Row = serde_json::Map<String, serde_json::Value>;
 
 pub use self::create_or_resume::create_or_resume;
-pub use self::error::{BoxError, Error};
+pub use self::error::{BoxError, Error, Failed};
 pub use self::flatmap_by_key::flatmap_by_key;
 pub use self::map_by_key::map_by_key;
 pub use self::options::{

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 use super::at_risk::AtRisk;
-use super::error::Error;
+use super::error::{Error, Failed};
 use super::lock::DstLock;
 use super::options::Common;
 use super::report::Report;
@@ -129,22 +129,27 @@ where
     }
 
     /// Drives `work` to its end, then has every row handed to the writer
-    /// written and synced; the writer's own error comes first.
+    /// written and synced; the writer's own error comes first, and an error
+    /// comes with the report so far.
     pub(crate) async fn drive<W: Work<Tag = K, Out = T>>(
         mut self,
         work: &mut W,
         input: Option<mpsc::Receiver<W::Batch>>,
-    ) -> Result<Report, Error> {
+    ) -> Result<Report, Failed> {
         let result = self.turns(work, input).await;
         let Run {
             mut calls,
             writer,
             dst,
+            report,
             ..
         } = self;
         calls.abort_all();
-        writer.finish(&dst).await?;
-        result
+        let written = writer.finish(&dst).await;
+        match written.and(result) {
+            Ok(report) => Ok(report),
+            Err(error) => Err(Failed { error, report }),
+        }
     }
 
     async fn turns<W: Work<Tag = K, Out = T>>(
