@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_channel::Sender;
 
 use super::control::Control;
+use super::error::Stopped;
 use super::queue::Envelope;
 
 /// Where a step's outputs go.
@@ -44,20 +45,6 @@ impl<T> fmt::Debug for Emitter<'_, T> {
             .finish_non_exhaustive()
     }
 }
-
-/// The pipeline stopped (it failed, was aborted, or its output was dropped),
-/// so an emitted item was dropped. Return it from the step with `?`: the
-/// pipeline does not count it as the step's failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stopped;
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("pipeline stopped")
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 impl<'a, T> Emitter<'a, T> {
     pub(crate) fn direct(

@@ -115,3 +115,35 @@ impl<T> fmt::Display for PutError<T> {
 }
 
 impl<T> std::error::Error for PutError<T> {}
+
+/// The pipeline stopped (it failed, was aborted, or its output was dropped),
+/// so an emitted item was dropped. Return it from the step with `?`: the
+/// pipeline does not count it as the step's failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pipeline stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// A step that skips an item tells so by returning this from
+/// [`Pipeline::filter_map`](crate::pipeline::Pipeline::filter_map)'s closure
+/// as `Ok(None)`; this type exists for [`Step`](super::Step) implementations that prefer
+/// paipa's style of returning an error to skip.
+///
+/// Returned as the error of [`Step::process`](super::Step::process), it counts the item as skipped,
+/// not failed, and is never retried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkipEntry;
+
+impl fmt::Display for SkipEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("item skipped")
+    }
+}
+
+impl std::error::Error for SkipEntry {}

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::emitter::Emitter;
 use super::error::BoxError;
-use super::step::{SkipEntry, Step, ThreadInfo};
+use super::error::SkipEntry;
+use super::step::{Step, ThreadInfo};
 
 /// A step from a closure returning one output per input (paipa's `funcstep`).
 pub(crate) struct MapStep<F, In> {

@@ -116,11 +116,11 @@ mod step_spec;
 mod worker;
 
 pub use builder::{OutputsOrError, Pipeline};
-pub use emitter::{Emitter, Stopped};
-pub use error::{BoxError, Error, PutError};
+pub use emitter::Emitter;
+pub use error::{BoxError, Error, PutError, SkipEntry, Stopped};
 pub use handle::PipelineHandle;
 pub use input::Input;
 pub use outputs::Outputs;
 pub use report::{Report, StepStats};
-pub use step::{SkipEntry, Step, ThreadInfo};
+pub use step::{Step, ThreadInfo};
 pub use step_spec::{OnError, DEFAULT_QUEUE};

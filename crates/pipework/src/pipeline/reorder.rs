@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use super::control::{Control, SendError, Wake};
-use super::emitter::{Stopped, Target};
+use super::emitter::Target;
+use super::error::Stopped;
 use super::queue::Envelope;
 use crate::internal::lock;
 

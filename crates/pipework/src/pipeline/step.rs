@@ -1,6 +1,5 @@
 //! The [`Step`] trait: a unit of work with per-thread state and hooks.
 
-use std::fmt;
 use std::time::Duration;
 
 use super::emitter::Emitter;
@@ -166,21 +165,3 @@ pub trait Step: Send + Sync + 'static {
         Ok(())
     }
 }
-
-/// A step that skips an item tells so by returning this from
-/// [`Pipeline::filter_map`](crate::pipeline::Pipeline::filter_map)'s closure
-/// as `Ok(None)`; this type exists for [`Step`] implementations that prefer
-/// paipa's style of returning an error to skip.
-///
-/// Returned as the error of [`Step::process`], it counts the item as skipped,
-/// not failed, and is never retried.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SkipEntry;
-
-impl fmt::Display for SkipEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("item skipped")
-    }
-}
-
-impl std::error::Error for SkipEntry {}

@@ -10,11 +10,12 @@ use crossbeam_channel::Receiver;
 
 use super::control::Control;
 use super::emitter::{Emitter, Target};
+use super::error::SkipEntry;
 use super::error::{BoxError, Error};
 use super::queue::Envelope;
 use super::reorder::Reorder;
 use super::report::StepCounters;
-use super::step::{SkipEntry, Step, ThreadInfo};
+use super::step::{Step, ThreadInfo};
 use super::step_spec::OnError;
 use crate::internal::panic_message;
 
