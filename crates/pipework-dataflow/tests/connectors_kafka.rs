@@ -8,7 +8,7 @@
 mod kafka_cluster;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -386,17 +386,21 @@ fn kill_and_resume_with_recovery_is_exactly_once_into_a_file() {
     let work = tempfile::tempdir().unwrap();
     let expected_out = work.path().join("expected.txt");
     let out = work.path().join("out.txt");
+    let read = Arc::new(AtomicUsize::new(0));
     let build = |path: std::path::PathBuf, crash_at: Option<usize>| {
         let source = KafkaSource::new(&brokers, ["events"])
             .batch_size(7)
             .stop_at_end(true)
             .deserialize(text);
         let crashed = Arc::new(AtomicBool::new(false));
+        let read = Arc::clone(&read);
         Dataflow::new("count_kafka_into_file", move |flow| {
             let crashed = Arc::clone(&crashed);
+            let read = Arc::clone(&read);
             let seen = std::cell::Cell::new(0usize);
             flow.input("read", source.clone())
                 .map("crash", move |message: KafkaMessage<String>| {
+                    read.fetch_add(1, Ordering::SeqCst);
                     seen.set(seen.get() + 1);
                     if crash_at == Some(seen.get()) && !crashed.swap(true, Ordering::SeqCst) {
                         panic!("simulated crash");
@@ -437,7 +441,14 @@ fn kill_and_resume_with_recovery_is_exactly_once_into_a_file() {
     );
     let partial = std::fs::read_to_string(&out).unwrap();
     assert!(partial.lines().count() < 600);
+    read.store(0, Ordering::SeqCst);
     run_bounded(&build(out.clone(), None), &config(2)).unwrap();
+    // The resume started at the committed offsets, not at the beginning.
+    let reread = read.load(Ordering::SeqCst);
+    assert!(
+        reread < 600 - 100,
+        "the resume read {reread} of 600 messages"
+    );
 
     let lines = |path: &std::path::Path| {
         sorted(
@@ -451,4 +462,62 @@ fn kill_and_resume_with_recovery_is_exactly_once_into_a_file() {
     let want = lines(&expected_out);
     assert_eq!(want.len(), 600);
     assert_eq!(lines(&out), want);
+}
+
+/// Kafka → Kafka with recovery, killed mid-run and resumed: every message
+/// is in the output topic at least once, and no more than the epochs after
+/// the last commit are written twice.
+#[test]
+fn kill_and_resume_into_the_kafka_sink_is_at_least_once() {
+    let cluster = cluster_with(300);
+    cluster.topic("copies", 2);
+    let brokers = cluster.brokers();
+    let sink = KafkaSink::new(&brokers, "copies").unwrap();
+    let build = |crash_at: Option<usize>| {
+        let source = KafkaSource::new(&brokers, ["events"])
+            .batch_size(5)
+            .stop_at_end(true)
+            .deserialize(text);
+        let sink = sink.clone();
+        let crashed = Arc::new(AtomicBool::new(false));
+        Dataflow::new("copy_kafka", move |flow| {
+            let crashed = Arc::clone(&crashed);
+            let seen = std::cell::Cell::new(0usize);
+            flow.input("read", source.clone())
+                .map("copy", move |message: KafkaMessage<String>| {
+                    seen.set(seen.get() + 1);
+                    if crash_at == Some(seen.get()) && !crashed.swap(true, Ordering::SeqCst) {
+                        panic!("simulated crash");
+                    }
+                    let key = String::from_utf8(message.key.unwrap()).unwrap();
+                    (key, KafkaRecord::new(message.payload))
+                })
+                .output_partitioned("write", sink.clone());
+        })
+    };
+    let work = tempfile::tempdir().unwrap();
+    init_db_dir(work.path(), 2).unwrap();
+    let config = ExecutionConfig::single()
+        .epoch_interval(Duration::from_millis(1))
+        .recovery(RecoveryConfig::new(work.path()));
+    let crashed = run_bounded(&build(Some(200)), &config);
+    assert!(
+        matches!(crashed, Err(RunError::Panicked { .. })),
+        "{crashed:?}"
+    );
+    run_bounded(&build(None), &config).unwrap();
+
+    let mut copies: Vec<String> = read_all(&brokers, "copies")
+        .into_iter()
+        .map(|m| String::from_utf8(m.payload.unwrap()).unwrap())
+        .collect();
+    copies.sort();
+    let distinct = {
+        let mut d = copies.clone();
+        d.dedup();
+        d
+    };
+    let want = sorted(messages(300).into_iter().map(|(_, _, m)| m).collect());
+    assert_eq!(distinct, want, "every message is copied at least once");
+    assert!(copies.len() < 300 + 200, "{} copies", copies.len());
 }
