@@ -521,3 +521,33 @@ fn kill_and_resume_into_the_kafka_sink_is_at_least_once() {
     assert_eq!(distinct, want, "every message is copied at least once");
     assert!(copies.len() < 300 + 200, "{} copies", copies.len());
 }
+
+#[test]
+fn a_broker_error_while_reading_names_topic_and_partition() {
+    let cluster = cluster_with(9);
+    cluster.fail_fetches(
+        rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        50,
+    );
+    let source = KafkaSource::new(&cluster.brokers(), ["events"]).stop_at_end(true);
+    let mut part = source
+        .build_part(SystemTime::now(), "events:00001", None)
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let err = loop {
+        assert!(Instant::now() < deadline, "no error within {DEADLINE:?}");
+        match part.next_batch() {
+            Err(err) => break err,
+            Ok(Some(_)) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(None) => panic!("the partition ended without reporting the broker error"),
+        }
+    };
+    assert!(
+        matches!(
+            kafka_error(&err),
+            KafkaError::Partition { partition: 1, .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`events` partition 1"), "{err}");
+}

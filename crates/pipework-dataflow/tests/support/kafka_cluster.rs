@@ -30,6 +30,12 @@ impl Cluster {
         self.mock.bootstrap_servers()
     }
 
+    /// Makes the next `count` fetch requests fail with `error`.
+    pub(crate) fn fail_fetches(&self, error: rdkafka::types::RDKafkaRespErr, count: usize) {
+        self.mock
+            .request_errors(rdkafka::types::RDKafkaApiKey::Fetch, &vec![error; count]);
+    }
+
     /// Creates `topic` with `partitions` partitions.
     pub(crate) fn topic(&self, topic: &str, partitions: i32) {
         self.mock
