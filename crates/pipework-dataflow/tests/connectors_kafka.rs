@@ -551,3 +551,33 @@ fn a_broker_error_while_reading_names_topic_and_partition() {
     );
     assert!(err.to_string().contains("`events` partition 1"), "{err}");
 }
+
+#[test]
+fn a_failed_delivery_is_an_error_at_the_next_snapshot() {
+    use pipework_dataflow::outputs::{FixedPartitionedSink, SinkError, StatefulSinkPartition};
+    let cluster = Cluster::new();
+    cluster.topic("out", 1);
+    let sink = KafkaSink::new(&cluster.brokers(), "out").unwrap();
+    let mut part = sink.build_part("out:00000", None).unwrap();
+    part.write_batch(vec![KafkaRecord::new("ok")]).unwrap();
+    part.snapshot().unwrap();
+    cluster.fail_produces(
+        rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        50,
+    );
+    part.write_batch(vec![KafkaRecord::new("refused")]).unwrap();
+    let started = Instant::now();
+    let err = part.snapshot().unwrap_err();
+    assert!(started.elapsed() < DEADLINE);
+    let SinkError::User(inner) = &err else {
+        panic!("expected a kafka error, got {err:?}")
+    };
+    assert!(
+        matches!(
+            inner.downcast_ref::<KafkaError>(),
+            Some(KafkaError::Partition { partition: 0, .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`out` partition 0"), "{err}");
+}

@@ -36,6 +36,12 @@ impl Cluster {
             .request_errors(rdkafka::types::RDKafkaApiKey::Fetch, &vec![error; count]);
     }
 
+    /// Makes the next `count` produce requests fail with `error`.
+    pub(crate) fn fail_produces(&self, error: rdkafka::types::RDKafkaRespErr, count: usize) {
+        self.mock
+            .request_errors(rdkafka::types::RDKafkaApiKey::Produce, &vec![error; count]);
+    }
+
     /// Creates `topic` with `partitions` partitions.
     pub(crate) fn topic(&self, topic: &str, partitions: i32) {
         self.mock
