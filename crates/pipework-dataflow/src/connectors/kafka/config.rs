@@ -60,7 +60,13 @@ impl Settings {
     /// A consumer that is only used for metadata and reads by `assign`.
     pub(crate) fn consumer(&self, forced: &[(&str, &str)]) -> Result<BaseConsumer, KafkaError> {
         self.client_config(
-            &[("group.id", "pipework"), ("enable.auto.commit", "false")],
+            &[
+                ("group.id", "pipework"),
+                ("enable.auto.commit", "false"),
+                // A resume offset the broker no longer holds (deleted by
+                // retention) reads what remains rather than skipping to the end.
+                ("auto.offset.reset", "earliest"),
+            ],
             forced,
         )
         .create()

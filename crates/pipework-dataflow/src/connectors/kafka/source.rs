@@ -133,8 +133,10 @@ impl KafkaSource {
 impl<P> KafkaSource<P> {
     /// Sets any librdkafka consumer property (`security.protocol`,
     /// `sasl.username`, `fetch.max.bytes`, …), passed through unchanged.
-    /// The source itself sets `enable.auto.commit=false`, a `group.id`
-    /// (never joined) and `enable.partition.eof`.
+    /// The source sets `enable.partition.eof` itself, and by default
+    /// `enable.auto.commit=false`, a `group.id` (never joined) and
+    /// `auto.offset.reset=earliest` (a resume offset that retention has
+    /// deleted reads what remains, rather than skipping to the end).
     pub fn set(mut self, key: &str, value: &str) -> Self {
         self.settings.set(key, value);
         self
