@@ -261,8 +261,12 @@ fn an_unknown_topic_is_an_error_before_the_run_reads() {
         matches!(kafka_error(&err), KafkaError::UnknownTopic { topic, .. } if topic == "nope"),
         "{err}"
     );
-    let sink_err =
-        KafkaSink::connect_timeout(&cluster.brokers(), "nope", Duration::from_secs(5)).unwrap_err();
+    let sink_err = KafkaSink::connect(
+        [("bootstrap.servers", cluster.brokers())],
+        "nope",
+        Duration::from_secs(5),
+    )
+    .unwrap_err();
     assert!(
         matches!(sink_err, KafkaError::UnknownTopic { .. }),
         "{sink_err}"
@@ -304,8 +308,12 @@ fn an_unreachable_broker_is_an_error_within_the_timeout() {
         "{err}"
     );
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
-    let sink_err =
-        KafkaSink::connect_timeout(brokers, "events", Duration::from_secs(2)).unwrap_err();
+    let sink_err = KafkaSink::connect(
+        [("bootstrap.servers", brokers)],
+        "events",
+        Duration::from_secs(2),
+    )
+    .unwrap_err();
     assert!(
         matches!(sink_err, KafkaError::Metadata { .. }),
         "{sink_err}"
@@ -580,4 +588,15 @@ fn a_failed_delivery_is_an_error_at_the_next_snapshot() {
         "{err}"
     );
     assert!(err.to_string().contains("`out` partition 0"), "{err}");
+}
+
+#[test]
+fn debug_output_does_not_show_property_values() {
+    let source = KafkaSource::new("broker:9092", ["events"]).set("sasl.password", "hunter2");
+    let shown = format!("{source:?}");
+    assert!(
+        shown.contains("broker:9092") && shown.contains("sasl.password"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
 }

@@ -13,9 +13,20 @@ use super::KafkaError;
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// librdkafka properties as `key=value` pairs, passed through unchanged.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Settings {
     values: BTreeMap<String, String>,
+}
+
+/// Shows the brokers and the names of the other properties only: values
+/// may be passwords.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bootstrap.servers", &self.brokers())
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Settings {

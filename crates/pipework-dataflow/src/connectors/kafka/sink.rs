@@ -40,8 +40,13 @@ use crate::routing::stable_hash;
 /// ```no_run
 /// use pipework_dataflow::connectors::KafkaSink;
 ///
-/// let sink = KafkaSink::new("localhost:9092", "counts")?
-///     .set("compression.type", "gzip"); // any librdkafka property
+/// use std::time::Duration;
+///
+/// let config = [
+///     ("bootstrap.servers", "localhost:9092"),
+///     ("compression.type", "gzip"), // any librdkafka property
+/// ];
+/// let sink = KafkaSink::connect(config, "counts", Duration::from_secs(10))?;
 /// # let _ = sink;
 /// # Ok::<(), pipework_dataflow::connectors::KafkaError>(())
 /// ```
@@ -55,8 +60,9 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     /// A sink writing to `topic` on `brokers` (librdkafka's
-    /// `bootstrap.servers`), asking them for its partitions (waiting at most
-    /// 10 s; see [`connect_timeout`](Self::connect_timeout)).
+    /// `bootstrap.servers`), asking them for its partitions and waiting at
+    /// most 10 s; use [`connect`](Self::connect) for any other librdkafka
+    /// setting.
     ///
     /// # Errors
     ///
@@ -64,21 +70,31 @@ impl KafkaSink {
     /// [`KafkaError::Metadata`] when the brokers do not answer in time,
     /// [`KafkaError::Client`] for a configuration librdkafka refuses.
     pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
-        Self::connect_timeout(brokers, topic, DEFAULT_TIMEOUT)
+        Self::connect([("bootstrap.servers", brokers)], topic, DEFAULT_TIMEOUT)
     }
 
-    /// Like [`new`](Self::new), waiting at most `timeout` for metadata; the
-    /// same timeout bounds each delivery wait.
+    /// A sink writing to `topic` with the librdkafka properties `config`
+    /// (`bootstrap.servers`, `security.protocol`, `compression.type`, …,
+    /// passed through unchanged, and used for the metadata request too),
+    /// waiting at most `timeout` for metadata; the same timeout bounds each
+    /// delivery wait.
     ///
     /// # Errors
     ///
     /// As [`new`](Self::new).
-    pub fn connect_timeout(
-        brokers: &str,
+    pub fn connect<K, V>(
+        config: impl IntoIterator<Item = (K, V)>,
         topic: &str,
         timeout: Duration,
-    ) -> Result<Self, KafkaError> {
-        let settings = Settings::new(brokers);
+    ) -> Result<Self, KafkaError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut settings = Settings::default();
+        for (key, value) in config {
+            settings.set(key.as_ref(), value.as_ref());
+        }
         let topics = settings.partitions(&[topic.to_owned()], timeout)?;
         let partitions = topics
             .into_iter()
@@ -90,13 +106,6 @@ impl KafkaSink {
             partitions,
             timeout,
         })
-    }
-
-    /// Sets any librdkafka producer property (`security.protocol`,
-    /// `compression.type`, `linger.ms`, …), passed through unchanged.
-    pub fn set(mut self, key: &str, value: &str) -> Self {
-        self.settings.set(key, value);
-        self
     }
 
     /// The topic's partition numbers.
