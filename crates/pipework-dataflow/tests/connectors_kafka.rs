@@ -600,3 +600,20 @@ fn debug_output_does_not_show_property_values() {
     );
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn next_batch_on_an_idle_partition_returns_at_once() {
+    let cluster = Cluster::new();
+    cluster.topic("idle", 1);
+    let source = KafkaSource::new(&cluster.brokers(), ["idle"]);
+    let mut part = source
+        .build_part(SystemTime::now(), "idle:00000", None)
+        .unwrap();
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(part.next_batch().unwrap().map(|b| b.len()), Some(0));
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(50), "next_batch took {took:?}");
+    }
+    assert_eq!(part.snapshot(), 0);
+}
