@@ -6,6 +6,8 @@ mod bounded_tasks;
 mod buffered_sleep;
 mod buffered_trivial;
 mod dataflow_file;
+#[cfg(feature = "kafka")]
+mod dataflow_kafka;
 mod dataflow_recovery;
 mod jsonl_map;
 mod pipeline_endless_rss;

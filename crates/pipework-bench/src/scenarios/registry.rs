@@ -1,5 +1,7 @@
 //! The list of scenarios, in the contract's order.
 
+#[cfg(feature = "kafka")]
+use super::dataflow_kafka;
 use super::{
     buffered_sleep, buffered_trivial, dataflow_file, dataflow_recovery, jsonl_map,
     pipeline_endless_rss, pipeline_io, pipeline_trivial, run_bounded_sleep, run_bounded_trivial,
@@ -18,11 +20,19 @@ pub(crate) const ALL: &[&Scenario] = &[
     &jsonl_map::SCENARIO,
     &dataflow_file::SCENARIO,
     &dataflow_recovery::SCENARIO,
+    #[cfg(feature = "kafka")]
+    &dataflow_kafka::SCENARIO,
 ];
 
 /// Contract scenarios with no system yet, and the layer they wait for.
 /// Naming one runs nothing (it is not an unknown name).
+#[cfg(feature = "kafka")]
 pub(crate) const WAITING: &[(&str, &str)] = &[];
+
+/// Contract scenarios with no system yet, and the layer they wait for.
+/// Naming one runs nothing (it is not an unknown name).
+#[cfg(not(feature = "kafka"))]
+pub(crate) const WAITING: &[(&str, &str)] = &[("dataflow-kafka", "the `kafka` feature")];
 
 /// The scenario called `name`.
 pub(crate) fn find(name: &str) -> Option<&'static Scenario> {

@@ -10,6 +10,8 @@
 //! | [`FileSink`] | lines to one file | 1 | byte offset (truncated to on resume) |
 //! | [`DirSink`] | lines to N files, routed by key | N | byte offset per file |
 //! | [`TestingSink`] | a shared `Vec` | 1 per worker | none |
+//! | `KafkaSource` (feature `kafka`) | messages of topics | 1 per topic-partition | offset |
+//! | `KafkaSink` (feature `kafka`) | messages to a topic, routed by key | 1 per topic-partition | none (flushed at each snapshot) |
 //!
 //! # Example
 //!
@@ -34,11 +36,19 @@
 mod csv;
 mod dir;
 mod files;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod testing;
 
 pub use self::csv::{CsvPartition, CsvPosition, CsvRow, CsvSource};
 pub use dir::{DirSink, DirSource};
 pub use files::{FileSink, FileSinkPartition, FileSource, LinesPartition};
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub use kafka::{
+    KafkaError, KafkaMessage, KafkaPartition, KafkaRecord, KafkaSink, KafkaSinkPartition,
+    KafkaSource, OnDeserializeError, StartOffset,
+};
 pub use testing::{
     TestingItem, TestingPartition, TestingSink, TestingSinkPartition, TestingSource,
 };
