@@ -64,7 +64,9 @@ pub(crate) trait Work {
     fn admit(&mut self, run: &mut Run<Self::Tag, Self::Out>) -> Result<bool, Error>;
 
     /// Takes the items that can be written now (with how many units of work
-    /// they make safe), leaving the rest; `None` if nothing can be.
+    /// they make safe), leaving the rest. `None` if nothing moved; an empty
+    /// batch if something moved with nothing to write (a failed key's rows,
+    /// which frees its call slot).
     fn ready(
         &mut self,
         run: &mut Run<Self::Tag, Self::Out>,
