@@ -180,6 +180,13 @@ fn abort_of_a_pipeline_fed_by_an_endless_source_returns() {
     let mut pipeline = Pipeline::new().map(|n: DropCounter| n).threads(2);
     pipeline.put_iter(endless(&tally));
     let handle = pipeline.spawn().unwrap();
+    // Abort once the feeder is pulling the endless source (an abort before
+    // its first item would test nothing).
+    let pulling = Instant::now() + PROMPTLY;
+    while tally.created() == 0 {
+        assert!(Instant::now() < pulling, "the feeder never pulled an item");
+        std::thread::yield_now();
+    }
     let (aborted_tx, aborted_rx) = bounded(1);
     std::thread::spawn(move || aborted_tx.send(handle.abort()));
     let report = aborted_rx
