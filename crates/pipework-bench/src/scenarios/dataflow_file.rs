@@ -13,15 +13,14 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
 use pipework_dataflow::connectors::FileSource;
-use pipework_dataflow::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig};
 
+use super::count_sink::{CountSink, Totals};
 use crate::measure::{Job, Measurement};
 use crate::scenario::{Runner, Scenario, System};
 
@@ -120,54 +119,6 @@ fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
         check: totals.sum.load(Ordering::Acquire),
         seconds,
     })
-}
-
-/// Lines and length sums added up by every worker's sink partition.
-#[derive(Debug, Clone, Default)]
-struct Totals {
-    count: Arc<AtomicU64>,
-    sum: Arc<AtomicU64>,
-}
-
-/// A sink that only counts and sums, so the figure is the dataflow's.
-#[derive(Debug, Clone)]
-struct CountSink(Totals);
-
-/// One worker's part of [`CountSink`]: adds locally, publishes on close.
-#[derive(Debug)]
-struct CountPartition {
-    totals: Totals,
-    count: u64,
-    sum: u64,
-}
-
-impl DynamicSink for CountSink {
-    type Item = u64;
-    type Partition = CountPartition;
-
-    fn build(&self, _worker: usize, _workers: usize) -> Result<CountPartition, SinkError> {
-        Ok(CountPartition {
-            totals: self.0.clone(),
-            count: 0,
-            sum: 0,
-        })
-    }
-}
-
-impl StatelessSinkPartition for CountPartition {
-    type Item = u64;
-
-    fn write_batch(&mut self, items: Vec<u64>) -> Result<(), SinkError> {
-        self.count += items.len() as u64;
-        self.sum += items.iter().sum::<u64>();
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), SinkError> {
-        self.totals.count.fetch_add(self.count, Ordering::AcqRel);
-        self.totals.sum.fetch_add(self.sum, Ordering::AcqRel);
-        Ok(())
-    }
 }
 
 fn bufread_loop(job: &Job) -> anyhow::Result<Measurement> {

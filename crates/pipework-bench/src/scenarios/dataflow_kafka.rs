@@ -11,18 +11,17 @@
 //! its cores, so a real cluster on other machines reads differently; the
 //! figure is the connector's cost per message.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use pipework_dataflow::connectors::{KafkaMessage, KafkaSource};
-use pipework_dataflow::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
+use super::count_sink::{CountSink, Totals};
 use crate::measure::{Job, Measurement};
 use crate::scenario::{Runner, Scenario, System};
 
@@ -123,54 +122,6 @@ fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
         check: totals.sum.load(Ordering::Acquire),
         seconds,
     })
-}
-
-/// Messages and payload sums added up by every worker's sink partition.
-#[derive(Debug, Clone, Default)]
-struct Totals {
-    count: Arc<AtomicU64>,
-    sum: Arc<AtomicU64>,
-}
-
-/// A sink that only counts and sums, so the figure is the source's.
-#[derive(Debug, Clone)]
-struct CountSink(Totals);
-
-/// One worker's part of [`CountSink`]: adds locally, publishes on close.
-#[derive(Debug)]
-struct CountPartition {
-    totals: Totals,
-    count: u64,
-    sum: u64,
-}
-
-impl DynamicSink for CountSink {
-    type Item = u64;
-    type Partition = CountPartition;
-
-    fn build(&self, _worker: usize, _workers: usize) -> Result<CountPartition, SinkError> {
-        Ok(CountPartition {
-            totals: self.0.clone(),
-            count: 0,
-            sum: 0,
-        })
-    }
-}
-
-impl StatelessSinkPartition for CountPartition {
-    type Item = u64;
-
-    fn write_batch(&mut self, items: Vec<u64>) -> Result<(), SinkError> {
-        self.count += items.len() as u64;
-        self.sum += items.iter().sum::<u64>();
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), SinkError> {
-        self.totals.count.fetch_add(self.count, Ordering::AcqRel);
-        self.totals.sum.fetch_add(self.sum, Ordering::AcqRel);
-        Ok(())
-    }
 }
 
 #[cfg(test)]
