@@ -37,6 +37,11 @@ use super::task_set::{Finished, Joined, TaskSet};
 /// a finished result here keeps its slot until it is taken, so memory stays
 /// O(`limit`) whatever the consumer's pace.
 ///
+/// The returned stream holds `tasks` in place, like futures' own
+/// combinators: it is `Unpin` when `tasks` is. Over a source that is not
+/// (`stream::unfold`, an `async` generator), pin it with
+/// [`std::pin::pin!`] before calling `next()`.
+///
 /// # Bounds
 ///
 /// The futures are spawned, so they and their outputs must be
