@@ -65,5 +65,4 @@ pub use args::ExecutionArgs;
 pub use config::{Cluster, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH_INTERVAL};
 pub use error::{ConfigError, RunError};
 pub(crate) use failure::Failure;
-pub(crate) use pipework::internal::panic_message;
 pub use run::run;
