@@ -11,6 +11,7 @@
 
 mod epoch_queue;
 mod input;
+mod input_readers;
 mod inspect;
 mod key_on;
 mod map;
