@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-/// The error type user code returns from a step: any error that can cross threads.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::BoxError;
 
 /// Why a pipeline could not be built, or stopped before its input was done.
 ///
