@@ -1,13 +1,17 @@
 //! Numbering keys 0, 1, 2... in order of first appearance.
 //!
-//! The reader looks up the key of every source row, so this map is on the
-//! hot path. A `HashMap<Value, usize>` spends most of each lookup waiting
-//! for memory: its entries are 40 bytes, and a file with many keys spreads
-//! them over more than the CPU caches hold. Here the table holds only the
-//! number of each key and the keys themselves sit in a vector in
-//! numbering order, so the table stays small and, as files usually repeat
-//! keys in a pattern, the keys a lookup compares against are often close
-//! together in memory.
+//! The reader looks up the key of every source row, and a resume looks up
+//! the key of every destination row, so this map is on the hot path and
+//! holds every distinct key for the whole run: its size is most of a run's
+//! memory per key. Each key is stored once, as its canonical JSON text (what
+//! `serde_json` writes for the parsed value) in one shared buffer, which
+//! costs the text's bytes plus an 8-byte end, rather than a 32-byte `Value`
+//! and a heap block of its own. Two keys are equal as JSON values exactly
+//! when their canonical texts are equal (`1` and `1.0` differ, `"\u0061"`
+//! and `"a"` do not), except `-0.0` and `0.0`, which `Value` holds equal and
+//! which are written the same here. The table holds only the number of each
+//! key, so it stays small, and as files usually repeat keys in a pattern,
+//! the keys a lookup compares against are often close together in memory.
 
 use std::hash::BuildHasher;
 
@@ -21,23 +25,71 @@ pub(crate) struct KeyIds {
     /// Seeded per map, so hostile keys cannot be chosen to collide.
     hasher: RandomState,
     table: HashTable<usize>,
-    keys: Vec<Value>,
+    /// The canonical text of every key, one after the other.
+    text: Vec<u8>,
+    /// Where each key's text ends in `text`, by number.
+    ends: Vec<usize>,
+    /// The canonical text of the key being looked up.
+    scratch: Vec<u8>,
 }
 
 impl KeyIds {
     /// The number of `key`, and whether it is new (numbered by this call).
     pub(crate) fn id(&mut self, key: &Value) -> (usize, bool) {
-        let hash = self.hasher.hash_one(key);
-        let keys = &self.keys;
-        if let Some(&id) = self.table.find(hash, |&id| keys[id] == *key) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        canonical(key, &mut scratch);
+        let found = self.id_of_text(&scratch);
+        self.scratch = scratch;
+        found
+    }
+
+    /// The number of `key`, if it has one.
+    pub(crate) fn get(&mut self, key: &Value) -> Option<usize> {
+        self.scratch.clear();
+        canonical(key, &mut self.scratch);
+        self.find(&self.scratch, self.hasher.hash_one(&self.scratch))
+    }
+
+    fn find(&self, text: &[u8], hash: u64) -> Option<usize> {
+        let (all, ends) = (&self.text, &self.ends);
+        self.table
+            .find(hash, |&id| key_text(all, ends, id) == text)
+            .copied()
+    }
+
+    fn id_of_text(&mut self, text: &[u8]) -> (usize, bool) {
+        let hash = self.hasher.hash_one(text);
+        if let Some(id) = self.find(text, hash) {
             return (id, false);
         }
-        let id = self.keys.len();
-        let (hasher, keys) = (&self.hasher, &self.keys);
+        let id = self.ends.len();
+        let (hasher, all, ends) = (&self.hasher, &self.text, &self.ends);
         self.table
-            .insert_unique(hash, id, |&id| hasher.hash_one(&keys[id]));
-        self.keys.push(key.clone());
+            .insert_unique(hash, id, |&id| hasher.hash_one(key_text(all, ends, id)));
+        self.text.extend_from_slice(text);
+        self.ends.push(self.text.len());
         (id, true)
+    }
+}
+
+fn key_text<'a>(text: &'a [u8], ends: &[usize], id: usize) -> &'a [u8] {
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &text[start..ends[id]]
+}
+
+/// Writes the text that stands for `key`: equal for keys `Value` holds equal.
+fn canonical(key: &Value, out: &mut Vec<u8>) {
+    if let Value::Number(n) = key {
+        if n.is_f64() && n.as_f64() == Some(0.0) {
+            // `-0.0 == 0.0` as values, but they are written apart.
+            out.extend_from_slice(b"0.0");
+            return;
+        }
+    }
+    // Writing a `Value` into a Vec cannot fail: no I/O, string keys.
+    if let Err(e) = serde_json::to_writer(out, key) {
+        unreachable!("serializing a key into memory failed: {e}");
     }
 }
 
@@ -56,6 +108,10 @@ mod tests {
             json!(10.0),
             json!(true),
             json!("10"),
+            serde_json::from_str("\"\\u0031\\u0030\"").unwrap(),
+            json!(-0.0),
+            json!(0.0),
+            json!(0),
         ]
         .iter()
         .map(|key| ids.id(key))
@@ -68,9 +124,15 @@ mod tests {
                 (0, false),
                 (2, true),
                 (3, true),
-                (1, false)
+                (1, false),
+                (1, false),
+                (4, true),
+                (4, false),
+                (5, true),
             ]
         );
+        assert_eq!(ids.get(&json!(10.0)), Some(2));
+        assert_eq!(ids.get(&json!("11")), None);
     }
 
     #[test]

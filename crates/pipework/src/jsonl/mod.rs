@@ -137,6 +137,7 @@
 
 mod at_risk;
 mod by_key;
+mod checking;
 mod create_or_resume;
 mod done_log;
 mod error;
@@ -153,6 +154,7 @@ mod report;
 mod resume;
 mod run_loop;
 mod source;
+mod stored;
 mod torn_line;
 mod write;
 #[cfg(test)]
@@ -162,6 +164,7 @@ mod writeback;
 /// One row of a JSONL file: a JSON object.
 pub type Row = serde_json::Map<String, serde_json::Value>;
 
+pub use self::checking::Checking;
 pub use self::create_or_resume::create_or_resume;
 pub use self::error::{BoxError, Error, Failed};
 pub use self::flatmap_by_key::flatmap_by_key;
