@@ -5,13 +5,14 @@
 //! holds every distinct key for the whole run: its size is most of a run's
 //! memory per key. Each key is stored once, as its canonical JSON text (what
 //! `serde_json` writes for the parsed value) in one shared buffer, which
-//! costs the text's bytes plus an 8-byte end, rather than a 32-byte `Value`
-//! and a heap block of its own. Two keys are equal as JSON values exactly
+//! costs the text's bytes rather than a 32-byte `Value` and a heap block of
+//! its own. Two keys are equal as JSON values exactly
 //! when their canonical texts are equal (`1` and `1.0` differ, `"\u0061"`
 //! and `"a"` do not), except `-0.0` and `0.0`, which `Value` holds equal and
-//! which are written the same here. The table holds only the number of each
-//! key, so it stays small, and as files usually repeat keys in a pattern,
-//! the keys a lookup compares against are often close together in memory.
+//! which are written the same here. The table holds each key's number and
+//! where its text is (16 bytes), so a lookup touches the table and the text
+//! only: with a million keys each of those is a cache miss, and they are
+//! most of a lookup's time.
 
 use std::hash::BuildHasher;
 
@@ -24,13 +25,27 @@ use serde_json::Value;
 pub(crate) struct KeyIds {
     /// Seeded per map, so hostile keys cannot be chosen to collide.
     hasher: RandomState,
-    table: HashTable<usize>,
+    table: HashTable<Entry>,
     /// The canonical text of every key, one after the other.
     text: Vec<u8>,
-    /// Where each key's text ends in `text`, by number.
-    ends: Vec<usize>,
+    /// Keys numbered so far.
+    len: usize,
     /// The canonical text of the key being looked up.
     scratch: Vec<u8>,
+}
+
+/// A key in the table: its number and where its text is.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u64,
+    len: u32,
+    id: u32,
+}
+
+impl Entry {
+    fn text(self, all: &[u8]) -> &[u8] {
+        &all[self.start as usize..self.start as usize + self.len as usize]
+    }
 }
 
 impl KeyIds {
@@ -52,30 +67,34 @@ impl KeyIds {
     }
 
     fn find(&self, text: &[u8], hash: u64) -> Option<usize> {
-        let (all, ends) = (&self.text, &self.ends);
+        let all = &self.text;
         self.table
-            .find(hash, |&id| key_text(all, ends, id) == text)
-            .copied()
+            .find(hash, |entry| entry.text(all) == text)
+            .map(|entry| entry.id as usize)
     }
 
+    /// # Panics
+    ///
+    /// Past 2^32 keys, or for a key of 4 GiB or more: far beyond what the
+    /// memory of a run allows anyway.
     fn id_of_text(&mut self, text: &[u8]) -> (usize, bool) {
         let hash = self.hasher.hash_one(text);
         if let Some(id) = self.find(text, hash) {
             return (id, false);
         }
-        let id = self.ends.len();
-        let (hasher, all, ends) = (&self.hasher, &self.text, &self.ends);
+        let id = self.len;
+        let entry = Entry {
+            start: self.text.len() as u64,
+            len: u32::try_from(text.len()).expect("a key of less than 4 GiB"),
+            id: u32::try_from(id).expect("fewer than 2^32 keys"),
+        };
+        let (hasher, all) = (&self.hasher, &self.text);
         self.table
-            .insert_unique(hash, id, |&id| hasher.hash_one(key_text(all, ends, id)));
+            .insert_unique(hash, entry, |entry| hasher.hash_one(entry.text(all)));
         self.text.extend_from_slice(text);
-        self.ends.push(self.text.len());
+        self.len += 1;
         (id, true)
     }
-}
-
-fn key_text<'a>(text: &'a [u8], ends: &[usize], id: usize) -> &'a [u8] {
-    let start = if id == 0 { 0 } else { ends[id - 1] };
-    &text[start..ends[id]]
 }
 
 /// Writes the text that stands for `key`: equal for keys `Value` holds equal.
