@@ -38,8 +38,8 @@ use crate::stream::task_set::Joined;
 /// ([`Error::UnknownKey`]) or one past `key_count` ([`Error::TooManyRows`]) is
 /// bad input, handled by `on_error` (under `Skip` it stays in the file and is
 /// not counted). `keys` is collected first (duplicates count once), so memory
-/// is the keys and one count per key; the file is checked at about disk
-/// speed, reading only each row's key column, and its results are never held.
+/// is the keys and one count per key; the check reads only each row's key
+/// column, and never holds a row.
 ///
 /// # Errors
 ///

@@ -89,7 +89,7 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// `f`'s futures must be `Send + 'static`; they run in parallel on a
 /// multi-threaded runtime). A panic in `f` is that key's error.
 ///
-/// Memory: the read-ahead window of source rows, a few dozen bytes per
+/// Memory: the read-ahead window of source rows, about 100 bytes per
 /// distinct key, plus one result per distinct key computed (or, on resume,
 /// read back) in this run, as results are reused by later rows of the key.
 /// A resume holds no result the destination has and no later row needs:

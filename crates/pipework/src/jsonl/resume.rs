@@ -10,7 +10,10 @@
 //! Memory is per key, not per byte of the destination: results stay on
 //! disk. The scan finds each line's end and its key column only (the rest of
 //! the line is checked, as strictly as parsing it would, but not built), so
-//! it runs at about the speed the disk gives lines.
+//! long results cost little more than reading them (a whole rerun over a
+//! 202 MB destination of 2 KB results ran at 300 to 440 MB/s on a busy
+//! shared 2-core machine); with millions of short rows
+//! the key table's lookups, a cache miss or two each, are most of the time.
 
 use std::path::Path;
 
