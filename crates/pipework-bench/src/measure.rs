@@ -39,6 +39,10 @@ pub(crate) struct Measurement {
     pub(crate) check: u64,
     /// Wall time of the work, measured inside the child.
     pub(crate) seconds: f64,
+    /// Bytes the work read, for scenarios whose speed is also in bytes
+    /// (the report then adds `mb_per_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bytes: Option<u64>,
 }
 
 /// Counts a system's outputs and sums them: a [`Measurement`]'s `items` and
@@ -70,6 +74,7 @@ impl Tally {
             items: self.count,
             check: self.sum,
             seconds: start.elapsed().as_secs_f64(),
+            bytes: None,
         }
     }
 }

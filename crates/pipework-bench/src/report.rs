@@ -33,6 +33,10 @@ pub(crate) struct Figures {
     pub(crate) items_per_s: f64,
     pub(crate) peak_rss_bytes: u64,
     pub(crate) ideal_seconds: Option<f64>,
+    /// Megabytes (10^6 bytes) read per second, for scenarios that say how
+    /// many bytes their work reads (`jsonl-resume`: DST's size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mb_per_s: Option<f64>,
 }
 
 /// Why there are no figures.
@@ -54,6 +58,7 @@ impl Figures {
         seconds: f64,
         peak_rss_bytes: u64,
         ideal_seconds: Option<f64>,
+        bytes: Option<u64>,
     ) -> Self {
         let items_per_s = if seconds > 0.0 {
             round(items as f64 / seconds, 1)
@@ -68,6 +73,9 @@ impl Figures {
             items_per_s,
             peak_rss_bytes,
             ideal_seconds: ideal_seconds.map(|ideal| round(ideal, 6)),
+            mb_per_s: bytes
+                .filter(|_| seconds > 0.0)
+                .map(|bytes| round(bytes as f64 / 1e6 / seconds, 1)),
         }
     }
 }

@@ -121,14 +121,16 @@ fn measure(
     };
     let mut seconds = Vec::with_capacity(settings.runs);
     let mut peak_rss_bytes = 0;
+    let mut bytes = None;
     for run in 1..=settings.runs {
         eprintln!(
             "pipework-bench: {} / {} / {items} items (run {run} of {}) ...",
             scenario.name, system.name, settings.runs
         );
         match run_once(scenario, items, command(), settings.limit) {
-            Ok((measured, rss)) => {
+            Ok((measured, rss, read)) => {
                 seconds.push(measured);
+                bytes = read;
                 peak_rss_bytes = peak_rss_bytes.max(rss);
             }
             Err(error) => return failed(error),
@@ -142,16 +144,18 @@ fn measure(
         seconds[seconds.len() / 2],
         peak_rss_bytes,
         scenario.ideal_seconds.map(|ideal| ideal(items)),
+        bytes,
     ))
 }
 
-/// One child run: its seconds of work and peak RSS, or why there are none.
+/// One child run: its seconds of work, peak RSS and bytes read (if it
+/// says), or why there are none.
 fn run_once(
     scenario: &Scenario,
     items: u64,
     command: Command,
     limit: Duration,
-) -> Result<(f64, u64), String> {
+) -> Result<(f64, u64, Option<u64>), String> {
     let finished =
         child::run(command, limit).map_err(|err| format!("cannot run the child process: {err}"))?;
     if let Some(failure) = finished.failure {
@@ -185,7 +189,11 @@ fn run_once(
         measurement.seconds,
         finished.wall.as_secs_f64()
     );
-    Ok((measurement.seconds, finished.peak_rss_bytes))
+    Ok((
+        measurement.seconds,
+        finished.peak_rss_bytes,
+        measurement.bytes,
+    ))
 }
 
 /// How every child is run.

@@ -5,31 +5,45 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use pipework::internal::lock;
 use pipework::jsonl::Report;
 use tokio::task::JoinHandle;
 
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
+/// How often the display takes the counts: the library reports every row,
+/// and formatting each of millions of rows would cost more than the rows.
+const REFRESH_EVERY: Duration = Duration::from_millis(50);
 
 /// The progress display of one run.
 #[derive(Debug)]
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
-    latest: Arc<Mutex<Report>>,
+    latest: Arc<Mutex<Latest>>,
     ticker: Option<JoinHandle<()>>,
     started: Instant,
+}
+
+/// What the display last took.
+#[derive(Debug, Default)]
+struct Latest {
+    report: Report,
+    /// The rows to do, once counted.
     total: u64,
+    /// While a file is checked before the first row: what and how far.
+    checking: Option<String>,
+    /// When the counts were last taken.
+    taken: Option<Instant>,
 }
 
 impl Progress {
-    /// Starts the display for `total` source rows.
-    pub(crate) fn start(total: u64) -> Progress {
-        let latest = Arc::new(Mutex::new(Report::default()));
+    /// Starts the display; the rows to do are not known yet (see [`Self::total`]).
+    pub(crate) fn start() -> Progress {
+        let latest = Arc::new(Mutex::new(Latest::default()));
         let started = Instant::now();
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
+            let bar = ProgressBar::new(0);
             let template = "{bar:30} {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}";
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
@@ -40,7 +54,6 @@ impl Progress {
                 latest,
                 ticker: None,
                 started,
-                total,
             };
         }
         let shared = latest.clone();
@@ -49,8 +62,16 @@ impl Progress {
             every.tick().await;
             loop {
                 every.tick().await;
-                let report = lock(&shared).clone();
-                eprintln!("pipework: {}", line(&report, total, started.elapsed()));
+                let text = {
+                    let latest = lock(&shared);
+                    match &latest.checking {
+                        Some(checking) => {
+                            format!("{checking}; {:.1}s", started.elapsed().as_secs_f64())
+                        }
+                        None => line(&latest.report, latest.total, started.elapsed()),
+                    }
+                };
+                eprintln!("pipework: {text}");
             }
         });
         Progress {
@@ -58,17 +79,55 @@ impl Progress {
             latest,
             ticker: Some(ticker),
             started,
-            total,
         }
     }
 
-    /// Records the counts so far (the library calls this after every row).
+    /// Sets the number of rows to do.
+    pub(crate) fn total(&self, total: u64) {
+        lock(&self.latest).total = total;
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        }
+    }
+
+    /// Shows how far the check of `what` (SRC, DST) is.
+    pub(crate) fn checking(&self, what: &str, bytes_read: u64, bytes_total: u64) {
+        let text = format!(
+            "checking {what}: {} of {}",
+            HumanBytes(bytes_read),
+            HumanBytes(bytes_total)
+        );
+        if let Some(bar) = &self.bar {
+            bar.set_message(text.clone());
+        }
+        lock(&self.latest).checking = Some(text);
+    }
+
+    /// Records the counts so far (the library calls this after every row,
+    /// and while it checks DST); the display takes them every
+    /// [`REFRESH_EVERY`], and always the check's.
     pub(crate) fn update(&self, report: &Report) {
+        if let Some(checking) = report.checking {
+            self.checking("DST", checking.bytes_read, checking.bytes_total);
+            return;
+        }
+        let mut latest = lock(&self.latest);
+        let now = Instant::now();
+        let due = latest.checking.is_some()
+            || latest
+                .taken
+                .is_none_or(|taken| now - taken >= REFRESH_EVERY);
+        if !due {
+            return;
+        }
+        latest.checking = None;
+        latest.taken = Some(now);
+        latest.report = report.clone();
+        drop(latest);
         if let Some(bar) = &self.bar {
             bar.set_position(report.rows_done());
             bar.set_message(keys(report));
         }
-        *lock(&self.latest) = report.clone();
     }
 
     /// Prints a message above the bar (or as a plain line).
@@ -82,7 +141,10 @@ impl Progress {
     /// Removes the bar and prints the summary line, from `report` or, for a
     /// run that ended in an error, from the last counts seen.
     pub(crate) fn finish(&self, report: Option<&Report>) {
-        let latest = lock(&self.latest).clone();
+        let (latest, total) = {
+            let latest = lock(&self.latest);
+            (latest.report.clone(), latest.total)
+        };
         let report = report.unwrap_or(&latest);
         if let Some(ticker) = &self.ticker {
             // The ticker only prints; stopping it loses nothing.
@@ -91,10 +153,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        eprintln!(
-            "pipework: {}",
-            line(report, self.total, self.started.elapsed())
-        );
+        eprintln!("pipework: {}", line(report, total, self.started.elapsed()));
     }
 }
 

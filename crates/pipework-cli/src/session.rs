@@ -30,6 +30,15 @@ pub(crate) enum Outcome {
     Interrupted,
 }
 
+/// The rows a run has to do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Total<'a> {
+    /// Known already.
+    Rows(u64),
+    /// One per line of this file (SRC).
+    LinesOf(&'a Path),
+}
+
 /// One run of a subcommand.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -43,17 +52,22 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Resolves CMD (a missing command is an error before any work), waits
-    /// for `total` (the rows to do, counted off the async threads), then
-    /// listens for Ctrl-C and shows progress for writing `dst`.
+    /// Resolves CMD (a missing command is an error before any work), finds
+    /// `total` (the rows to do, counted off the async threads, with
+    /// progress), then listens for Ctrl-C and shows progress for writing `dst`.
     pub(crate) async fn start(
         run: &RunArgs,
         dst: &Path,
-        total: impl Future<Output = anyhow::Result<u64>>,
+        total: Total<'_>,
     ) -> anyhow::Result<Session> {
         let kill = CancellationToken::new();
         let runner = Runner::new(&run.cmd, run.timeout, kill.clone())?;
-        let progress = Arc::new(Progress::start(total.await?));
+        let progress = Arc::new(Progress::start());
+        let total = match total {
+            Total::Rows(rows) => rows,
+            Total::LinesOf(src) => count_lines(src, &progress).await?,
+        };
+        progress.total(total);
         let interrupt = Interrupt::listen(kill, {
             let progress = progress.clone();
             move |message| progress.note(message)
@@ -200,14 +214,21 @@ fn input(row: &Row) -> Result<Vec<u8>, CommandError> {
     Ok(bytes)
 }
 
-/// Counts the lines of a file (for the progress total), off the async threads.
-pub(crate) async fn count_lines(path: &Path) -> anyhow::Result<u64> {
+/// Bytes of SRC counted between two progress reports.
+const COUNT_REPORT_EVERY: u64 = 16 << 20;
+
+/// Counts the lines of a file (for the progress total), off the async
+/// threads, showing how far it is.
+async fn count_lines(path: &Path, progress: &Arc<Progress>) -> anyhow::Result<u64> {
     let owned = path.to_path_buf();
+    let progress = Arc::clone(progress);
     let counted = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
         use std::io::Read;
         let mut file = std::fs::File::open(&owned)?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let size = file.metadata()?.len();
+        let mut buf = vec![0u8; 256 * 1024];
         let (mut lines, mut last) = (0u64, b'\n');
+        let (mut read, mut reported) = (0u64, 0u64);
         loop {
             let n = file.read(&mut buf)?;
             if n == 0 {
@@ -215,6 +236,11 @@ pub(crate) async fn count_lines(path: &Path) -> anyhow::Result<u64> {
             }
             lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
             last = buf[n - 1];
+            read += n as u64;
+            if read - reported >= COUNT_REPORT_EVERY {
+                progress.checking("SRC", read, size);
+                reported = read;
+            }
         }
         Ok(lines + u64::from(last != b'\n'))
     })

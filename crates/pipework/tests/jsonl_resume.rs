@@ -85,6 +85,44 @@ async fn second_run_over_a_complete_dst_calls_nothing_and_writes_nothing() {
     assert_eq!(std::fs::read(&dst).unwrap(), before);
 }
 
+/// Before the first row, the progress callback hears how far the check of
+/// DST is, from nothing to all of it, every few MiB in between.
+#[tokio::test]
+async fn a_resume_reports_how_far_its_check_of_dst_is_before_the_first_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+    let rows = 200_000u64;
+    let text: String = (0..rows).map(|i| format!("{{\"key\": {i}}}\n")).collect();
+    std::fs::write(&src, &text).unwrap();
+    let padded: String = (0..rows)
+        .map(|i| format!("{{\"key\":{i},\"pad\":\"{}\"}}\n", "p".repeat(40)))
+        .collect();
+    std::fs::write(&dst, &padded).unwrap();
+    let size = padded.len() as u64;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let opts = MapOptions::new("key").progress(move |report| {
+        let entry = report.checking.map(|c| (c.bytes_read, c.bytes_total));
+        log.lock().unwrap().push((entry, report.rows_done()));
+    });
+    let report = map_by_key(&src, &dst, support::plus_one, opts)
+        .await
+        .unwrap();
+    assert_eq!(report.rows_resumed, rows);
+    assert_eq!(report.checking, None);
+    let seen = seen.lock().unwrap();
+    let checks: Vec<(u64, u64)> = seen.iter().filter_map(|(c, _)| *c).collect();
+    assert_eq!(checks.first(), Some(&(0, size)));
+    assert_eq!(checks.last(), Some(&(size, size)));
+    assert!(checks.len() >= 3, "{checks:?}");
+    assert!(checks.windows(2).all(|w| w[0].0 <= w[1].0), "{checks:?}");
+    let first_row = seen.iter().position(|(c, _)| c.is_none()).unwrap();
+    assert!(seen[..first_row]
+        .iter()
+        .all(|(c, done)| c.is_some() && *done == 0));
+    assert!(seen[first_row..].iter().all(|(c, _)| c.is_none()));
+}
+
 #[tokio::test]
 async fn partly_written_key_reuses_its_result_from_dst() {
     let dir = tempfile::tempdir().unwrap();

@@ -118,6 +118,7 @@ fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
         items: totals.count.load(Ordering::Acquire),
         check: totals.sum.load(Ordering::Acquire),
         seconds,
+        bytes: None,
     })
 }
 
@@ -143,6 +144,7 @@ fn bufread_loop(job: &Job) -> anyhow::Result<Measurement> {
         items: count,
         check: total,
         seconds: start.elapsed().as_secs_f64(),
+        bytes: None,
     })
 }
 

@@ -121,6 +121,7 @@ fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
         items: totals.count.load(Ordering::Acquire),
         check: totals.sum.load(Ordering::Acquire),
         seconds,
+        bytes: None,
     })
 }
 

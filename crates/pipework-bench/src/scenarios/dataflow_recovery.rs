@@ -126,6 +126,7 @@ impl Totals {
             items: self.count.load(Ordering::Acquire),
             check: self.sum.load(Ordering::Acquire),
             seconds: start.elapsed().as_secs_f64(),
+            bytes: None,
         }
     }
 }

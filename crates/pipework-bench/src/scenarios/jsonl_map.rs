@@ -79,7 +79,8 @@ async fn double(row: Row) -> Result<Row, String> {
     Ok(out)
 }
 
-fn pipework(job: &Job) -> anyhow::Result<Measurement> {
+/// Maps the input with 64 calls at once (shared with `jsonl-map-keys`).
+pub(crate) fn pipework(job: &Job) -> anyhow::Result<Measurement> {
     let src = job.input()?;
     let dir = tempfile::Builder::new()
         .prefix("pipework-bench-")
@@ -99,6 +100,7 @@ fn pipework(job: &Job) -> anyhow::Result<Measurement> {
         items,
         check,
         seconds,
+        bytes: None,
     })
 }
 

@@ -11,6 +11,8 @@ mod dataflow_file;
 mod dataflow_kafka;
 mod dataflow_recovery;
 mod jsonl_map;
+mod jsonl_map_keys;
+mod jsonl_resume;
 mod pipeline_endless_rss;
 mod pipeline_io;
 mod pipeline_trivial;

@@ -8,13 +8,13 @@ use serde_json::Value;
 
 use crate::args::GenerateArgs;
 use crate::reply;
-use crate::session::{Outcome, Session};
+use crate::session::{Outcome, Session, Total};
 
 /// Runs `pipework generate`.
 pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
     let keys = read_keys(&args.keys).await?;
     let total = (keys.len() * args.count) as u64;
-    let session = Session::start(&args.run, &args.dst, async { Ok(total) }).await?;
+    let session = Session::start(&args.run, &args.dst, Total::Rows(total)).await?;
     let call = session.call(reply::one_object);
     let column = args.key.clone();
     let generate = move |key: Value, index: usize| {

@@ -7,22 +7,24 @@
 //! written, so a crash loses at most `concurrency` calls. The loop that
 //! drives it is [`run_loop`](super::run_loop), shared with `create_or_resume`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
 use super::report::Report;
-use super::resume::Resumed;
+use super::resume::{Resumed, Stored};
 use super::run_loop::{Run, Work};
 use super::source::{spawn_reader, SrcRow};
+use super::stored::StoredRows;
 use super::write::{Base, DoneLog, Item};
 use super::Row;
 use crate::internal::panic_message;
@@ -38,8 +40,10 @@ pub(crate) trait Shape {
     const UNIQUE_KEYS: bool;
     /// Checks that a result does not change the key column.
     fn check(out: &Self::Out, key: &Value, column: &str) -> Result<(), Error>;
-    /// Prepares a result (of this run or found in the destination) for writing.
+    /// Prepares a result (of this run or read back from the destination) for writing.
     fn keep(out: Self::Out, columns: &Columns) -> Self::Kept;
+    /// The result a destination row holds, its key and kept columns removed.
+    fn stored(row: Row) -> Self::Out;
     /// The output of one source row.
     fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>) -> Item;
     /// How many lines [`item`](Self::item) writes.
@@ -54,6 +58,9 @@ type KeyRun<O> = Run<(usize, Value), Result<O, BoxError>>;
 /// Where a key's result stands in this run.
 enum Slot<K> {
     NotStarted,
+    /// The destination holds it, in the row starting at this byte: read back
+    /// when a row needs it, so that a resume holds no results.
+    Stored(u64),
     Running,
     Ready(Arc<K>),
     Failed,
@@ -71,6 +78,17 @@ struct KeyState<K> {
     slot: Slot<K>,
 }
 
+impl<K> KeyState<K> {
+    fn new(stored: Stored) -> KeyState<K> {
+        KeyState {
+            seen: 0,
+            resumed: stored.rows,
+            first_line: 0,
+            slot: stored.at.map_or(Slot::NotStarted, Slot::Stored),
+        }
+    }
+}
+
 struct Pending<K> {
     id: usize,
     key: Value,
@@ -80,6 +98,14 @@ struct Pending<K> {
     /// The first row of a key computed in this run: writing it makes the key safe.
     first: bool,
 }
+
+/// What the head of `pending` waits for.
+enum Head<K> {
+    Ready(Arc<K>),
+    Failed,
+    Waiting,
+}
+
 /// Runs the loop. `resumed` is what the destination already holds; `lock` is
 /// this run's hold on it, kept until the writer has closed it.
 pub(crate) async fn run<S, F, Fut, E>(
@@ -87,7 +113,7 @@ pub(crate) async fn run<S, F, Fut, E>(
     dst: &Path,
     f: F,
     opts: &MapOptions,
-    resumed: HashMap<Value, Resumed<S::Out>>,
+    resumed: Resumed,
     log: Option<DoneLog>,
     lock: DstLock,
 ) -> Result<Report, Failed>
@@ -98,19 +124,9 @@ where
     E: Into<BoxError>,
 {
     let columns = Columns::new(&opts.key, &opts.keep_columns);
-    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS);
-    let mut engine = Engine::<S, F> {
-        src: src.to_path_buf(),
-        columns,
-        concurrency: opts.concurrency,
-        read_ahead: opts.read_ahead_rows(),
-        f,
-        keys: Vec::new(),
-        resumed,
-        inbox: VecDeque::new(),
-        pending: VecDeque::new(),
-        eof: false,
-    };
+    let Resumed { ids, keys } = resumed;
+    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS, ids);
+    let mut engine = Engine::<S, F>::new(src, dst, columns, opts, f, keys);
     let run = Run::new(
         dst,
         log,
@@ -120,8 +136,12 @@ where
         Report::default(),
     );
     let report = run.drive(&mut engine, Some(rows)).await?;
-    // The channel closes at the end of the file or when the reader thread
-    // dies: its join tells the two apart.
+    join_reader(src, reader, report).await
+}
+
+/// The channel closes at the end of the file or when the reader thread
+/// dies: its join tells the two apart.
+async fn join_reader(src: &Path, reader: JoinHandle<()>, report: Report) -> Result<Report, Failed> {
     match reader.await {
         Ok(()) => Ok(report),
         Err(e) => Err(Failed {
@@ -142,10 +162,11 @@ struct Engine<S: Shape, F> {
     concurrency: usize,
     read_ahead: usize,
     f: F,
-    /// Every key seen in the source, by its number (see `SrcRow::id`).
+    /// Every key of the destination, then every new key of the source, by
+    /// its number (see `SrcRow::id`).
     keys: Vec<KeyState<S::Kept>>,
-    /// What the destination holds, by key, until the key shows up in the source.
-    resumed: HashMap<Value, Resumed<S::Out>>,
+    /// Where stored results are read back from.
+    stored: StoredRows,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
@@ -217,6 +238,28 @@ where
     Fut: Future<Output = Result<S::Out, E>> + Send + 'static,
     E: Into<BoxError>,
 {
+    fn new(
+        src: &Path,
+        dst: &Path,
+        columns: Arc<Columns>,
+        opts: &MapOptions,
+        f: F,
+        stored: Vec<Stored>,
+    ) -> Self {
+        Engine {
+            src: src.to_path_buf(),
+            columns,
+            concurrency: opts.concurrency,
+            read_ahead: opts.read_ahead_rows(),
+            f,
+            keys: stored.into_iter().map(KeyState::new).collect(),
+            stored: StoredRows::new(dst),
+            inbox: VecDeque::new(),
+            pending: VecDeque::new(),
+            eof: false,
+        }
+    }
+
     /// Places rows from the inbox until one has to wait for a free call slot;
     /// true if it placed (or skipped) any.
     fn place(&mut self, run: &mut KeyRun<S::Out>) -> Result<bool, Error> {
@@ -226,9 +269,7 @@ where
                 Ok(row) => row,
                 Err(e) if e.is_bad_input() => {
                     placed = true;
-                    run.common.skip_or_raise(e)?;
-                    run.report.rows_invalid += 1;
-                    run.common.progress(&run.report)?;
+                    self.skip_row(run, e)?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -248,21 +289,10 @@ where
         run: &mut KeyRun<S::Out>,
         src: SrcRow,
     ) -> Result<Option<SrcRow>, Error> {
-        let has_room = run.at_risk.unwritten() < self.concurrency && run.calls.has_room();
         while self.keys.len() <= src.id {
-            let resumed = self.resumed.remove(&src.key);
-            self.keys.push(KeyState {
-                seen: 0,
-                resumed: resumed.as_ref().map_or(0, |r| r.rows),
-                first_line: 0,
-                slot: match resumed.and_then(|r| r.result) {
-                    Some(out) => Slot::Ready(Arc::new(S::keep(out, &self.columns))),
-                    None => Slot::NotStarted,
-                },
-            });
+            self.keys.push(KeyState::new(Stored { rows: 0, at: None }));
         }
-        let id = src.id;
-        let state = &mut self.keys[id];
+        let state = &self.keys[src.id];
         if S::UNIQUE_KEYS && state.seen > 0 {
             let error = Error::DuplicateKey {
                 path: self.src.clone(),
@@ -270,74 +300,97 @@ where
                 key: src.key,
                 first_line: state.first_line,
             };
-            run.common.skip_or_raise(error)?;
-            run.report.rows_invalid += 1;
-            run.common.progress(&run.report)?;
+            self.skip_row(run, error)?;
             return Ok(None);
         }
-        if matches!(state.slot, Slot::NotStarted) && state.seen >= state.resumed && !has_room {
+        let needs_call = matches!(state.slot, Slot::NotStarted) && state.seen >= state.resumed;
+        if needs_call && !(run.at_risk.unwritten() < self.concurrency && run.calls.has_room()) {
             return Ok(Some(src));
         }
+        let state = &mut self.keys[src.id];
         state.seen += 1;
         if state.seen == 1 {
             state.first_line = src.line;
         }
         if state.seen <= state.resumed {
-            if state.seen == 1 {
-                run.report.keys_reused += 1;
-            }
-            run.report.rows_resumed += 1;
-            run.common.progress(&run.report)?;
-            return Ok(None);
+            return self.count_resumed(run, src.id).map(|()| None);
         }
-        let SrcRow {
-            key,
-            picked: base,
-            row,
-            ..
-        } = src;
-        let first = matches!(state.slot, Slot::NotStarted);
-        let ready = match &state.slot {
+        if needs_call {
+            return self.start_call(run, src).map(|()| None);
+        }
+        let ready = self.result_of(src.id)?;
+        self.queue(src, ready, false);
+        Ok(None)
+    }
+
+    /// Counts a bad row, or under `Raise` gives its error back.
+    fn skip_row(&mut self, run: &mut KeyRun<S::Out>, error: Error) -> Result<(), Error> {
+        run.common.skip_or_raise(error)?;
+        run.report.rows_invalid += 1;
+        run.common.progress(&run.report)
+    }
+
+    /// Counts a row the destination already holds.
+    fn count_resumed(&mut self, run: &mut KeyRun<S::Out>, id: usize) -> Result<(), Error> {
+        if self.keys[id].seen == 1 {
+            run.report.keys_reused += 1;
+        }
+        run.report.rows_resumed += 1;
+        run.common.progress(&run.report)
+    }
+
+    /// The key's result if it is known, read back from the destination if
+    /// it is stored there.
+    fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
+        if let Slot::Stored(at) = self.keys[id].slot {
+            let mut row = self.stored.row_at(at)?;
+            for column in self.columns.names() {
+                row.remove(column);
+            }
+            let kept = Arc::new(S::keep(S::stored(row), &self.columns));
+            self.keys[id].slot = Slot::Ready(kept);
+        }
+        Ok(match &self.keys[id].slot {
             Slot::Ready(out) => Some(Arc::clone(out)),
             _ => None,
-        };
-        if first {
-            state.slot = Slot::Running;
-            run.at_risk.start();
-            let f = &mut self.f;
-            // The reader parses in full the first row of every key (every row
-            // of a flatmap), which is always the row that starts a call; the
-            // picked columns are only a fallback.
-            let row = row.unwrap_or_else(|| base.to_row());
-            match catch_unwind(AssertUnwindSafe(|| f(row))) {
-                Ok(call) => {
-                    run.calls.start(
-                        (id, key.clone()),
-                        async move { call.await.map_err(Into::into) },
-                    )
-                }
-                Err(payload) => {
-                    let message = panic_message(payload.as_ref());
-                    self.pending.push_back(Pending {
-                        id,
-                        key: key.clone(),
-                        base,
-                        ready: None,
-                        first,
-                    });
-                    self.fail(run, id, Error::CallPanicked { key, message })?;
-                    return Ok(None);
-                }
+        })
+    }
+
+    /// Starts the call for a key's first row that is not in the destination.
+    fn start_call(&mut self, run: &mut KeyRun<S::Out>, src: SrcRow) -> Result<(), Error> {
+        let id = src.id;
+        self.keys[id].slot = Slot::Running;
+        run.at_risk.start();
+        // The reader parses in full the first row of every new key (every row
+        // of a flatmap), which is always the row that starts a call; the
+        // picked columns are only a fallback.
+        let row = src.row.clone().unwrap_or_else(|| src.picked.to_row());
+        let key = src.key.clone();
+        let f = &mut self.f;
+        let called = catch_unwind(AssertUnwindSafe(|| f(row)));
+        self.queue(src, None, true);
+        match called {
+            Ok(call) => {
+                let call = async move { call.await.map_err(Into::into) };
+                run.calls.start((id, key), call);
+                Ok(())
+            }
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                self.fail(run, id, Error::CallPanicked { key, message })
             }
         }
+    }
+
+    /// Puts a row in line to be written once its key's result is known.
+    fn queue(&mut self, src: SrcRow, ready: Option<Arc<S::Kept>>, first: bool) {
         self.pending.push_back(Pending {
-            id,
-            key,
-            base,
+            id: src.id,
+            key: src.key,
+            base: src.picked,
             ready,
             first,
         });
-        Ok(None)
     }
 
     fn finish_call(
@@ -388,42 +441,22 @@ where
         let before = self.pending.len();
         let mut batch = Vec::new();
         let mut made_safe = 0;
-        while let Some(front) = self.pending.front() {
-            let slot = self.keys.get(front.id).map(|state| &state.slot);
-            let (slot, failed) = match (&front.ready, slot) {
-                (Some(out), _) => (Some(out), false),
-                (None, Some(Slot::Ready(out))) => (Some(out), false),
-                (None, Some(Slot::Failed)) => (None, true),
-                (None, _) => (None, false),
+        loop {
+            let head = self.head();
+            if matches!(head, Head::Waiting) {
+                break;
+            }
+            let Some(row) = self.pending.pop_front() else {
+                break;
             };
-            match (slot, failed) {
-                (Some(out), _) => {
-                    let out = Arc::clone(out);
-                    let Some(row) = self.pending.pop_front() else {
-                        break;
-                    };
-                    if row.first {
-                        made_safe += 1;
-                    }
-                    if S::UNIQUE_KEYS {
-                        if let Some(state) = self.keys.get_mut(row.id) {
-                            state.slot = Slot::Written;
-                        }
-                    }
-                    run.report.rows_written += 1;
-                    run.report.lines_written += S::lines(&out);
-                    batch.push(S::item(row.base, &row.key, &out));
+            if let Head::Ready(out) = head {
+                made_safe += usize::from(row.first);
+                batch.push(self.written(run, row, &out));
+            } else {
+                if row.first {
+                    run.at_risk.drop_one();
                 }
-                (None, true) => {
-                    let Some(row) = self.pending.pop_front() else {
-                        break;
-                    };
-                    if row.first {
-                        run.at_risk.drop_one();
-                    }
-                    run.report.rows_failed += 1;
-                }
-                (None, false) => break,
+                run.report.rows_failed += 1;
             }
             run.common.progress(&run.report)?;
         }
@@ -432,13 +465,53 @@ where
         }
         Ok(Some((batch, made_safe)))
     }
+
+    /// What the head of `pending` waits for, if anything.
+    fn head(&self) -> Head<S::Kept> {
+        let Some(front) = self.pending.front() else {
+            return Head::Waiting;
+        };
+        if let Some(out) = &front.ready {
+            return Head::Ready(Arc::clone(out));
+        }
+        match self.keys.get(front.id).map(|state| &state.slot) {
+            Some(Slot::Ready(out)) => Head::Ready(Arc::clone(out)),
+            Some(Slot::Failed) => Head::Failed,
+            _ => Head::Waiting,
+        }
+    }
+
+    /// Counts a row going to the writer and gives its item.
+    fn written(
+        &mut self,
+        run: &mut KeyRun<S::Out>,
+        row: Pending<S::Kept>,
+        out: &Arc<S::Kept>,
+    ) -> Item {
+        if S::UNIQUE_KEYS {
+            if let Some(state) = self.keys.get_mut(row.id) {
+                state.slot = Slot::Written;
+            }
+        }
+        run.report.rows_written += 1;
+        run.report.lines_written += S::lines(out);
+        S::item(row.base, &row.key, out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::LazyLock;
 
     use super::*;
+    use crate::jsonl::resume::scan_map_dst;
+    use crate::jsonl::write::Rendered;
+
+    /// Results read back from a destination by the shapes below, alive now.
+    static READ_BACK: LazyLock<Arc<AtomicUsize>> = LazyLock::new(Arc::default);
+    /// Results read back by the shapes below, ever.
+    static READ_BACK_EVER: AtomicUsize = AtomicUsize::new(0);
 
     /// A result that counts how many of its kind are alive.
     struct Counted(Arc<AtomicUsize>);
@@ -470,6 +543,11 @@ mod tests {
 
         fn keep(out: Counted, _: &Columns) -> Counted {
             out
+        }
+
+        fn stored(_: Row) -> Counted {
+            READ_BACK_EVER.fetch_add(1, Ordering::SeqCst);
+            Counted::new(&READ_BACK)
         }
 
         fn item(base: Base, key: &Value, _: &Arc<Counted>) -> Item {
@@ -509,14 +587,121 @@ mod tests {
             dst_len: 0,
         };
         let lock = DstLock::acquire(&dst).unwrap();
-        let report = run::<Unique, _, _, _>(&src, &dst, f, &opts, HashMap::new(), Some(log), lock)
-            .await
-            .unwrap();
+        let report =
+            run::<Unique, _, _, _>(&src, &dst, f, &opts, Resumed::default(), Some(log), lock)
+                .await
+                .unwrap();
         assert_eq!(report.rows_written, 5000);
         let most = most.load(Ordering::SeqCst);
         // At most the keys started but not written, plus those in flight to
         // the writer: far fewer than the 5000 keys.
         assert!(most <= 4 + 64, "{most} results were alive at once");
         assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+
+    /// A map-like shape (keys repeat) whose results count themselves and
+    /// write the source's columns only.
+    struct Repeated;
+
+    impl Shape for Repeated {
+        type Out = Counted;
+        type Kept = (Arc<Rendered>, Counted);
+        const UNIQUE_KEYS: bool = false;
+
+        fn check(_: &Counted, _: &Value, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn keep(out: Counted, columns: &Columns) -> (Arc<Rendered>, Counted) {
+            (Arc::new(Rendered::new(&Row::new(), columns)), out)
+        }
+
+        fn stored(_: Row) -> Counted {
+            READ_BACK_EVER.fetch_add(1, Ordering::SeqCst);
+            Counted::new(&READ_BACK)
+        }
+
+        fn item(base: Base, _: &Value, kept: &Arc<(Arc<Rendered>, Counted)>) -> Item {
+            Item::Merged {
+                base,
+                result: Arc::clone(&kept.0),
+            }
+        }
+
+        fn lines(_: &(Arc<Rendered>, Counted)) -> u64 {
+            1
+        }
+    }
+
+    /// `keys` keys, each `rows / keys` times, in a repeating pattern.
+    fn rows_text(rows: u64, keys: u64) -> String {
+        (0..rows)
+            .map(|i| format!("{{\"key\":{}}}\n", i % keys))
+            .collect()
+    }
+
+    /// Resumes `Repeated` over a source of 5000 rows with 1000 keys whose
+    /// destination holds its first `done` rows; gives the report, the
+    /// calls made, and the most results read back alive at once.
+    async fn resume_repeated(done: u64) -> (Report, usize, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+        std::fs::write(&src, rows_text(5000, 1000)).unwrap();
+        std::fs::write(
+            &dst,
+            rows_text(5000, 1000)
+                .lines()
+                .take(done as usize)
+                .map(|line| format!("{line}\n"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let most = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&most);
+        let opts = MapOptions::new("key").concurrency(4).progress(move |_| {
+            seen.fetch_max(READ_BACK.load(Ordering::SeqCst), Ordering::SeqCst);
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let f = move |_row: Row| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, Error>(Counted::new(&Arc::new(AtomicUsize::new(0)))) }
+        };
+        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let lock = DstLock::acquire(&dst).unwrap();
+        let report = run::<Repeated, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&dst).unwrap(),
+            rows_text(5000, 1000)
+        );
+        let calls = calls.load(Ordering::SeqCst);
+        (report, calls, most.load(Ordering::SeqCst))
+    }
+
+    /// A resume keeps per key a count and an offset, never a result: over a
+    /// complete destination no result is ever read back or alive, and over
+    /// one holding the first rows of every key, each key's result is read
+    /// back once (not once per row) and no call is made.
+    #[tokio::test]
+    async fn a_resume_holds_no_result_and_reads_each_stored_one_back_once() {
+        let before = READ_BACK_EVER.load(Ordering::SeqCst);
+        let (report, calls, most) = resume_repeated(5000).await;
+        assert_eq!(
+            (report.rows_resumed, report.keys_reused, calls),
+            (5000, 1000, 0)
+        );
+        assert_eq!(most, 0, "a complete rerun held {most} results");
+        assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst), before);
+
+        let (report, calls, most) = resume_repeated(2500).await;
+        assert_eq!(
+            (report.rows_resumed, report.rows_written, calls),
+            (2500, 2500, 0)
+        );
+        assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst) - before, 1000);
+        assert!(most <= 1000, "{most} results alive");
+        assert_eq!(READ_BACK.load(Ordering::SeqCst), 0);
     }
 }

@@ -1,16 +1,17 @@
 //! `create_or_resume`: a file with exactly `key_count` rows per key.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
+use super::checking::CheckProgress;
 use super::error::{BoxError, Error, Failed};
+use super::key_ids::KeyIds;
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
-use super::read::{key_of, read};
+use super::read::{key_of_line, read_lines};
 use super::report::Report;
 use super::run_loop::{Run, Work};
 use super::torn_line::repair;
@@ -37,7 +38,8 @@ use crate::stream::task_set::Joined;
 /// ([`Error::UnknownKey`]) or one past `key_count` ([`Error::TooManyRows`]) is
 /// bad input, handled by `on_error` (under `Skip` it stays in the file and is
 /// not counted). `keys` is collected first (duplicates count once), so memory
-/// is one count per key.
+/// is the keys and one count per key; the check reads only each row's key
+/// column, and never holds a row.
 ///
 /// # Errors
 ///
@@ -97,7 +99,7 @@ where
     opts.validate()?;
     let path = path.as_ref();
     let mut wanted: Vec<Value> = Vec::new();
-    let mut counts: HashMap<Value, usize> = HashMap::new();
+    let mut ids = KeyIds::default();
     for key in keys {
         let key = key.into();
         if !matches!(key, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
@@ -107,24 +109,27 @@ where
             }
             .into());
         }
-        if counts.insert(key.clone(), 0).is_none() {
+        if ids.id(&key).1 {
             wanted.push(key);
         }
     }
     let lock = DstLock::acquire(path)?;
+    let key_total = wanted.len();
     let (counts, report) = {
         let (path, key_name, common) =
             (path.to_path_buf(), key_name.to_owned(), opts.common.clone());
         tokio::task::spawn_blocking(move || {
-            count_rows(&path, &key_name, key_count, counts, &common)
+            let mut counts = vec![0; key_total];
+            count_rows(&path, &key_name, key_count, &mut ids, &mut counts, &common)
+                .map(|report| (counts, report))
         })
         .await
         .map_err(|_| Error::Cancelled)??
     };
-    let todo = wanted.into_iter().flat_map(move |key| {
-        let have = counts.get(&key).copied().unwrap_or(0);
-        (have..key_count).map(move |index| (key.clone(), index))
-    });
+    let todo = wanted
+        .into_iter()
+        .zip(counts)
+        .flat_map(move |(key, have)| (have..key_count).map(move |index| (key.clone(), index)));
     let mut work = Generate {
         todo,
         generate: &mut generate,
@@ -273,55 +278,58 @@ fn fail(run: &mut RowRun, error: Error) -> Result<(), Error> {
     run.common.skip_or_raise(error)
 }
 
-/// Repairs a torn last line and counts the rows per key of an existing file.
+/// Repairs a torn last line and counts the rows per key of an existing file
+/// into `counts` (by the keys' numbers in `ids`).
 fn count_rows(
-    path: &PathBuf,
+    path: &Path,
     key_name: &str,
     key_count: usize,
-    mut counts: HashMap<Value, usize>,
+    ids: &mut KeyIds,
+    counts: &mut [usize],
     common: &Common,
-) -> Result<(HashMap<Value, usize>, Report), Error> {
-    let mut report = Report::default();
+) -> Result<Report, Error> {
     if let Some(notice) = repair(path)? {
         common.notify(&notice)?;
     }
-    let rows = match read(path) {
-        Ok(rows) => rows,
+    let mut lines = match read_lines(path) {
+        Ok(lines) => lines,
         Err(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((counts, report))
+            return Ok(Report::default())
         }
         Err(e) => return Err(e),
     };
-    for item in rows {
-        let checked = item.and_then(|(line, row)| {
-            let key = key_of(&row, key_name, path, line)?;
-            match counts.get_mut(&key) {
-                None => Err(Error::UnknownKey {
-                    path: path.clone(),
+    let mut progress = CheckProgress::start(common, lines.len()?)?;
+    let mut buf = Vec::new();
+    while let Some(line) = lines.next_into(&mut buf) {
+        let line = line?;
+        progress.at(lines.bytes_read())?;
+        let checked = key_of_line(&buf, key_name, path, line).and_then(|key| {
+            let Some(id) = ids.get(&key) else {
+                return Err(Error::UnknownKey {
+                    path: path.to_path_buf(),
                     line,
                     key,
-                }),
-                Some(count) if *count >= key_count => Err(Error::TooManyRows {
-                    path: path.clone(),
+                });
+            };
+            if counts[id] >= key_count {
+                return Err(Error::TooManyRows {
+                    path: path.to_path_buf(),
                     line,
                     key,
                     key_count,
-                }),
-                Some(count) => {
-                    *count += 1;
-                    Ok(())
-                }
+                });
             }
+            counts[id] += 1;
+            Ok(())
         });
         match checked {
-            Ok(()) => report.rows_resumed += 1,
+            Ok(()) => progress.report().rows_resumed += 1,
             Err(e) if e.is_bad_input() => {
                 common.skip_or_raise(e)?;
-                report.rows_invalid += 1;
+                progress.report().rows_invalid += 1;
             }
             Err(e) => return Err(e),
         }
-        common.progress(&report)?;
     }
-    Ok((counts, report))
+    progress.finish()
 }

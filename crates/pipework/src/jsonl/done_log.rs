@@ -8,15 +8,16 @@
 //! `end` belong to no finished key and are cut off; records past the end of a
 //! destination that lost data are dropped. Then both files agree again.
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::checking::CheckProgress;
 use super::error::{kind_of, Error};
 use super::options::Common;
+use super::resume::Resumed;
 use super::torn_line::repair;
 
 /// The done log that goes with `dst`: the same path with `.done` appended.
@@ -27,12 +28,8 @@ pub(crate) fn done_log_path(dst: &Path) -> PathBuf {
 }
 
 /// Brings `dst` and its done log back into agreement and returns the finished
-/// keys and the length of `dst`.
-pub(crate) fn reconcile(
-    dst: &Path,
-    log: &Path,
-    common: &Common,
-) -> Result<(HashSet<Value>, u64), Error> {
+/// keys (each with one row and no stored result) and the length of `dst`.
+pub(crate) fn reconcile(dst: &Path, log: &Path, common: &Common) -> Result<(Resumed, u64), Error> {
     if let Some(notice) = repair(log)? {
         common.notify(&notice)?;
     }
@@ -50,13 +47,18 @@ pub(crate) fn reconcile(
                     log: log.to_path_buf(),
                 });
             }
-            return Ok((HashSet::new(), 0));
+            return Ok((Resumed::default(), 0));
         }
         Err(e) => return Err(Error::io("opening", log, e)),
     };
 
-    let mut keys = HashSet::new();
-    let mut reader = BufReader::new(file);
+    let log_len = file
+        .metadata()
+        .map_err(|e| Error::io("reading", log, e))?
+        .len();
+    let mut progress = CheckProgress::start(common, log_len)?;
+    let mut keys = Resumed::default();
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut buf = Vec::new();
     let (mut line, mut offset, mut end) = (0u64, 0u64, 0u64);
     let mut kept_log_len = 0u64;
@@ -71,6 +73,7 @@ pub(crate) fn reconcile(
         }
         line += 1;
         offset += n as u64;
+        progress.at(offset)?;
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -81,8 +84,9 @@ pub(crate) fn reconcile(
         }
         end = end.max(record_end);
         kept_log_len = offset;
-        keys.insert(key);
+        keys.done(&key);
     }
+    progress.finish()?;
     if dropped > 0 {
         truncate(log, kept_log_len)?;
         common.notify(&Error::LogAhead {

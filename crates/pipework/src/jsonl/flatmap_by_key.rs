@@ -1,6 +1,5 @@
 //! `flatmap_by_key`: one call per key, zero or more output rows per call.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +14,6 @@ use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
 use super::picked::Columns;
 use super::report::Report;
-use super::resume::Resumed;
 use super::write::{Base, DoneLog, Item, Rendered};
 use super::Row;
 
@@ -32,6 +30,13 @@ impl Shape for FlatMap {
 
     fn keep(out: Vec<Row>, columns: &Columns) -> Vec<Rendered> {
         out.iter().map(|row| Rendered::new(row, columns)).collect()
+    }
+
+    /// A key's rows are whole only with its done-log record, which carries
+    /// no result: a resume never reads one back (keys are unique), and one
+    /// stored row is a result of one row.
+    fn stored(row: Row) -> Vec<Row> {
+        vec![row]
     }
 
     fn item(base: Base, key: &Value, kept: &Arc<Vec<Rendered>>) -> Item {
@@ -114,24 +119,12 @@ where
     check_distinct(src, dst)?;
     let lock = DstLock::acquire(dst)?;
     let log = done_log_path(dst);
-    let (done, dst_len) = {
+    let (resumed, dst_len) = {
         let (dst, log, common) = (dst.to_path_buf(), log.clone(), opts.common.clone());
         tokio::task::spawn_blocking(move || reconcile(&dst, &log, &common))
             .await
             .map_err(|_| Error::Cancelled)??
     };
-    let resumed: HashMap<Value, Resumed<Vec<Row>>> = done
-        .into_iter()
-        .map(|key| {
-            (
-                key,
-                Resumed {
-                    rows: 1,
-                    result: None,
-                },
-            )
-        })
-        .collect();
     let log = DoneLog { path: log, dst_len };
     by_key::run::<FlatMap, _, _, _>(src, dst, f, &opts, resumed, Some(log), lock).await
 }

@@ -31,6 +31,10 @@ impl Shape for Map {
         Rendered::new(&out, columns)
     }
 
+    fn stored(row: Row) -> Row {
+        row
+    }
+
     fn item(base: Base, _key: &Value, kept: &Arc<Rendered>) -> Item {
         Item::Merged {
             base,
@@ -85,8 +89,11 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// `f`'s futures must be `Send + 'static`; they run in parallel on a
 /// multi-threaded runtime). A panic in `f` is that key's error.
 ///
-/// Memory: the read-ahead window of source rows, plus one result per distinct
-/// key (results are reused by later rows of the key), so keep results small.
+/// Memory: the read-ahead window of source rows, about 100 bytes per
+/// distinct key, plus one result per distinct key computed (or, on resume,
+/// read back) in this run, as results are reused by later rows of the key.
+/// A resume holds no result the destination has and no later row needs:
+/// a rerun over a complete destination holds none.
 ///
 /// # Errors
 ///
@@ -162,13 +169,8 @@ where
     check_distinct(src, dst)?;
     let lock = DstLock::acquire(dst)?;
     let resumed = {
-        let (dst, key, keep, common) = (
-            dst.to_path_buf(),
-            opts.key.clone(),
-            opts.keep_columns.clone(),
-            opts.common.clone(),
-        );
-        tokio::task::spawn_blocking(move || scan_map_dst(&dst, &key, &keep, &common))
+        let (dst, key, common) = (dst.to_path_buf(), opts.key.clone(), opts.common.clone());
+        tokio::task::spawn_blocking(move || scan_map_dst(&dst, &key, &common))
             .await
             .map_err(|_| Error::Cancelled)??
     };

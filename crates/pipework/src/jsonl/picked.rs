@@ -189,6 +189,58 @@ pub(crate) struct Entry<'a> {
     pub(crate) raw: &'a str,
 }
 
+/// The key column's value of one line holding a JSON object, or `None` if
+/// the object lacks it. The rest of the line is checked as strictly as
+/// [`PickedBatch::pick`] checks it, and nothing of it is built: this is all
+/// a resume needs of a destination row.
+pub(crate) fn pick_key(line: &[u8], column: &str) -> Result<Option<Value>, serde_json::Error> {
+    let mut key = None;
+    let mut de = serde_json::Deserializer::from_slice(line);
+    (KeyPick {
+        column,
+        key: &mut key,
+    })
+    .deserialize(&mut de)
+    .and_then(|()| de.end())?;
+    Ok(key)
+}
+
+/// Deserializes a JSON object, parsing the value of `column` into `key`.
+struct KeyPick<'a> {
+    column: &'a str,
+    key: &'a mut Option<Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyPick<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyPick<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let names = [self.column];
+        while let Some(column) = map.next_key_seed(ColumnIndex(&names))? {
+            match column {
+                // As when parsing into a `Value`, the last of repeated names wins.
+                Some(_) => *self.key = Some(map.next_value()?),
+                None => {
+                    map.next_value::<Strict>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Deserializes a JSON object, copying the text of the values of `names` to
 /// `text` and their spans to `spans`; everything else is skipped unbuilt.
 struct Pick<'a> {
@@ -307,9 +359,9 @@ impl<'de> Visitor<'de> for Strict {
 }
 
 /// Deserializes a field name into its index in `names`, without allocating.
-struct ColumnIndex<'a>(&'a [String]);
+struct ColumnIndex<'a, N>(&'a [N]);
 
-impl<'de> DeserializeSeed<'de> for ColumnIndex<'_> {
+impl<'de, N: AsRef<str>> DeserializeSeed<'de> for ColumnIndex<'_, N> {
     type Value = Option<usize>;
 
     fn deserialize<D: serde::Deserializer<'de>>(
@@ -320,7 +372,7 @@ impl<'de> DeserializeSeed<'de> for ColumnIndex<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ColumnIndex<'_> {
+impl<'de, N: AsRef<str>> Visitor<'de> for ColumnIndex<'_, N> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -328,7 +380,7 @@ impl<'de> Visitor<'de> for ColumnIndex<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|c| c == name))
+        Ok(self.0.iter().position(|c| c.as_ref() == name))
     }
 }
 
@@ -437,6 +489,30 @@ mod tests {
             back,
             serde_json::from_str::<Row>(r#"{"id": 7, "text": "é"}"#).unwrap()
         );
+    }
+
+    #[test]
+    fn pick_key_takes_the_key_and_refuses_what_serde_json_refuses() {
+        let key = |line: &str| pick_key(line.as_bytes(), "id").map_err(|_| ());
+        assert_eq!(
+            key(r#"{"a": [1, {"b": "c"}], "id": "k"}"#),
+            Ok(Some(serde_json::json!("k")))
+        );
+        assert_eq!(
+            key(r#"{"id": 1, "id": 2.5}"#),
+            Ok(Some(serde_json::json!(2.5)))
+        );
+        assert_eq!(key(r#"{"a": 1}"#), Ok(None));
+        for bad in [
+            r#"{"id": 1, "a": 1e400}"#,
+            r#"{"id": 1"#,
+            r#"{"id": 1} x"#,
+            r#"{"a": "\ud800", "id": 1}"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+            assert_eq!(key(bad), Err(()), "{bad}");
+        }
+        assert_eq!(key("[1]"), Err(()));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::error::{kind_of, Error};
+use super::picked::pick_key;
 use super::Row;
 
 /// Opens a JSONL file for reading row by row.
@@ -110,6 +111,19 @@ pub(crate) fn key_of(row: &Row, key: &str, path: &Path, line: u64) -> Result<Val
     }
 }
 
+/// The key column of one line, parsing no more of the line than it takes
+/// to check it: errors are those of [`parse_row`] and [`key_of`].
+pub(crate) fn key_of_line(bytes: &[u8], key: &str, path: &Path, line: u64) -> Result<Value, Error> {
+    if let Ok(Some(value @ (Value::String(_) | Value::Number(_) | Value::Bool(_)))) =
+        pick_key(bytes, key)
+    {
+        return Ok(value);
+    }
+    // Something is wrong with the line: the full parse says what, precisely.
+    let row = parse_row(bytes, path, line)?;
+    key_of(&row, key, path, line)
+}
+
 /// The UTF-8 encoding of U+FEFF, the byte order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -118,9 +132,11 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(crate) fn read_lines(path: &Path) -> Result<Lines, Error> {
     let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     Ok(Lines {
-        reader: BufReader::with_capacity(64 * 1024, file),
+        reader: BufReader::with_capacity(256 * 1024, file),
         path: path.to_path_buf(),
         line: 0,
+        offset: 0,
+        line_start: 0,
         done: false,
     })
 }
@@ -131,10 +147,30 @@ pub(crate) struct Lines {
     reader: BufReader<File>,
     path: PathBuf,
     line: u64,
+    /// Bytes read so far.
+    offset: u64,
+    /// Where the last line returned starts in the file.
+    line_start: u64,
     done: bool,
 }
 
 impl Lines {
+    /// The file's size when it was opened.
+    pub(crate) fn len(&self) -> Result<u64, Error> {
+        let meta = self.reader.get_ref().metadata();
+        Ok(meta.map_err(|e| Error::io("reading", &self.path, e))?.len())
+    }
+
+    /// Bytes of the file read so far: the end of the last line returned.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the last line returned starts in the file (after a byte order mark).
+    pub(crate) fn line_start(&self) -> u64 {
+        self.line_start
+    }
+
     /// Reads the next non-blank line into `buf` (replacing its contents) and
     /// returns its number; `None` at the end of the file.
     pub(crate) fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<Result<u64, Error>> {
@@ -148,7 +184,10 @@ impl Lines {
                     self.done = true;
                     return None;
                 }
-                Ok(_) => {}
+                Ok(n) => {
+                    self.line_start = self.offset;
+                    self.offset += n as u64;
+                }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(Error::io("reading", &self.path, e)));
@@ -160,6 +199,7 @@ impl Lines {
                 // byte order mark; JSON parsers refuse it, and it is invisible
                 // in the error message, so it is dropped here.
                 buf.drain(..UTF8_BOM.len());
+                self.line_start += UTF8_BOM.len() as u64;
             }
             if !buf.iter().all(u8::is_ascii_whitespace) {
                 return Some(Ok(self.line));

@@ -1,8 +1,12 @@
 //! Counters of one run, passed to the progress callback and returned at the end.
 
+use super::checking::Checking;
+
 /// What a run did, counted in source rows, keys and written lines.
 ///
-/// The progress callback receives the counts so far after every source row;
+/// The progress callback receives the counts so far after every source row,
+/// and before the first, every few megabytes of a resume's check of the
+/// destination (see [`checking`](Report::checking));
 /// the functions return the final counts. For
 /// [`create_or_resume`](super::create_or_resume) a "source row" is a row of
 /// the target file (present or generated) and a key's call is one generated row.
@@ -27,6 +31,9 @@ pub struct Report {
     pub lines_written: u64,
     /// True if the run ended early because its stop token was cancelled.
     pub stopped: bool,
+    /// While a resume checks what an earlier run left, before the first
+    /// source row: how far it is. `None` otherwise.
+    pub checking: Option<Checking>,
 }
 
 impl Report {

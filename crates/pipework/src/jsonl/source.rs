@@ -49,7 +49,10 @@ struct Staged {
 
 /// Reads `path` on a blocking thread and sends its rows in batches. `columns`
 /// is the key column followed by the kept columns; `every_row_whole` asks for
-/// the whole row of every line, not only of each key's first. The thread ends
+/// the whole row of every line, not only of each key's first new one. `ids`
+/// numbers the keys the destination holds already, so the first rows of
+/// those keys are not parsed in full (they start no call); new keys are
+/// numbered after them. The thread ends
 /// at the end of the file, after an I/O error, or when the receiver is dropped;
 /// when the channel closes, the caller joins the handle to tell the end of the
 /// file from a crash of the thread.
@@ -57,6 +60,7 @@ pub(crate) fn spawn_reader(
     path: PathBuf,
     columns: Arc<Columns>,
     every_row_whole: bool,
+    mut ids: KeyIds,
 ) -> (mpsc::Receiver<Vec<Result<SrcRow, Error>>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
     let handle = tokio::task::spawn_blocking(move || {
@@ -68,7 +72,6 @@ pub(crate) fn spawn_reader(
                 return;
             }
         };
-        let mut ids = KeyIds::default();
         let mut picked = PickedBatch::new(Arc::clone(&columns));
         let mut staged = Vec::with_capacity(BATCH);
         let mut bytes = Vec::new();

@@ -1,0 +1,100 @@
+//! Reading a key's result back from the destination when a row needs it.
+//!
+//! A resume keeps no results in memory: for a key whose rows are only partly
+//! in the destination it keeps where its first row starts, and the first
+//! later row of that key in the source reads that one line back. The line
+//! was checked by the scan that found it, and the run's lock keeps every
+//! other writer away, so reading it again cannot fail but for the disk.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use memchr::memchr;
+
+use super::error::Error;
+use super::read::parse_row;
+use super::Row;
+
+/// Bytes read at a time while looking for the end of a line.
+const CHUNK: usize = 16 * 1024;
+
+/// The destination, opened for reading on first use.
+#[derive(Debug)]
+pub(crate) struct StoredRows {
+    path: PathBuf,
+    file: Option<File>,
+    buf: Vec<u8>,
+}
+
+impl StoredRows {
+    pub(crate) fn new(path: &Path) -> StoredRows {
+        StoredRows {
+            path: path.to_path_buf(),
+            file: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The row whose line starts at byte `at`.
+    ///
+    /// This is a blocking read, done on the task that places rows: it
+    /// happens at most once per key that a resume finds half done, and it
+    /// reads one line that the scan just read, so from the page cache.
+    pub(crate) fn row_at(&mut self, at: u64) -> Result<Row, Error> {
+        let file = match &self.file {
+            Some(file) => file,
+            None => {
+                let file =
+                    File::open(&self.path).map_err(|e| Error::io("opening", &self.path, e))?;
+                self.file.insert(file)
+            }
+        };
+        self.buf.clear();
+        loop {
+            let start = self.buf.len();
+            self.buf.resize(start + CHUNK, 0);
+            let n = file
+                .read_at(&mut self.buf[start..], at + start as u64)
+                .map_err(|e| Error::io("reading", &self.path, e))?;
+            self.buf.truncate(start + n);
+            if let Some(end) = memchr(b'\n', &self.buf[start..]) {
+                self.buf.truncate(start + end);
+                break;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        parse_row(&self.buf, &self.path, 0).map_err(|e| {
+            Error::io(
+                "reading back",
+                &self.path,
+                std::io::Error::other(format!(
+                    "the row at byte {at} changed since it was checked: {e}"
+                )),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_line_at_an_offset_whatever_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let long = "x".repeat(3 * CHUNK);
+        let first = format!("{{\"id\": 1, \"long\": \"{long}\"}}\n");
+        std::fs::write(&path, format!("{first}{{\"id\": 2}}\n{{\"id\": 3}}")).unwrap();
+        let mut stored = StoredRows::new(&path);
+        let row =
+            |stored: &mut StoredRows, at: usize| stored.row_at(at as u64).unwrap()["id"].clone();
+        assert_eq!(row(&mut stored, first.len()), 2);
+        assert_eq!(row(&mut stored, 0), 1);
+        assert_eq!(row(&mut stored, first.len() + "{\"id\": 2}\n".len()), 3);
+        assert!(stored.row_at(1).is_err());
+    }
+}
