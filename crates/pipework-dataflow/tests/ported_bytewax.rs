@@ -1047,6 +1047,20 @@ mod recovery_support {
             .unwrap_or_else(|_| panic!("the run did not end within a minute"))
     }
 
+    /// Copies partition file `name` from `from` to `to` as a backup is
+    /// taken: with its write-ahead log (where a fresh partition's schema
+    /// is, too); the shared-memory index is left to be rebuilt.
+    pub(crate) fn copy_partition(from: &Path, to: &Path, name: &str) {
+        std::fs::copy(from.join(name), to.join(name)).unwrap();
+        let wal = format!("{name}-wal");
+        if from.join(&wal).exists() {
+            std::fs::copy(from.join(&wal), to.join(&wal)).unwrap();
+        } else {
+            let _ = std::fs::remove_file(to.join(&wal));
+        }
+        let _ = std::fs::remove_file(to.join(format!("{name}-shm")));
+    }
+
     /// conftest.py's `recovery_config`: a store of one partition.
     pub(crate) fn one_part_store(dir: &Path) -> RecoveryConfig {
         init_db_dir(dir, 1).unwrap();
@@ -1298,8 +1312,7 @@ mod test_inconsistent_parts {
         let saved = tempfile::tempdir().unwrap();
         init_db_dir(dir.path(), 3).unwrap();
         for i in 0..3 {
-            let name = format!("part-{i}.sqlite3");
-            std::fs::copy(dir.path().join(&name), saved.path().join(&name)).unwrap();
+            copy_partition(dir.path(), saved.path(), &format!("part-{i}.sqlite3"));
         }
         let recovery = RecoveryConfig::new(dir.path()).backup_interval(ZERO_TD);
         let inp = vec![
@@ -1317,15 +1330,7 @@ mod test_inconsistent_parts {
         got.sort();
         assert_eq!(got, vec![("a".to_owned(), 4), ("b".to_owned(), 4)]);
 
-        std::fs::copy(
-            saved.path().join("part-0.sqlite3"),
-            dir.path().join("part-0.sqlite3"),
-        )
-        .unwrap();
-        for suffix in ["-wal", "-shm"] {
-            // Absent when SQLite checkpointed on close.
-            let _ = std::fs::remove_file(dir.path().join(format!("part-0.sqlite3{suffix}")));
-        }
+        copy_partition(saved.path(), dir.path(), "part-0.sqlite3");
         let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(
             matches!(
