@@ -13,8 +13,10 @@ pub mod outputs;
 pub mod recovery;
 mod routing;
 
+#[cfg(feature = "cli")]
+pub use execution::ExecutionArgs;
 pub use execution::{
-    run, Cluster, ConfigError, ExecutionArgs, ExecutionConfig, RunError, DEFAULT_CONNECT_TIMEOUT,
+    run, Cluster, ConfigError, ExecutionConfig, RunError, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_EPOCH_INTERVAL,
 };
 pub use flow::{Dataflow, Flow, Stream};

@@ -51,7 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let mut results = try_run_bounded(tasks, 4)?;
+    // `unfold` holds a future, so the stream must be pinned to call `next`.
+    let mut results = std::pin::pin!(try_run_bounded(tasks, 4)?);
     while let Some(result) = results.next().await {
         match result {
             Ok(message) => println!("{message}"),

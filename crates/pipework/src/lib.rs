@@ -16,6 +16,10 @@ pub mod pipeline;
 #[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
 pub mod stream;
 
+/// The error user code returns (a step, a call, a source): any error that
+/// can cross threads. Every module and `pipework-dataflow` use this one.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The workspace README's Rust snippets, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

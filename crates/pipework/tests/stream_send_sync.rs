@@ -35,3 +35,15 @@ fn scope_and_errors_are_send_and_sync() {
     is_send::<Error>();
     is_sync::<Error>();
 }
+
+fn is_unpin<T: Unpin>() {}
+
+#[test]
+fn streams_over_an_unpin_source_are_unpin() {
+    // So `next()` works on them without pinning.
+    type Tasks = Iter<std::vec::IntoIter<Ready<Result<u8, String>>>>;
+    is_unpin::<RunBounded<Tasks, Ready<Result<u8, String>>, String>>();
+    is_unpin::<BatchTimeout<Iter<std::vec::IntoIter<u8>>>>();
+    is_unpin::<Buffered<u8, StagePanic>>();
+    is_unpin::<ConcurrentMap<u8, StagePanic>>();
+}

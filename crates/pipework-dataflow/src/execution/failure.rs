@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
-use pipework::internal::lock;
+use pipework::internal::{lock, FirstError};
 
 use super::network::shut_down;
 use super::RunError;
@@ -27,7 +27,7 @@ pub(crate) struct Stop;
 #[derive(Default)]
 pub(crate) struct Failure {
     failed: AtomicBool,
-    first: Mutex<Option<RunError>>,
+    first: FirstError<RunError>,
     workers: Mutex<Vec<Thread>>,
     /// Sockets to the other processes, shut down on failure.
     sockets: Mutex<Vec<TcpStream>>,
@@ -48,12 +48,9 @@ impl Failure {
 
     /// Records `err` if it is the first, raises the flag and wakes every worker.
     pub(crate) fn fail(&self, err: RunError) {
-        {
-            let mut first = lock(&self.first);
-            if first.is_none() {
-                tracing::error!(error = %err, "dataflow failed");
-                *first = Some(err);
-            }
+        let text = err.to_string();
+        if self.first.offer(err) {
+            tracing::error!(error = %text, "dataflow failed");
         }
         self.failed.store(true, Ordering::SeqCst);
         let sockets = std::mem::take(&mut *lock(&self.sockets));
@@ -81,10 +78,10 @@ impl Failure {
 
     /// The text of the first error, leaving it in place.
     pub(crate) fn peek(&self) -> Option<String> {
-        lock(&self.first).as_ref().map(ToString::to_string)
+        self.first.inspect(|first| first.map(ToString::to_string))
     }
 
     pub(crate) fn take(&self) -> Option<RunError> {
-        lock(&self.first).take()
+        self.first.take()
     }
 }

@@ -50,6 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "cli")]
 mod args;
 mod config;
 mod error;
@@ -59,9 +60,9 @@ mod peer_failure;
 mod run;
 mod worker;
 
+#[cfg(feature = "cli")]
 pub use args::ExecutionArgs;
 pub use config::{Cluster, ExecutionConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EPOCH_INTERVAL};
 pub use error::{ConfigError, RunError};
 pub(crate) use failure::Failure;
-pub(crate) use pipework::internal::panic_message;
 pub use run::run;

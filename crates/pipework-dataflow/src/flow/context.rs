@@ -2,13 +2,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::EpochGate;
-use crate::execution::{panic_message, Failure, RunError};
+use pipework::internal::caught;
+
+use crate::execution::{Failure, RunError};
 use crate::recovery::Resume;
 
 /// One worker's view of the dataflow being built: ids in use, input count,
@@ -78,12 +79,12 @@ impl WorkerContext {
 /// Runs user code for `step`, turning a panic into a recorded failure.
 /// Returns `None` when it panicked.
 pub(crate) fn guarded<R>(failure: &Failure, step: &str, body: impl FnOnce() -> R) -> Option<R> {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match caught(body) {
         Ok(result) => Some(result),
-        Err(payload) => {
+        Err(message) => {
             failure.fail(RunError::Panicked {
                 step: step.to_owned(),
-                message: panic_message(payload.as_ref()),
+                message,
             });
             None
         }

@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-/// A boxed error from user code, as carried by [`SourceError::User`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use pipework::BoxError;
 
 /// An error from listing, building or reading a source partition.
 #[derive(Debug, thiserror::Error)]

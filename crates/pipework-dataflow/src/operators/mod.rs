@@ -12,6 +12,7 @@
 mod dirty;
 mod epoch_queue;
 mod input;
+mod input_readers;
 mod inspect;
 mod key_on;
 mod map;

@@ -5,8 +5,12 @@
 //! one home. It is public only so the other crates of the workspace can use
 //! it, hidden from the docs, and may change in any release.
 
+mod caught;
+mod first_error;
 mod lock;
 mod panic_message;
 
+pub use self::caught::caught;
+pub use self::first_error::FirstError;
 pub use self::lock::lock;
 pub use self::panic_message::panic_message;

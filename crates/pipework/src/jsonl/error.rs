@@ -6,8 +6,7 @@ use serde_json::Value;
 
 use super::report::Report;
 
-/// A boxed error from user code (`f`, `generate`), as returned to [`Error::Call`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::BoxError;
 
 /// Everything that can go wrong while reading, resuming or writing a JSONL file.
 ///

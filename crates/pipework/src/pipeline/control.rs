@@ -25,7 +25,7 @@ use std::time::Duration;
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
 use super::error::Error;
-use crate::internal::lock;
+use crate::internal::{lock, FirstError};
 
 /// How long a feeder waits for room in a plain `send` before it waits in a
 /// `select` that also watches its cancel channel: the most a cancel can be
@@ -59,7 +59,7 @@ struct Shared {
     /// One sender per [`Control`]; dropped on cancel. There is one Control
     /// for the step threads, one for `put`, and one per feeder thread.
     cancel_txs: Mutex<Vec<Sender<Never>>>,
-    first_error: Mutex<Option<Error>>,
+    first_error: FirstError<Error>,
     /// What must be woken on cancel (reorder windows); their count is at
     /// most the number of steps, fixed when the pipeline starts.
     wakers: Mutex<Vec<Weak<dyn Wake>>>,
@@ -90,7 +90,7 @@ impl Control {
         Self::attach(Arc::new(Shared {
             cancelled: AtomicBool::new(false),
             cancel_txs: Mutex::new(Vec::new()),
-            first_error: Mutex::new(None),
+            first_error: FirstError::default(),
             wakers: Mutex::new(Vec::new()),
         }))
     }
@@ -137,17 +137,12 @@ impl Control {
 
     /// Records `err` if it is the first one, then cancels.
     pub(crate) fn fail(&self, err: Error) {
-        {
-            let mut first = lock(&self.shared.first_error);
-            if first.is_none() {
-                *first = Some(err);
-            }
-        }
+        self.shared.first_error.offer(err);
         self.cancel();
     }
 
     pub(crate) fn take_error(&self) -> Option<Error> {
-        lock(&self.shared.first_error).take()
+        self.shared.first_error.take()
     }
 
     /// Like [`recv`](Control::recv), but also ends when `stop` disconnects:

@@ -71,24 +71,24 @@ impl<'a, T> Emitter<'a, T> {
     ///
     /// # Errors
     ///
-    /// [`Stopped`] when the pipeline is stopping; the item is dropped, and the
-    /// step should return.
-    pub fn emit(&mut self, item: T) -> Result<(), Stopped> {
+    /// [`Stopped`] with the item when the pipeline is stopping; the step
+    /// should return.
+    pub fn emit(&mut self, item: T) -> Result<(), Stopped<T>> {
         if self.stopped {
-            return Err(Stopped);
+            return Err(Stopped(item));
         }
         match &mut self.mode {
             Mode::Direct { target, control } => match target {
                 Target::Discard => {
                     if control.is_cancelled() {
                         self.stopped = true;
-                        return Err(Stopped);
+                        return Err(Stopped(item));
                     }
                 }
                 Target::Queue(tx) => {
-                    if control.send(tx, Envelope { seq: 0, item }).is_err() {
+                    if let Err(refused) = control.send(tx, Envelope { seq: 0, item }) {
                         self.stopped = true;
-                        return Err(Stopped);
+                        return Err(Stopped(refused.item));
                     }
                 }
             },
@@ -102,8 +102,9 @@ impl<'a, T> Emitter<'a, T> {
     ///
     /// # Errors
     ///
-    /// [`Stopped`] as for [`emit`](Emitter::emit); the rest of `items` is not pulled.
-    pub fn emit_all<I: IntoIterator<Item = T>>(&mut self, items: I) -> Result<(), Stopped> {
+    /// [`Stopped`] with the item that could not be emitted, as for
+    /// [`emit`](Emitter::emit); the rest of `items` is not pulled.
+    pub fn emit_all<I: IntoIterator<Item = T>>(&mut self, items: I) -> Result<(), Stopped<T>> {
         for item in items {
             self.emit(item)?;
         }
@@ -123,5 +124,60 @@ impl<'a, T> Emitter<'a, T> {
     /// Whether an emit found the pipeline stopping.
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::{Emitter, Target};
+    use crate::pipeline::control::Control;
+    use crate::pipeline::{BoxError, Stopped};
+
+    #[test]
+    fn emit_gives_the_item_back_once_the_next_step_is_gone() {
+        let control = Control::new();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let target = Target::Queue(tx);
+        let emitted = AtomicU64::new(0);
+        let mut out = Emitter::direct(&target, &control, &emitted);
+        assert!(out.emit(String::from("first")).is_ok());
+        drop(rx);
+        let refused = out.emit(String::from("second")).unwrap_err();
+        assert_eq!(refused.into_inner(), "second");
+        assert!(out.is_stopped());
+        // Later emits are refused at once, still with their item.
+        assert_eq!(out.emit("third".into()), Err(Stopped("third".to_owned())));
+        let Err(Stopped(rest)) = out.emit_all(["fourth".to_owned(), "fifth".to_owned()]) else {
+            panic!("emit_all on a stopped emitter succeeded");
+        };
+        assert_eq!(rest, "fourth");
+        assert_eq!(emitted.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn emit_on_a_cancelled_run_gives_the_item_back() {
+        let control = Control::new();
+        control.cancel();
+        let target = Target::Discard;
+        let emitted = AtomicU64::new(0);
+        let mut out = Emitter::direct(&target, &control, &emitted);
+        assert_eq!(out.emit(7u8), Err(Stopped(7)));
+    }
+
+    #[test]
+    fn stopped_converts_into_a_step_error_for_any_item() {
+        // `Rc` is neither Send nor Sync; `?` must still work in a step.
+        fn step(out: &mut Emitter<'_, std::rc::Rc<u8>>) -> Result<(), BoxError> {
+            out.emit(std::rc::Rc::new(1))?;
+            Ok(())
+        }
+        let control = Control::new();
+        control.cancel();
+        let target = Target::Discard;
+        let emitted = AtomicU64::new(0);
+        let error = step(&mut Emitter::direct(&target, &control, &emitted)).unwrap_err();
+        assert_eq!(error.to_string(), "pipeline stopped");
     }
 }

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-/// The error type user code returns from a step: any error that can cross threads.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::BoxError;
 
 /// Why a pipeline could not be built, or stopped before its input was done.
 ///
@@ -116,19 +115,53 @@ impl<T> fmt::Display for PutError<T> {
 
 impl<T> std::error::Error for PutError<T> {}
 
-/// The pipeline stopped (it failed, was aborted, or its output was dropped),
-/// so an emitted item was dropped. Return it from the step with `?`: the
-/// pipeline does not count it as the step's failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stopped;
+/// The pipeline stopped (it failed, was aborted, or its output was
+/// dropped), so [`Emitter::emit`](super::Emitter::emit) could not pass the
+/// item on: here it is back, as crossbeam's `SendError` gives it back.
+///
+/// Return it from the step with `?`: it converts into a [`BoxError`] (the
+/// item is dropped then, since the run is over) that the pipeline does not
+/// count as the step's failure. It is not itself a `std::error::Error`, so
+/// that this conversion works for every item type, `Sync` or not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Stopped<T = ()>(pub T);
 
-impl fmt::Display for Stopped {
+impl<T> Stopped<T> {
+    /// The item that was not emitted.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Stopped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Stopped(..)")
+    }
+}
+
+impl<T> fmt::Display for Stopped<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("pipeline stopped")
     }
 }
 
-impl std::error::Error for Stopped {}
+impl<T> From<Stopped<T>> for BoxError {
+    fn from(_: Stopped<T>) -> BoxError {
+        Box::new(PipelineStopped)
+    }
+}
+
+/// What a [`Stopped`] becomes as a step's error.
+#[derive(Debug)]
+struct PipelineStopped;
+
+impl fmt::Display for PipelineStopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pipeline stopped")
+    }
+}
+
+impl std::error::Error for PipelineStopped {}
 
 /// A step that skips an item tells so by returning this from
 /// [`Pipeline::filter_map`](crate::pipeline::Pipeline::filter_map)'s closure

@@ -1,7 +1,6 @@
 //! Feeding a pipeline: the first queue that `put` writes to, and the feeder
 //! threads that pull iterators and external channels into it.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -11,8 +10,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::control::Control;
 use super::error::Error;
 use super::queue::Envelope;
+use crate::internal::caught;
 use crate::internal::lock;
-use crate::internal::panic_message;
 
 /// Where a pipeline's input comes from, in the order it was given.
 pub(crate) enum Feed<In> {
@@ -112,17 +111,15 @@ fn pull_iter<In>(
         if control.is_cancelled() {
             return false;
         }
-        match catch_unwind(AssertUnwindSafe(|| iter.next())) {
+        match caught(|| iter.next()) {
             Ok(Some(item)) => {
                 if inlet.put_via(item, control).is_err() {
                     return false;
                 }
             }
             Ok(None) => return true,
-            Err(payload) => {
-                control.fail(Error::SourcePanicked {
-                    message: panic_message(&*payload),
-                });
+            Err(message) => {
+                control.fail(Error::SourcePanicked { message });
                 return false;
             }
         }

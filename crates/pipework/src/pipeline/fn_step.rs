@@ -9,26 +9,55 @@ use super::error::BoxError;
 use super::error::SkipEntry;
 use super::step::{Step, ThreadInfo};
 
-/// A step from a closure returning one output per input (paipa's `funcstep`).
-pub(crate) struct MapStep<F, In> {
+/// A step from a closure; `K` says what the closure returns per input.
+pub(crate) struct FnStep<K, F, In> {
     f: F,
-    _in: PhantomData<fn(In)>,
+    _kind: PhantomData<(K, fn(In))>,
 }
 
-impl<F, In> MapStep<F, In> {
+impl<K: Kind, F, In> FnStep<K, F, In> {
     pub(crate) fn new(f: F) -> Self {
-        MapStep {
+        FnStep {
             f,
-            _in: PhantomData,
+            _kind: PhantomData,
         }
     }
 }
 
-impl<F, In> fmt::Debug for MapStep<F, In> {
+impl<K: Kind, F, In> fmt::Debug for FnStep<K, F, In> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MapStep")
+        f.write_str(K::NAME)
     }
 }
+
+/// What a closure step's closure returns per input.
+pub(crate) trait Kind {
+    const NAME: &'static str;
+}
+
+/// One output per input (paipa's `funcstep`).
+pub(crate) enum OneOut {}
+/// One output, or `None` to skip the input (paipa's `SkipEntry`).
+pub(crate) enum MaybeOut {}
+/// 0..n outputs per input (paipa's `iterstep`, one item at a time).
+pub(crate) enum ManyOut {}
+
+impl Kind for OneOut {
+    const NAME: &'static str = "MapStep";
+}
+impl Kind for MaybeOut {
+    const NAME: &'static str = "FilterMapStep";
+}
+impl Kind for ManyOut {
+    const NAME: &'static str = "FlatMapStep";
+}
+
+/// A step from a closure returning one output per input.
+pub(crate) type MapStep<F, In> = FnStep<OneOut, F, In>;
+/// A step from a closure returning `None` to skip an item.
+pub(crate) type FilterMapStep<F, In> = FnStep<MaybeOut, F, In>;
+/// A step from a closure returning 0..n outputs per input.
+pub(crate) type FlatMapStep<F, In> = FnStep<ManyOut, F, In>;
 
 impl<F, In, Out, E> Step for MapStep<F, In>
 where
@@ -49,28 +78,6 @@ where
         let v = (self.f)(item).map_err(Into::into)?;
         out.emit(v)?;
         Ok(())
-    }
-}
-
-/// A step from a closure returning `None` to skip an item (paipa's
-/// `SkipEntry`).
-pub(crate) struct FilterMapStep<F, In> {
-    f: F,
-    _in: PhantomData<fn(In)>,
-}
-
-impl<F, In> FilterMapStep<F, In> {
-    pub(crate) fn new(f: F) -> Self {
-        FilterMapStep {
-            f,
-            _in: PhantomData,
-        }
-    }
-}
-
-impl<F, In> fmt::Debug for FilterMapStep<F, In> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FilterMapStep")
     }
 }
 
@@ -95,28 +102,6 @@ where
             None => return Err(SkipEntry.into()),
         }
         Ok(())
-    }
-}
-
-/// A step from a closure returning 0..n outputs per input (paipa's
-/// `iterstep`, one item at a time).
-pub(crate) struct FlatMapStep<F, In> {
-    f: F,
-    _in: PhantomData<fn(In)>,
-}
-
-impl<F, In> FlatMapStep<F, In> {
-    pub(crate) fn new(f: F) -> Self {
-        FlatMapStep {
-            f,
-            _in: PhantomData,
-        }
-    }
-}
-
-impl<F, In> fmt::Debug for FlatMapStep<F, In> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FlatMapStep")
     }
 }
 

@@ -140,10 +140,10 @@ impl<T> Reorder<T> {
     fn settle(result: Result<(), Halt>, control: &Control) -> Result<(), Stopped> {
         match result {
             Ok(()) => Ok(()),
-            Err(Halt::Cancelled) => Err(Stopped),
+            Err(Halt::Cancelled) => Err(Stopped(())),
             Err(Halt::Disconnected) => {
                 control.cancel();
-                Err(Stopped)
+                Err(Stopped(()))
             }
         }
     }

@@ -12,7 +12,7 @@ use super::queue::{queue, Envelope};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
-use super::worker::{guarded, worker, Delivery, WorkerConfig};
+use super::worker::{run_user_code, worker, Delivery, WorkerConfig};
 use crate::internal::lock;
 
 /// What a step does with an item that still fails after its retries.
@@ -132,12 +132,12 @@ impl<S: Step> StepHooks for StepSpec<S> {
     }
 
     fn setup(&self) -> Result<(), Error> {
-        guarded(|| self.step.setup())
+        run_user_code(|| self.step.setup())
             .map_err(|f| hook_error(&self.config.name, "setup", f.into_box()))
     }
 
     fn teardown(&self) {
-        if let Err(f) = guarded(|| self.step.teardown()) {
+        if let Err(f) = run_user_code(|| self.step.teardown()) {
             tracing::error!(step = %self.config.name, error = %f.into_box(), "teardown failed");
         }
     }

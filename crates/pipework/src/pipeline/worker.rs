@@ -17,7 +17,7 @@ use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
 use super::step_spec::OnError;
-use crate::internal::panic_message;
+use crate::internal::{caught, panic_message};
 
 /// Where a step thread's outputs go.
 pub(crate) enum Delivery<T> {
@@ -41,26 +41,26 @@ pub(crate) struct WorkerConfig<In> {
 }
 
 /// A failure of user code: an error it returned, or a panic.
-pub(crate) enum Failure {
+pub(crate) enum StepFailure {
     Error(BoxError),
     Panic(String),
 }
 
-impl Failure {
+impl StepFailure {
     pub(crate) fn into_box(self) -> BoxError {
         match self {
-            Failure::Error(e) => e,
-            Failure::Panic(m) => format!("panicked: {m}").into(),
+            StepFailure::Error(e) => e,
+            StepFailure::Panic(m) => format!("panicked: {m}").into(),
         }
     }
 
     fn into_step_error(self, step: &str) -> Error {
         match self {
-            Failure::Error(source) => Error::StepFailed {
+            StepFailure::Error(source) => Error::StepFailed {
                 step: step.to_string(),
                 source,
             },
-            Failure::Panic(message) => Error::StepPanicked {
+            StepFailure::Panic(message) => Error::StepPanicked {
                 step: step.to_string(),
                 message,
             },
@@ -68,12 +68,12 @@ impl Failure {
     }
 }
 
-/// Runs user code, turning a panic into a [`Failure`].
-pub(crate) fn guarded<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, Failure> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+/// Runs user code, turning a panic into a [`StepFailure`].
+pub(crate) fn run_user_code<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, StepFailure> {
+    match caught(f) {
         Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(Failure::Error(e)),
-        Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
+        Ok(Err(e)) => Err(StepFailure::Error(e)),
+        Err(message) => Err(StepFailure::Panic(message)),
     }
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn worker<S: Step>(
     control: Arc<Control>,
 ) {
     let body = catch_unwind(AssertUnwindSafe(|| {
-        match guarded(|| step.thread_init(&info)) {
+        match run_user_code(|| step.thread_init(&info)) {
             Ok(state) => {
                 let thread = StepThread {
                     step: &*step,
@@ -106,7 +106,7 @@ pub(crate) fn worker<S: Step>(
         }
     }));
     if let Err(payload) = body {
-        // A panic outside the guarded hooks: user code run on an item's
+        // A panic outside the run_user_code hooks: user code run on an item's
         // behalf (a `Drop` impl, say). Without this, the thread would end
         // unnoticed and a pipeline waiting on it would hang.
         control.fail(Error::StepPanicked {
@@ -121,7 +121,7 @@ pub(crate) fn worker<S: Step>(
     drop(rx);
     let done = counters.threads_done.fetch_add(1, Ordering::AcqRel) + 1;
     if done as usize == info.threads {
-        if let Err(f) = guarded(|| step.teardown()) {
+        if let Err(f) = run_user_code(|| step.teardown()) {
             control.fail(Error::HookFailed {
                 step: info.step.clone(),
                 hook: "teardown",
@@ -170,7 +170,7 @@ impl<S: Step> StepThread<'_, S> {
                     armed = false;
                     if let Delivery::Direct(target) = output {
                         let mut out = Emitter::direct(target, control, &counters.output);
-                        if let Err(f) = guarded(|| step.idle(&mut state, &mut out)) {
+                        if let Err(f) = run_user_code(|| step.idle(&mut state, &mut out)) {
                             if !control.is_cancelled() {
                                 control.fail(Error::HookFailed {
                                     step: info.step.clone(),
@@ -216,12 +216,12 @@ impl<S: Step> StepThread<'_, S> {
         let result = match output {
             Delivery::Direct(target) => {
                 let mut out = Emitter::direct(target, control, &counters.output);
-                guarded(|| step.thread_shutdown(state, &mut out))
+                run_user_code(|| step.thread_shutdown(state, &mut out))
             }
             Delivery::Ordered(reorder) => {
                 let mut tail = Vec::new();
                 let mut out = Emitter::collect(&mut tail, &counters.output);
-                let result = guarded(|| step.thread_shutdown(state, &mut out));
+                let result = run_user_code(|| step.thread_shutdown(state, &mut out));
                 if result.is_ok() && reorder.thread_done(tail, control).is_err() {
                     return;
                 }
@@ -257,7 +257,8 @@ impl<S: Step> StepThread<'_, S> {
         let mut attempt = 0;
         loop {
             let spare = match config.cloner {
-                Some(clone) if attempt < config.retries => match guarded(|| Ok(clone(&item))) {
+                Some(clone) if attempt < config.retries => match run_user_code(|| Ok(clone(&item)))
+                {
                     Ok(spare) => Some(spare),
                     // A panicking `Clone` leaves no copy to retry with: the
                     // item fails now, with that panic.
@@ -271,9 +272,9 @@ impl<S: Step> StepThread<'_, S> {
                 },
                 _ => None,
             };
-            let failure = match guarded(|| step.process(state, item, out)) {
+            let failure = match run_user_code(|| step.process(state, item, out)) {
                 Ok(()) => return ControlFlow::Continue(()),
-                Err(Failure::Error(e)) if e.is::<SkipEntry>() => {
+                Err(StepFailure::Error(e)) if e.is::<SkipEntry>() => {
                     StepCounters::add(&counters.skipped);
                     return ControlFlow::Continue(());
                 }
@@ -296,7 +297,7 @@ impl<S: Step> StepThread<'_, S> {
 
 /// An item failed for good: counts it, then applies the step's policy.
 fn give_up<In>(
-    failure: Failure,
+    failure: StepFailure,
     info: &ThreadInfo,
     config: &WorkerConfig<In>,
     counters: &StepCounters,

@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::stream::FusedStream;
 use futures::Stream;
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::error::Error;
@@ -66,30 +68,43 @@ pub fn batch_timeout<S: Stream>(
         return Err(Error::zero("batch_timeout", "size"));
     }
     Ok(BatchTimeout {
-        stream: Some(Box::pin(stream)),
+        stream: Some(stream),
         size,
-        timeout,
         pending: Vec::new(),
-        deadline: None,
-        armed: false,
+        clock: BatchClock {
+            timeout,
+            deadline: None,
+            armed: false,
+        },
     })
 }
 
-/// The stream returned by [`batch_timeout`].
-#[must_use = "streams do nothing unless polled"]
-pub struct BatchTimeout<S: Stream> {
-    /// `None` once the input ended.
-    stream: Option<Pin<Box<S>>>,
-    size: usize,
+pin_project! {
+    /// The stream returned by [`batch_timeout`].
+    ///
+    /// It is `Unpin` when `S` is.
+    #[must_use = "streams do nothing unless polled"]
+    pub struct BatchTimeout<S: Stream> {
+        // `None` once the input ended.
+        #[pin]
+        stream: Option<S>,
+        size: usize,
+        pending: Vec<S::Item>,
+        clock: BatchClock,
+    }
+}
+
+/// The timeout of the pending batch.
+struct BatchClock {
     timeout: Duration,
-    pending: Vec<S::Item>,
     /// The timer, created for the first batch and reset for each next one.
+    /// Boxed so that a `BatchTimeout` stays `Unpin` when its input is.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Whether `deadline` belongs to the pending batch.
     armed: bool,
 }
 
-impl<S: Stream> BatchTimeout<S> {
+impl BatchClock {
     /// Starts the timer of a new batch (reusing the timer allocation).
     fn arm(&mut self) {
         // A timeout too long to add to the clock never fires.
@@ -103,41 +118,42 @@ impl<S: Stream> BatchTimeout<S> {
         self.armed = true;
     }
 
-    fn take_batch(&mut self) -> Vec<S::Item> {
-        self.armed = false;
-        std::mem::take(&mut self.pending)
+    /// Whether the pending batch's time is up (registering `cx` otherwise).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.armed
+            && self
+                .deadline
+                .as_mut()
+                .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
     }
 }
 
-// No field is pinned structurally (the stream and the timer are boxed), so
-// moving a `BatchTimeout` is fine whatever `S` and its items are.
-impl<S: Stream> Unpin for BatchTimeout<S> {}
+/// Hands out the pending batch; the next item starts a new timer.
+fn take_batch<T>(pending: &mut Vec<T>, clock: &mut BatchClock) -> Vec<T> {
+    clock.armed = false;
+    std::mem::take(pending)
+}
 
 impl<S: Stream> Stream for BatchTimeout<S> {
     type Item = Vec<S::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        while let Some(stream) = this.stream.as_mut() {
-            match stream.as_mut().poll_next(cx) {
+        let mut this = self.project();
+        while let Some(stream) = this.stream.as_mut().as_pin_mut() {
+            match stream.poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     if this.pending.is_empty() {
-                        this.arm();
+                        this.clock.arm();
                     }
                     this.pending.push(item);
-                    if this.pending.len() >= this.size {
-                        return Poll::Ready(Some(this.take_batch()));
+                    if this.pending.len() >= *this.size {
+                        return Poll::Ready(Some(take_batch(this.pending, this.clock)));
                     }
                 }
-                Poll::Ready(None) => this.stream = None,
+                Poll::Ready(None) => this.stream.set(None),
                 Poll::Pending => {
-                    let timed_out = this.armed
-                        && this
-                            .deadline
-                            .as_mut()
-                            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-                    return if timed_out {
-                        Poll::Ready(Some(this.take_batch()))
+                    return if this.clock.expired(cx) {
+                        Poll::Ready(Some(take_batch(this.pending, this.clock)))
                     } else {
                         Poll::Pending
                     };
@@ -147,7 +163,7 @@ impl<S: Stream> Stream for BatchTimeout<S> {
         if this.pending.is_empty() {
             Poll::Ready(None)
         } else {
-            Poll::Ready(Some(this.take_batch()))
+            Poll::Ready(Some(take_batch(this.pending, this.clock)))
         }
     }
 
@@ -169,11 +185,17 @@ impl<S: Stream> Stream for BatchTimeout<S> {
     }
 }
 
+impl<S: Stream> FusedStream for BatchTimeout<S> {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_none() && self.pending.is_empty()
+    }
+}
+
 impl<S: Stream> std::fmt::Debug for BatchTimeout<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchTimeout")
             .field("size", &self.size)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.clock.timeout)
             .field("pending", &self.pending.len())
             .field("input_done", &self.stream.is_none())
             .finish_non_exhaustive()

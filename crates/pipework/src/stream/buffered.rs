@@ -7,6 +7,7 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures::stream::FusedStream;
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -100,14 +101,12 @@ where
     let stage = scope.token.child_token();
     let (tx, rx) = mpsc::channel(size);
     // The task catches panics of `stream` and reports them through the
-    // channel, and it ends on cancellation; its JoinHandle has nothing more
-    // to say, so the task is detached.
-    drop(handle.spawn(as_stage_task(run_buffered(
-        stream,
-        tx,
-        stage.clone(),
-        index,
-    ))));
+    // channel, and it ends on cancellation; the scope keeps it in its
+    // JoinSet only so that dropping the scope aborts it.
+    scope.spawn(
+        &handle,
+        as_stage_task(run_buffered(stream, tx, stage.clone(), index)),
+    );
     Ok(Buffered {
         rx,
         stage,
@@ -206,6 +205,12 @@ impl<T, E> Stream for Buffered<T, E> {
         } else {
             (self.rx.len(), None)
         }
+    }
+}
+
+impl<T, E> FusedStream for Buffered<T, E> {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 

@@ -1,11 +1,16 @@
 //! `BufferedPipeline`: the scope whose buffered stages share fate.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::Stream;
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+use crate::internal::lock;
 
 use super::buffered::{spawn_stage, Buffered};
 use super::error::{Error, StagePanic};
@@ -17,6 +22,10 @@ pub(crate) struct Scope {
     /// stage task of the scope stops.
     pub(crate) token: CancellationToken,
     stages: AtomicUsize,
+    /// The stage tasks. Dropping the scope (its last stream) aborts any
+    /// still running, a second line behind `token` for a stage whose
+    /// upstream never yields to look at it.
+    tasks: Mutex<JoinSet<()>>,
 }
 
 impl Scope {
@@ -24,7 +33,19 @@ impl Scope {
         Arc::new(Scope {
             token: CancellationToken::new(),
             stages: AtomicUsize::new(0),
+            tasks: Mutex::new(JoinSet::new()),
         })
+    }
+
+    /// Spawns a stage task of this scope on `handle`.
+    pub(crate) fn spawn<F>(&self, handle: &Handle, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut tasks = lock(&self.tasks);
+        // Reap the stages that ended, so the set holds only live ones.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn_on(task, handle);
     }
 
     /// The index of a new stage.

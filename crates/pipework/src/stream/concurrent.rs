@@ -9,9 +9,10 @@ use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
 use futures::future::{join, ready, CatchUnwind, Either, Join, Ready};
-use futures::stream::{FuturesOrdered, FuturesUnordered};
+use futures::stream::{FusedStream, FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::{Error, StagePanic};
@@ -164,12 +165,18 @@ pub struct ConcurrentMapUnordered<Y, E> {
 struct StageEnd<Y, E> {
     rx: mpsc::Receiver<Result<Y, E>>,
     _cancel_on_drop: DropGuard,
+    _abort_on_drop: JoinSet<()>,
     concurrency: usize,
 }
 
 impl<Y, E> StageEnd<Y, E> {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Y, E>>> {
         self.rx.poll_recv(cx)
+    }
+
+    /// Whether the stage task ended and every result it sent was taken.
+    fn is_terminated(&self) -> bool {
+        self.rx.is_closed() && self.rx.is_empty()
     }
 
     fn fmt(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,6 +200,18 @@ impl<Y, E> Stream for ConcurrentMapUnordered<Y, E> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.stage.poll_next(cx)
+    }
+}
+
+impl<Y, E> FusedStream for ConcurrentMap<Y, E> {
+    fn is_terminated(&self) -> bool {
+        self.stage.is_terminated()
+    }
+}
+
+impl<Y, E> FusedStream for ConcurrentMapUnordered<Y, E> {
+    fn is_terminated(&self) -> bool {
+        self.stage.is_terminated()
     }
 }
 
@@ -266,12 +285,14 @@ where
     let task =
         run_concurrent::<Q, _, _, _, _, _, _>(stream, f, tx, token.clone(), concurrency, function);
     // The task catches every panic of user code and reports it through the
-    // channel, and it ends on cancellation; its JoinHandle has nothing more
-    // to say, so the task is detached.
-    drop(handle.spawn(as_stage_task(task)));
+    // channel, and it ends on cancellation; the JoinSet is there so that
+    // dropping the stream also aborts it.
+    let mut task_set = JoinSet::new();
+    task_set.spawn_on(as_stage_task(task), &handle);
     Ok(StageEnd {
         rx,
         _cancel_on_drop: token.drop_guard(),
+        _abort_on_drop: task_set,
         concurrency,
     })
 }

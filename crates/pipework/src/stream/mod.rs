@@ -16,7 +16,9 @@
 //! | a stream and an async function per item | [`concurrent_map`] / [`concurrent_map_unordered`] (`c` calls at once) | — |
 //! | a trickling stream to write in batches | [`batch_timeout`] (full, or old enough) | bytewax `batch_async` |
 //!
-//! [`StageExt`] offers all of them as methods.
+//! [`StageExt`] offers all of them as methods. Every stream they return is
+//! a [`FusedStream`](futures::stream::FusedStream) (it says when it is
+//! done), and `Unpin` when its input is, as futures' own combinators.
 //!
 //! # Words
 //!
@@ -25,7 +27,8 @@
 //! - **task**: one future of [`run_bounded`], spawned only if its first poll
 //!   does not finish it; at most `limit` run or wait to be taken.
 //! - **cancel**: every stage of one [`BufferedPipeline`] shares a
-//!   cancellation token; an error or a dropped final stream cancels them all.
+//!   cancellation token; an error or a dropped final stream cancels them all
+//!   (and the scope's `JoinSet` aborts any stage task still running).
 //!
 //! # Example
 //!

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures::stream::FusedStream;
 use futures::Stream;
+use pin_project_lite::pin_project;
 
 use super::error::{Error, TaskError};
 use super::task_set::{Finished, Joined, TaskSet};
@@ -34,6 +36,11 @@ use super::task_set::{Finished, Joined, TaskSet};
 /// unbounded (a slow consumer lets results pile up while new tasks start),
 /// a finished result here keeps its slot until it is taken, so memory stays
 /// O(`limit`) whatever the consumer's pace.
+///
+/// The returned stream holds `tasks` in place, like futures' own
+/// combinators: it is `Unpin` when `tasks` is. Over a source that is not
+/// (`stream::unfold`, an `async` generator), pin it with
+/// [`std::pin::pin!`] before calling `next()`.
 ///
 /// # Bounds
 ///
@@ -127,22 +134,28 @@ where
     RunBounded::new(tasks, limit, |item| item, "try_run_bounded")
 }
 
-/// The stream returned by [`run_bounded`] and [`try_run_bounded`].
-#[must_use = "streams do nothing unless polled"]
-pub struct RunBounded<S, Fut, E>
-where
-    S: Stream,
-    Fut: Future,
-{
-    /// The task source; `None` once it ended or failed.
-    tasks: Option<Pin<Box<S>>>,
-    /// Turns a source item into a task or a source error.
-    classify: fn(S::Item) -> Result<Fut, E>,
-    /// The running tasks, tagged with their position in the source.
-    set: TaskSet<u64, Fut::Output>,
-    limit: usize,
-    pulled: u64,
-    source_error: Option<E>,
+pin_project! {
+    /// The stream returned by [`run_bounded`] and [`try_run_bounded`].
+    ///
+    /// It is `Unpin` when the task source is (the tasks themselves live in
+    /// the runtime, not in this struct).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct RunBounded<S, Fut, E>
+    where
+        S: Stream,
+        Fut: Future,
+    {
+        // The task source; `None` once it ended or failed.
+        #[pin]
+        tasks: Option<S>,
+        // Turns a source item into a task or a source error.
+        classify: fn(S::Item) -> Result<Fut, E>,
+        // The running tasks, tagged with their position in the source.
+        set: TaskSet<u64, Fut::Output>,
+        limit: usize,
+        pulled: u64,
+        source_error: Option<E>,
+    }
 }
 
 impl<S, Fut, T, E> RunBounded<S, Fut, E>
@@ -163,7 +176,7 @@ where
         }
         let handle = Error::runtime(function)?;
         Ok(RunBounded {
-            tasks: Some(Box::pin(tasks)),
+            tasks: Some(tasks),
             classify,
             set: TaskSet::new(limit, handle),
             limit,
@@ -202,26 +215,33 @@ where
 
     /// Pulls tasks while there is room and the source has them, and starts
     /// each in the task set.
-    fn fill(&mut self, cx: &mut Context<'_>) {
-        while self.set.has_room() {
-            let Some(tasks) = self.tasks.as_mut() else {
+    fn fill(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let mut this = self.project();
+        while this.set.has_room() {
+            let Some(tasks) = this.tasks.as_mut().as_pin_mut() else {
                 return;
             };
-            match tasks.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => match (self.classify)(item) {
+            match tasks.poll_next(cx) {
+                Poll::Ready(Some(item)) => match (this.classify)(item) {
                     Ok(future) => {
-                        self.set.start(self.pulled, future);
-                        self.pulled += 1;
+                        this.set.start(*this.pulled, future);
+                        *this.pulled += 1;
                     }
                     Err(error) => {
-                        self.source_error = Some(error);
-                        self.tasks = None;
+                        *this.source_error = Some(error);
+                        this.tasks.set(None);
                     }
                 },
-                Poll::Ready(None) => self.tasks = None,
+                Poll::Ready(None) => this.tasks.set(None),
                 Poll::Pending => return,
             }
         }
+    }
+
+    /// Whether the source ended and every result (and its error, if any)
+    /// has been yielded.
+    fn is_done(&self) -> bool {
+        self.tasks.is_none() && self.set.is_empty() && self.source_error.is_none()
     }
 }
 
@@ -243,10 +263,6 @@ fn joined<T, E>(joined: Joined<u64, Result<T, E>>) -> Result<T, TaskError<E>> {
     }
 }
 
-// No field is pinned structurally (the source is boxed, tasks live in the
-// JoinSet), so moving a `RunBounded` is fine whatever its type parameters.
-impl<S: Stream, Fut: Future, E> Unpin for RunBounded<S, Fut, E> {}
-
 impl<S, Fut, T, E> Stream for RunBounded<S, Fut, E>
 where
     S: Stream,
@@ -256,22 +272,23 @@ where
 {
     type Item = Result<T, TaskError<E>>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // Tasks that finished earlier come before new ones.
-        if !this.set.is_empty() {
-            if let Poll::Ready(Some(done)) = this.set.poll_join_next(cx) {
+        let set = self.as_mut().project().set;
+        if !set.is_empty() {
+            if let Poll::Ready(Some(done)) = set.poll_join_next(cx) {
                 return Poll::Ready(Some(joined(done)));
             }
         }
-        this.fill(cx);
+        self.as_mut().fill(cx);
+        let this = self.project();
         match this.set.poll_join_next(cx) {
             Poll::Ready(Some(done)) => Poll::Ready(Some(joined(done))),
             // The source is pending and nothing runs.
             Poll::Ready(None) if this.tasks.is_some() => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(this.source_error.take().map(|error| {
                 Err(TaskError::Source {
-                    pulled: this.pulled,
+                    pulled: *this.pulled,
                     error,
                 })
             })),
@@ -294,6 +311,18 @@ where
                 (n, Some(n))
             }
         }
+    }
+}
+
+impl<S, Fut, T, E> FusedStream for RunBounded<S, Fut, E>
+where
+    S: Stream,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn is_terminated(&self) -> bool {
+        self.is_done()
     }
 }
 

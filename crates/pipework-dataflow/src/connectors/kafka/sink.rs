@@ -1,7 +1,9 @@
 //! Writes to a Kafka topic, one dataflow partition per topic-partition.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use pipework::internal::FirstError;
 
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
@@ -170,7 +172,7 @@ impl FixedPartitionedSink for KafkaSink {
 /// Records the first failed delivery, reported by librdkafka's callback.
 #[derive(Debug, Default)]
 struct Deliveries {
-    failed: Arc<Mutex<Option<(i32, RdKafkaError)>>>,
+    failed: Arc<FirstError<(i32, RdKafkaError)>>,
 }
 
 impl ClientContext for Deliveries {}
@@ -180,8 +182,7 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((err, message)) = result {
-            let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-            failed.get_or_insert((message.partition(), err.clone()));
+            self.failed.offer((message.partition(), err.clone()));
         }
     }
 }
@@ -215,13 +216,7 @@ impl KafkaSinkPartition {
 
     /// Fails with the first delivery error librdkafka reported.
     fn check_deliveries(&self) -> Result<(), SinkError> {
-        let failed = self
-            .producer
-            .context()
-            .failed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let failed = self.producer.context().failed.take();
         match failed {
             Some((partition, err)) => Err(self.error(partition, err)),
             None => Ok(()),
