@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -14,6 +16,7 @@ use pipework_dataflow::connectors::{
 };
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig, RecoveryError};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
+use support::partitions::copy_partition;
 
 /// How long any one run may take before the test fails instead of hanging.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -181,20 +184,6 @@ fn a_partition_older_than_the_collected_ones_is_refused() {
         "{err}"
     );
     assert!(err.to_string().contains("part-1.sqlite3"), "{err}");
-}
-
-/// Copies partition file `name` from `from` to `to` as a backup is
-/// taken: with its write-ahead log (where a fresh partition's schema is,
-/// too); the shared-memory index is left to be rebuilt.
-fn copy_partition(from: &Path, to: &Path, name: &str) {
-    std::fs::copy(from.join(name), to.join(name)).unwrap();
-    let wal = format!("{name}-wal");
-    if from.join(&wal).exists() {
-        std::fs::copy(from.join(&wal), to.join(&wal)).unwrap();
-    } else {
-        let _ = std::fs::remove_file(to.join(&wal));
-    }
-    let _ = std::fs::remove_file(to.join(format!("{name}-shm")));
 }
 
 type Keyed = (String, u64);

@@ -1031,6 +1031,8 @@ mod recovery_support {
     use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig};
     use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
 
+    pub(crate) use crate::support::partitions::copy_partition;
+
     pub(crate) const ZERO_TD: Duration = Duration::ZERO;
     pub(crate) const FIVE_TD: Duration = Duration::from_secs(5);
 
@@ -1045,20 +1047,6 @@ mod recovery_support {
         result
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("the run did not end within a minute"))
-    }
-
-    /// Copies partition file `name` from `from` to `to` as a backup is
-    /// taken: with its write-ahead log (where a fresh partition's schema
-    /// is, too); the shared-memory index is left to be rebuilt.
-    pub(crate) fn copy_partition(from: &Path, to: &Path, name: &str) {
-        std::fs::copy(from.join(name), to.join(name)).unwrap();
-        let wal = format!("{name}-wal");
-        if from.join(&wal).exists() {
-            std::fs::copy(from.join(&wal), to.join(&wal)).unwrap();
-        } else {
-            let _ = std::fs::remove_file(to.join(&wal));
-        }
-        let _ = std::fs::remove_file(to.join(format!("{name}-shm")));
     }
 
     /// conftest.py's `recovery_config`: a store of one partition.
