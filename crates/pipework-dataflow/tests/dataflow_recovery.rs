@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -14,6 +16,7 @@ use pipework_dataflow::connectors::{
 };
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig, RecoveryError};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
+use support::partitions::copy_partition;
 
 /// How long any one run may take before the test fails instead of hanging.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -117,11 +120,7 @@ fn partitions_of_two_directories_are_inconsistent() {
     let two = tempfile::tempdir().unwrap();
     init_db_dir(one.path(), 2).unwrap();
     init_db_dir(two.path(), 3).unwrap();
-    std::fs::copy(
-        two.path().join("part-1.sqlite3"),
-        one.path().join("part-1.sqlite3"),
-    )
-    .unwrap();
+    copy_partition(two.path(), one.path(), "part-1.sqlite3");
     let err = recovery_err(run_bounded(&never_reads(), &recovery(one.path(), 1)));
     assert!(
         matches!(err, RecoveryError::InconsistentPartitions { .. }),
@@ -139,6 +138,10 @@ fn a_garbage_file_is_not_a_partition() {
         "not a database at all, clearly",
     )
     .unwrap();
+    // Alone: the log of the partition it replaced would mask it.
+    for suffix in ["-wal", "-shm"] {
+        std::fs::remove_file(dir.path().join(format!("part-1.sqlite3{suffix}"))).unwrap();
+    }
     let err = recovery_err(run_bounded(&never_reads(), &recovery(dir.path(), 1)));
     assert!(err.to_string().contains("part-1.sqlite3"), "{err}");
 }
@@ -166,7 +169,7 @@ fn a_partition_older_than_the_collected_ones_is_refused() {
     init_db_dir(dir.path(), 2).unwrap();
     let old = tempfile::tempdir().unwrap();
     for part in ["part-0.sqlite3", "part-1.sqlite3"] {
-        std::fs::copy(dir.path().join(part), old.path().join(part)).unwrap();
+        copy_partition(dir.path(), old.path(), part);
     }
     let items: Vec<TestingItem<(String, u64)>> = (0..40)
         .map(|i| TestingItem::Item((format!("k{}", i % 7), i)))
@@ -174,14 +177,7 @@ fn a_partition_older_than_the_collected_ones_is_refused() {
     let flow = keep_max_flow(TestingSource::with_markers(items), TestingSink::new());
     run_bounded(&flow, &recovery(dir.path(), 1)).unwrap();
     // Put back the pristine copy of one partition only.
-    std::fs::copy(
-        old.path().join("part-0.sqlite3"),
-        dir.path().join("part-0.sqlite3"),
-    )
-    .unwrap();
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.path().join(format!("part-0.sqlite3{suffix}")));
-    }
+    copy_partition(old.path(), dir.path(), "part-0.sqlite3");
     let err = recovery_err(run_bounded(&never_reads(), &recovery(dir.path(), 1)));
     assert!(
         matches!(err, RecoveryError::GarbageCollected { .. }),

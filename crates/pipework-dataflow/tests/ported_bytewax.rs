@@ -1031,6 +1031,8 @@ mod recovery_support {
     use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig};
     use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
 
+    pub(crate) use crate::support::partitions::copy_partition;
+
     pub(crate) const ZERO_TD: Duration = Duration::ZERO;
     pub(crate) const FIVE_TD: Duration = Duration::from_secs(5);
 
@@ -1298,8 +1300,7 @@ mod test_inconsistent_parts {
         let saved = tempfile::tempdir().unwrap();
         init_db_dir(dir.path(), 3).unwrap();
         for i in 0..3 {
-            let name = format!("part-{i}.sqlite3");
-            std::fs::copy(dir.path().join(&name), saved.path().join(&name)).unwrap();
+            copy_partition(dir.path(), saved.path(), &format!("part-{i}.sqlite3"));
         }
         let recovery = RecoveryConfig::new(dir.path()).backup_interval(ZERO_TD);
         let inp = vec![
@@ -1317,15 +1318,7 @@ mod test_inconsistent_parts {
         got.sort();
         assert_eq!(got, vec![("a".to_owned(), 4), ("b".to_owned(), 4)]);
 
-        std::fs::copy(
-            saved.path().join("part-0.sqlite3"),
-            dir.path().join("part-0.sqlite3"),
-        )
-        .unwrap();
-        for suffix in ["-wal", "-shm"] {
-            // Absent when SQLite checkpointed on close.
-            let _ = std::fs::remove_file(dir.path().join(format!("part-0.sqlite3{suffix}")));
-        }
+        copy_partition(saved.path(), dir.path(), "part-0.sqlite3");
         let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(
             matches!(

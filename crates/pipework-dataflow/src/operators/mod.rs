@@ -9,6 +9,7 @@
 //! `output_partitioned`) must be [`ExchangeData`](timely::ExchangeData).
 //! A panic or error in a user function fails the run naming the step.
 
+mod dirty;
 mod epoch_queue;
 mod input;
 mod input_readers;

@@ -1,6 +1,6 @@
 //! Output steps: write items to a sink.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use serde::Serialize;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::generic::{Operator, OutputBuilder, OutputBuilderSession};
+use timely::dataflow::operators::generic::{Operator, OutputBuilder};
 use timely::dataflow::operators::Capability;
 use timely::ExchangeData;
 
@@ -17,9 +17,10 @@ use crate::flow::{guarded, Stream};
 use crate::outputs::{
     DynamicSink, FixedPartitionedSink, SinkError, StatefulSinkPartition, StatelessSinkPartition,
 };
-use crate::recovery::{Record, RecoveryError, Resume};
+use crate::recovery::{Record, RecoveryError};
 use crate::routing::assign_parts;
 
+use super::dirty::{to_json, Dirty};
 use super::epoch_queue::EpochQueue;
 
 impl<'scope, T: 'static> Stream<'scope, T> {
@@ -194,7 +195,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             let mut queue: EpochQueue<(String, V)> = EpochQueue::new(1);
             // Per epoch written: a capability to send snapshots at it and
             // the partitions written.
-            let mut dirty: BTreeMap<u64, (Capability<u64>, HashSet<usize>)> = BTreeMap::new();
+            let mut dirty: Dirty<usize> = Dirty::new();
             // Capabilities of an epoch a failure interrupted, never
             // released, so that the epoch does not look complete.
             let mut stuck: Vec<Capability<u64>> = Vec::new();
@@ -213,15 +214,11 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                 };
                 for (epoch, held) in ready {
                     if let Some(resume) = &resume {
-                        if let Err(err) = snapshot_parts(
-                            &mut dirty,
-                            Some(epoch),
-                            &mut built,
-                            &parts,
-                            resume,
-                            &name,
-                            &mut snap_output,
-                        ) {
+                        if let Err(err) =
+                            dirty.flush(Some(epoch), &name, resume, &mut snap_output, |position| {
+                                part_snapshot(&mut built, &parts, &name, position)
+                            })
+                        {
                             failure.fail(err);
                             return;
                         }
@@ -260,27 +257,18 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                         }
                         written.insert(*position);
                     }
-                    if recovering && !written.is_empty() {
-                        let mut caps = held.caps.into_iter();
-                        if let Some(cap) = caps.next() {
-                            dirty
-                                .entry(epoch)
-                                .or_insert_with(|| (cap, HashSet::new()))
-                                .1
-                                .extend(written);
+                    if recovering {
+                        if let Some(cap) = held.caps.into_iter().next() {
+                            dirty.mark(epoch, cap, written);
                         }
                     }
                 }
                 if let Some(resume) = &resume {
-                    if let Err(err) = snapshot_parts(
-                        &mut dirty,
-                        frontier,
-                        &mut built,
-                        &parts,
-                        resume,
-                        &name,
-                        &mut snap_output,
-                    ) {
+                    if let Err(err) =
+                        dirty.flush(frontier, &name, resume, &mut snap_output, |position| {
+                            part_snapshot(&mut built, &parts, &name, position)
+                        })
+                    {
                         failure.fail(err);
                         return;
                     }
@@ -301,54 +289,26 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     }
 }
 
-/// Snapshots the partitions written in the epochs before `below` (all for
-/// `None`) and sends their states at the epoch they were written in.
-fn snapshot_parts<P>(
-    dirty: &mut BTreeMap<u64, (Capability<u64>, HashSet<usize>)>,
-    below: Option<u64>,
+/// The snapshot of sink partition `position`, named by its part, for
+/// [`Dirty::flush`]; nothing for a partition this worker does not hold.
+fn part_snapshot<P>(
     built: &mut HashMap<usize, P>,
     parts: &[String],
-    resume: &Resume,
     step: &str,
-    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<Record>>>,
-) -> Result<(), RunError>
+    position: usize,
+) -> Result<Option<(String, Option<String>)>, RunError>
 where
     P: StatefulSinkPartition,
     P::State: Serialize,
 {
-    let closed = match below {
-        Some(below) => {
-            let later = dirty.split_off(&below);
-            std::mem::replace(dirty, later)
-        }
-        None => std::mem::take(dirty),
+    let part = &parts[position];
+    let Some(partition) = built.get_mut(&position) else {
+        return Ok(None);
     };
-    for (_epoch, (cap, positions)) in closed {
-        let mut session = output.session(&cap);
-        for position in positions {
-            let part = &parts[position];
-            let Some(partition) = built.get_mut(&position) else {
-                continue;
-            };
-            let state = partition.snapshot().map_err(|source| RunError::Sink {
-                step: step.to_owned(),
-                part: Some(part.clone()),
-                source,
-            })?;
-            let json = serde_json::to_string(&state).map_err(|err| {
-                RunError::Recovery(RecoveryError::Serialize {
-                    step: step.to_owned(),
-                    key: part.clone(),
-                    message: err.to_string(),
-                })
-            })?;
-            session.give(Record::State {
-                part: resume.part_of(step, part),
-                step: step.to_owned(),
-                key: part.clone(),
-                state: Some(json),
-            });
-        }
-    }
-    Ok(())
+    let state = partition.snapshot().map_err(|source| RunError::Sink {
+        step: step.to_owned(),
+        part: Some(part.clone()),
+        source,
+    })?;
+    Ok(Some((part.clone(), Some(to_json(step, part, &state)?))))
 }

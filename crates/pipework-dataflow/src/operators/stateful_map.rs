@@ -1,6 +1,6 @@
 //! A map with state per key.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -8,18 +8,16 @@ use serde::Serialize;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
 use timely::ExchangeData;
 
+use super::dirty::{to_json, Dirty};
 use super::epoch_queue::EpochQueue;
 use crate::execution::RunError;
 use crate::flow::{guarded, Stream};
-use crate::recovery::{Record, RecoveryError, Resume};
+use crate::recovery::{Record, RecoveryError};
 use crate::routing::stable_hash;
-
-/// The keys changed in one epoch, and a capability to send their snapshots.
-type Dirty = BTreeMap<u64, (Capability<u64>, HashSet<String>)>;
 
 impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     /// Maps each value with state kept per key (bytewax's `stateful_map`).
@@ -87,7 +85,7 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
             OutputBuilder::<u64, CapacityContainerBuilder<Vec<Record>>>::from(snap_out);
         builder.build(move |_capabilities| {
             let mut queue: EpochQueue<(String, V)> = EpochQueue::new(2);
-            let mut dirty: Dirty = BTreeMap::new();
+            let mut dirty: Dirty<String> = Dirty::new();
             let mut produced = Vec::new();
             // Capabilities of an epoch a panic interrupted, never released.
             let mut stuck: Vec<Capability<u64>> = Vec::new();
@@ -107,14 +105,10 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                 };
                 for (epoch, held) in ready {
                     if let Some(resume) = &resume {
-                        let flushed = flush(
-                            &mut dirty,
-                            Some(epoch),
-                            &states,
-                            resume,
-                            &name,
-                            &mut snap_session,
-                        );
+                        let flushed =
+                            dirty.flush(Some(epoch), &name, resume, &mut snap_session, |key| {
+                                key_snapshot(&states, &name, key)
+                            });
                         if let Err(err) = flushed {
                             failure.fail(err);
                             return;
@@ -124,15 +118,16 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                     let (Some(data_cap), Some(snap_cap)) = (caps.next(), caps.next()) else {
                         continue;
                     };
-                    let mut touched = Vec::new();
+                    let mut touched = HashSet::new();
                     let done = guarded(&failure, &name, || {
                         for (key, value) in held.items {
                             let (state, out) = mapper(states.remove(&key), value);
                             if let Some(state) = state {
                                 states.insert(key.clone(), state);
                             }
-                            if resume.is_some() {
-                                touched.push(key.clone());
+                            // A key repeated in the epoch is copied once.
+                            if recovering && !touched.contains(&key) {
+                                touched.insert(key.clone());
                             }
                             produced.push((key, out));
                         }
@@ -149,23 +144,14 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
                             .give_container(&mut produced);
                     }
                     produced.clear();
-                    if !touched.is_empty() {
-                        dirty
-                            .entry(epoch)
-                            .or_insert_with(|| (snap_cap, HashSet::new()))
-                            .1
-                            .extend(touched);
-                    }
+                    dirty.mark(epoch, snap_cap, touched);
                 }
                 if let Some(resume) = &resume {
-                    if let Err(err) = flush(
-                        &mut dirty,
-                        frontier,
-                        &states,
-                        resume,
-                        &name,
-                        &mut snap_session,
-                    ) {
+                    if let Err(err) =
+                        dirty.flush(frontier, &name, resume, &mut snap_session, |key| {
+                            key_snapshot(&states, &name, key)
+                        })
+                    {
                         failure.fail(err);
                     }
                 }
@@ -182,44 +168,16 @@ impl<'scope, V: ExchangeData> Stream<'scope, (String, V)> {
     }
 }
 
-/// Sends the snapshots of the keys changed in the epochs before `below`
-/// (all, for `None`), each with the key's current state.
-fn flush<S: Serialize>(
-    dirty: &mut Dirty,
-    below: Option<u64>,
+/// The snapshot of `key` for [`Dirty::flush`]: its state now, or a
+/// discard if the mapper dropped it.
+fn key_snapshot<S: Serialize>(
     states: &HashMap<String, S>,
-    resume: &Resume,
     step: &str,
-    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<Record>>>,
-) -> Result<(), RunError> {
-    let closed = match below {
-        Some(below) => {
-            let later = dirty.split_off(&below);
-            std::mem::replace(dirty, later)
-        }
-        None => std::mem::take(dirty),
+    key: String,
+) -> Result<Option<(String, Option<String>)>, RunError> {
+    let state = match states.get(&key) {
+        Some(state) => Some(to_json(step, &key, state)?),
+        None => None,
     };
-    for (_epoch, (cap, keys)) in closed {
-        let mut session = output.session(&cap);
-        for key in keys {
-            let state = match states.get(&key).map(serde_json::to_string) {
-                None => None,
-                Some(Ok(json)) => Some(json),
-                Some(Err(err)) => {
-                    return Err(RunError::Recovery(RecoveryError::Serialize {
-                        step: step.to_owned(),
-                        key,
-                        message: err.to_string(),
-                    }))
-                }
-            };
-            session.give(Record::State {
-                part: resume.part_of(step, &key),
-                step: step.to_owned(),
-                key,
-                state,
-            });
-        }
-    }
-    Ok(())
+    Ok(Some((key, state)))
 }

@@ -13,6 +13,10 @@ use super::RecoveryError;
 /// count is fixed for the life of the directory, whatever the worker count
 /// of each run.
 ///
+/// From the start, a partition is its file and the file's write-ahead log
+/// (`part-{i}.sqlite3-wal`, which holds the schema until SQLite folds it
+/// in): copy or move them together.
+///
 /// # Errors
 ///
 /// [`RecoveryError::ZeroParts`] for 0; [`RecoveryError::AlreadyInitialized`]

@@ -2,3 +2,4 @@
 
 pub(crate) mod cluster;
 pub(crate) mod example;
+pub(crate) mod partitions;
