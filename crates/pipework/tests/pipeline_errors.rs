@@ -12,6 +12,14 @@ use pipework::pipeline::{BoxError, Emitter, Error, OnError, Pipeline, Step, Thre
 /// Generous: only a hang (or a drained endless source) takes this long.
 const PROMPTLY: Duration = Duration::from_secs(5);
 
+/// An endless source, as far as a run that stops on its failure can tell:
+/// it ends only after four times [`PROMPTLY`], so a run that never stops
+/// fails its test then instead of hanging it.
+fn endless() -> impl Iterator<Item = u64> + Send + 'static {
+    let started = Instant::now();
+    (0u64..).take_while(move |_| started.elapsed() < 4 * PROMPTLY)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("bad item {0}")]
 struct Bad(u64);
@@ -71,7 +79,7 @@ fn a_failing_step_stops_pulling_an_endless_source() {
             }
         })
         .queue(10);
-    pipeline.put_iter((0u64..).inspect(move |_| {
+    pipeline.put_iter(endless().inspect(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     }));
     let started = Instant::now();
@@ -108,7 +116,7 @@ mod panics {
             .threads(8)
             .map(|n| n)
             .threads(2);
-        pipeline.put_iter(0u64..);
+        pipeline.put_iter(endless());
         let started = Instant::now();
         let error = pipeline.run().unwrap_err();
         assert!(started.elapsed() < PROMPTLY);
@@ -148,7 +156,7 @@ mod panics {
             })
             .name("small")
             .ordered();
-        pipeline.put_iter(0u64..);
+        pipeline.put_iter(endless());
         let items: Vec<_> = pipeline.into_iter().collect();
         let (last, firsts) = items.split_last().unwrap();
         let firsts: Vec<u64> = firsts.iter().map(|i| *i.as_ref().unwrap()).collect();
@@ -159,7 +167,7 @@ mod panics {
     #[test]
     fn a_panic_in_a_put_iter_iterator_is_source_panicked() {
         let mut pipeline = Pipeline::new().map(|n: u64| n).threads(2);
-        pipeline.put_iter((0u64..).inspect(|&n| {
+        pipeline.put_iter(endless().inspect(|&n| {
             assert!(n != 50, "source broke at {n}");
         }));
         match pipeline.run() {
@@ -473,7 +481,7 @@ mod hooks {
             })
             .name("hooked")
             .threads(2);
-        pipeline.put_iter(0u64..);
+        pipeline.put_iter(endless());
         let started = Instant::now();
         assert_hook_failed(&pipeline.run(), "thread_init", How::Panic);
         assert!(started.elapsed() < PROMPTLY);
@@ -609,13 +617,62 @@ mod retries_and_policies {
         assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 
+    /// An item that fails after another item's failure has stopped the run
+    /// is not retried: the run is over, and the first failure is the one
+    /// reported.
+    #[test]
+    fn an_item_failing_after_the_run_failed_is_not_retried() {
+        let (gate_tx, gate_rx) = bounded::<()>(0);
+        let (started_tx, started_rx) = bounded::<()>(1);
+        let held_calls = Arc::new(AtomicUsize::new(0));
+        let calls = held_calls.clone();
+        let handle = Pipeline::new()
+            .try_map(move |n: u64| {
+                if n == 0 {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let _ = started_tx.try_send(());
+                    // Held until the run has failed (or the test gives up).
+                    let _ = gate_rx.recv();
+                }
+                Err::<u64, _>(Bad(n))
+            })
+            .name("failing")
+            .threads(2)
+            .retries(3)
+            .spawn()
+            .unwrap();
+        handle.put(0).unwrap();
+        let started = started_rx.recv_timeout(PROMPTLY);
+        // Item 1 fails its four attempts on the other thread: the run fails.
+        handle.put(1).unwrap();
+        let deadline = Instant::now() + PROMPTLY;
+        while handle.is_alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let failed = !handle.is_alive();
+        // Item 0 fails now, with the run already failed.
+        drop(gate_tx);
+        let error = handle.stop().unwrap_err();
+        started.expect("item 0 did not start");
+        assert!(failed, "item 1's failure did not stop the run");
+        assert!(
+            matches!(&error, Error::StepFailed { step, source } if step == "failing" && source.to_string() == "bad item 1"),
+            "{error}"
+        );
+        assert_eq!(
+            held_calls.load(Ordering::SeqCst),
+            1,
+            "item 0 was retried after the run had failed"
+        );
+    }
+
     #[test]
     fn the_reported_error_is_the_failing_steps_not_the_stopped_emit_upstream() {
         // "spray" emits endlessly into "sink", which fails on its 10th item:
         // spray's emit then returns `Stopped`, which must not replace the
         // sink's error.
         let mut pipeline = Pipeline::new()
-            .flat_map(|_: u64| 0u64..)
+            .flat_map(|_: u64| endless())
             .name("spray")
             .queue(1)
             .try_map(|n: u64| if n == 9 { Err(Bad(n)) } else { Ok(n) })
@@ -676,10 +733,12 @@ mod put_after_failure {
     #[test]
     fn a_put_blocked_on_a_full_queue_gets_its_item_back_when_a_step_fails() {
         let (gate_tx, gate_rx) = bounded::<()>(0);
-        let (started_tx, started_rx) = bounded::<()>(0);
+        let (started_tx, started_rx) = bounded::<()>(1);
         let handle = Pipeline::new()
             .try_map(move |n: u64| {
-                started_tx.send(()).unwrap();
+                // Only the first send is awaited (a second means item 0's
+                // failure did not stop the run: the test then fails on put).
+                let _ = started_tx.try_send(());
                 let _ = gate_rx.recv();
                 Err::<u64, _>(Bad(n))
             })
@@ -741,7 +800,7 @@ mod outputs_on_failure {
             .try_map(|n: u64| if n == 20 { Err(Bad(n)) } else { Ok(n) })
             .name("upto20")
             .ordered();
-        pipeline.put_iter(0u64..);
+        pipeline.put_iter(endless());
         let mut outputs = pipeline.outputs().unwrap();
         let mut oks = Vec::new();
         let error = loop {

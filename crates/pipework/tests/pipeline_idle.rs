@@ -2,6 +2,7 @@
 //! without an item, once per quiet spell, and `timed_chunk` built on it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,33 @@ impl Step for CountsIdle {
     }
 }
 
+/// The outputs of a run, taken on another thread so that each wait has a
+/// bound: `next` fails the test when no output (nor the end) comes within
+/// [`BOUND`] instead of hanging it.
+struct BoundedOutputs<T>(mpsc::Receiver<Result<T, Error>>);
+
+impl<T: Send + 'static> BoundedOutputs<T> {
+    fn new(outputs: impl Iterator<Item = Result<T, Error>> + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for output in outputs {
+                if tx.send(output).is_err() {
+                    break;
+                }
+            }
+        });
+        BoundedOutputs(rx)
+    }
+
+    fn next(&self) -> Option<T> {
+        match self.0.recv_timeout(BOUND) {
+            Ok(output) => Some(output.unwrap()),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("no output within {BOUND:?}"),
+        }
+    }
+}
+
 #[test]
 fn idle_runs_once_per_quiet_spell_after_an_item() {
     let idle = Arc::new(AtomicUsize::new(0));
@@ -52,20 +80,21 @@ fn idle_runs_once_per_quiet_spell_after_an_item() {
         idle: idle.clone(),
         fail_on_idle: false,
     };
-    let mut outputs = Pipeline::new().step(step).outputs().unwrap();
+    let outputs = Pipeline::new().step(step).outputs().unwrap();
     let input = outputs.input().unwrap();
+    let outputs = BoundedOutputs::new(outputs);
     input.put(1).unwrap();
-    assert_eq!(outputs.next().transpose().unwrap(), Some(1));
+    assert_eq!(outputs.next(), Some(1));
     // The quiet spell after item 1 fires the hook once...
-    assert_eq!(outputs.next().transpose().unwrap(), Some(u32::MAX));
+    assert_eq!(outputs.next(), Some(u32::MAX));
     // ...and not again until another item has come: wait several timeouts.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(idle.load(Ordering::SeqCst), 1);
     input.put(2).unwrap();
-    assert_eq!(outputs.next().transpose().unwrap(), Some(2));
-    assert_eq!(outputs.next().transpose().unwrap(), Some(u32::MAX));
+    assert_eq!(outputs.next(), Some(2));
+    assert_eq!(outputs.next(), Some(u32::MAX));
     input.finish();
-    assert_eq!(outputs.next().transpose().unwrap(), None);
+    assert_eq!(outputs.next(), None);
     assert_eq!(idle.load(Ordering::SeqCst), 2);
 }
 

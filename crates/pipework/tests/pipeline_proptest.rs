@@ -1,7 +1,8 @@
 //! Property tests of the threaded pipeline against sequential iterators:
 //! an ordered pipeline is `Iterator::map`/`filter_map`, an unordered one
 //! gives the same multiset, and the items in flight stay within the memory
-//! bound the module docs give, whatever the thread counts and queue sizes.
+//! bound the module docs give, whatever the thread counts and queue sizes;
+//! an ordered step holds exactly its window of `queue + threads` items.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -167,5 +168,62 @@ proptest! {
         prop_assert_eq!(finished.load(Ordering::SeqCst), 400);
         let worst = worst.load(Ordering::SeqCst);
         prop_assert!(worst <= bound, "{} items in flight, bound {}", worst, bound);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// The ordered window is exact: while item `held` of an ordered step is
+    /// held, every earlier item is done and the other threads run ahead of
+    /// it by `queue + threads - 1` finished items (waiting for the held one)
+    /// plus one item each that they could not hand over, and no further.
+    /// One item more means the step holds more than `queue + threads`.
+    #[test]
+    fn an_ordered_step_holds_exactly_its_window(
+        threads in 2usize..=5,
+        queue in 0usize..=4,
+        held in 0u64..20,
+    ) {
+        /// Only a hang takes this long.
+        const PROMPTLY: Duration = Duration::from_secs(10);
+        let window = (queue + threads) as u64;
+        let ahead = window - 1 + threads as u64 - 1;
+        let total = held + ahead + 40;
+        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started_rx) = crossbeam_channel::unbounded::<u64>();
+        let mut pipeline = Pipeline::new()
+            .map(move |n: u64| {
+                if n == held {
+                    // Held until the test lets it go (or drops the sender).
+                    let _ = release_rx.recv();
+                } else {
+                    // The test outlives the run: this receiver is there.
+                    let _ = started_tx.send(n);
+                }
+                n
+            })
+            .threads(threads)
+            .queue(queue)
+            .ordered();
+        pipeline.put_iter(0..total);
+        let outputs = pipeline.outputs().unwrap();
+        let started: Result<Vec<u64>, _> = (0..held + ahead)
+            .map(|_| started_rx.recv_timeout(PROMPTLY))
+            .collect();
+        // Nothing else starts while the item is held, however long we look
+        // (a late scheduler only makes this pass).
+        let one_more = started_rx.recv_timeout(Duration::from_millis(200));
+        // Released before any assertion, so a failing one cannot hang.
+        drop(release_tx);
+        let out: Vec<u64> = outputs.collect::<Result<_, _>>().unwrap();
+        let mut started = started.map_err(|e| {
+            TestCaseError::fail(format!("fewer than {} items started: {e}", held + ahead))
+        })?;
+        started.sort_unstable();
+        let expected: Vec<u64> = (0..held).chain(held + 1..=held + ahead).collect();
+        prop_assert_eq!(started, expected);
+        prop_assert_eq!(one_more.ok(), None, "an item past the window started");
+        prop_assert_eq!(out, (0..total).collect::<Vec<_>>());
     }
 }

@@ -80,4 +80,18 @@ mod tests {
         assert_eq!(at_risk.unwritten(), 0);
         assert!(!at_risk.is_waiting());
     }
+
+    #[test]
+    fn a_batch_that_writes_no_work_waits_for_no_acknowledgement() {
+        let mut at_risk = AtRisk::default();
+        // Rows of work already safe (a resumed key's, say): their ack frees nothing.
+        at_risk.sent(1, 0);
+        assert!(!at_risk.is_waiting());
+        at_risk.start();
+        at_risk.sent(2, 1);
+        at_risk.sent(3, 0);
+        at_risk.acked(2);
+        assert_eq!(at_risk.unwritten(), 0);
+        assert!(!at_risk.is_waiting());
+    }
 }

@@ -357,3 +357,33 @@ fn write_value<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
         unreachable!("serializing json into memory failed: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(n: u64) -> Item {
+        let row = serde_json::json!({ "n": n });
+        Item::Plain(row.as_object().unwrap().clone())
+    }
+
+    /// Batches that queued while the thread was busy are written in one go,
+    /// in order, and the acknowledgement after them names the last one: the
+    /// run counts every one of them as written.
+    #[test]
+    fn batches_written_together_are_acknowledged_up_to_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let files = Files::open(path.clone(), None, Durability::Flush).unwrap();
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (ack_tx, acked) = watch::channel(0);
+        tx.try_send(vec![plain(0), plain(1)]).unwrap();
+        tx.try_send(vec![plain(2)]).unwrap();
+        tx.try_send(vec![plain(3)]).unwrap();
+        drop(tx);
+        run(files, rx, ack_tx).unwrap();
+        assert_eq!(*acked.borrow(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    }
+}
