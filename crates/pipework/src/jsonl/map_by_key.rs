@@ -106,6 +106,13 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// from its key's first row in `dst`. A rerun over a complete destination
 /// holds no result.
 ///
+/// Known limit: a resume cannot tell from `dst` which columns `f`'s result
+/// supplied, and takes a stored row's key and kept columns to be the
+/// source's. If `f` returns a kept column (or the key column, unchanged),
+/// rows written after a resume carry the source's value (or the key first)
+/// where an uninterrupted run writes `f`'s. Return fields of other names to
+/// be safe.
+///
 /// # Errors
 ///
 /// Under [`OnError::Raise`](super::OnError::Raise): the first bad row of
