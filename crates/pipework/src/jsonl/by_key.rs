@@ -7,7 +7,7 @@
 //! written, so a crash loses at most `concurrency` calls. The loop that
 //! drives it is [`run_loop`](super::run_loop), shared with `create_or_resume`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -66,13 +66,10 @@ type KeyRun<O> = Run<(usize, Value), Result<O, BoxError>>;
 /// Where a key's result stands in this run.
 enum Slot<K> {
     NotStarted,
-    /// The destination holds it, in the row starting at byte `at`: read back
-    /// when a row needs it, so that a resume holds no results and a fresh
-    /// run only those in its cache. `supplied` as [`Shape::supplied`].
-    Stored {
-        at: u64,
-        supplied: u64,
-    },
+    /// The destination holds it, in the row starting at this byte: read
+    /// back when a row needs it, so that a resume holds no results and a
+    /// fresh run only those in its cache.
+    Stored(u64),
     Running,
     Ready(Arc<K>),
     Failed,
@@ -98,9 +95,7 @@ impl<K> KeyState<K> {
             first_line: 0,
             // The destination cannot say which columns `f` supplied, so a
             // resumed key's result is taken to supply none of them.
-            slot: stored
-                .at
-                .map_or(Slot::NotStarted, |at| Slot::Stored { at, supplied: 0 }),
+            slot: stored.at.map_or(Slot::NotStarted, Slot::Stored),
         }
     }
 }
@@ -207,6 +202,10 @@ struct Engine<S: Shape, F> {
     /// Where stored results are read back from.
     stored: StoredRows,
     cache: Cache,
+    /// Keys dropped from the cache whose result supplied some of the key
+    /// and kept columns (see [`Shape::supplied`]): few results do, and a
+    /// field in every key's state would cost every key 8 bytes.
+    supplied: HashMap<usize, u64>,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
@@ -311,6 +310,7 @@ where
                 bytes: 0,
                 order: VecDeque::new(),
             },
+            supplied: HashMap::new(),
             inbox: VecDeque::new(),
             pending: VecDeque::new(),
             eof: false,
@@ -399,7 +399,8 @@ where
     /// The key's result if it is known, read back from the destination if
     /// it is stored there.
     fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
-        if let Slot::Stored { at, supplied } = self.keys[id].slot {
+        if let Slot::Stored(at) = self.keys[id].slot {
+            let supplied = self.supplied.remove(&id).unwrap_or(0);
             let mut row = self.stored.row_at(at)?;
             for (i, column) in self.columns.names().iter().enumerate() {
                 // Past 64 columns a result supplies none (see `Shape::supplied`).
@@ -436,10 +437,10 @@ where
             };
             self.cache.bytes -= old.size;
             if let Some(state) = self.keys.get_mut(old.id) {
-                state.slot = Slot::Stored {
-                    at: old.at,
-                    supplied: old.supplied,
-                };
+                state.slot = Slot::Stored(old.at);
+                if old.supplied != 0 {
+                    self.supplied.insert(old.id, old.supplied);
+                }
             }
         }
     }
@@ -565,7 +566,7 @@ where
         let id = front.id;
         let stored = matches!(
             self.keys.get(id).map(|state| &state.slot),
-            Some(Slot::Stored { .. })
+            Some(Slot::Stored(_))
         );
         if front.ready.is_none() && stored {
             let ready = self.result_of(id)?;
