@@ -7,7 +7,7 @@
 //! written, so a crash loses at most `concurrency` calls. The loop that
 //! drives it is [`run_loop`](super::run_loop), shared with `create_or_resume`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -44,8 +44,16 @@ pub(crate) trait Shape {
     fn keep(out: Self::Out, columns: &Columns) -> Self::Kept;
     /// The result a destination row holds, its key and kept columns removed.
     fn stored(row: Row) -> Self::Out;
-    /// The output of one source row.
-    fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>) -> Item;
+    /// The output of one source row; `first_of` is the key's number if the
+    /// row is the first of a key computed in this run and the writer should
+    /// say where it starts (see [`Item::Merged`]).
+    fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>, first_of: Option<usize>) -> Item;
+    /// Bytes a kept result holds, as the result cache counts them.
+    fn size(kept: &Self::Kept) -> usize;
+    /// Which of the key and kept columns the result supplies itself (bit
+    /// `i` for column `i` of [`Columns::names`]): a row read back keeps those.
+    /// `None` if 64 bits cannot say it; such a result is never dropped.
+    fn supplied(kept: &Self::Kept) -> Option<u64>;
     /// How many lines [`item`](Self::item) writes.
     fn lines(kept: &Self::Kept) -> u64;
 }
@@ -58,8 +66,9 @@ type KeyRun<O> = Run<(usize, Value), Result<O, BoxError>>;
 /// Where a key's result stands in this run.
 enum Slot<K> {
     NotStarted,
-    /// The destination holds it, in the row starting at this byte: read back
-    /// when a row needs it, so that a resume holds no results.
+    /// The destination holds it, in the row starting at this byte: read
+    /// back when a row needs it, so that a resume holds no results and a
+    /// fresh run only those in its cache.
     Stored(u64),
     Running,
     Ready(Arc<K>),
@@ -84,10 +93,35 @@ impl<K> KeyState<K> {
             seen: 0,
             resumed: stored.rows,
             first_line: 0,
+            // The destination cannot say which columns `f` supplied, so a
+            // resumed key's result is taken to supply none of them.
             slot: stored.at.map_or(Slot::NotStarted, Slot::Stored),
         }
     }
 }
+
+/// Results of keys whose first row is written, kept in memory for the
+/// key's later rows up to a bound in bytes; the oldest go first, back to
+/// [`Slot::Stored`], and are read back (and cached again) if a row needs them.
+/// A bound in bytes, not in keys: a source whose keys repeat every 100k rows
+/// needs 100k results at hand, which a count chosen for long results would miss.
+struct Cache {
+    bound: usize,
+    bytes: usize,
+    /// Oldest first.
+    order: VecDeque<Cached>,
+}
+
+struct Cached {
+    id: usize,
+    at: u64,
+    supplied: u64,
+    size: usize,
+}
+
+/// What a cached result costs beyond [`Shape::size`]: its entry here, its
+/// `Arc` and allocator headers.
+const CACHED_OVERHEAD: usize = 96;
 
 struct Pending<K> {
     id: usize,
@@ -167,6 +201,11 @@ struct Engine<S: Shape, F> {
     keys: Vec<KeyState<S::Kept>>,
     /// Where stored results are read back from.
     stored: StoredRows,
+    cache: Cache,
+    /// Keys dropped from the cache whose result supplied some of the key
+    /// and kept columns (see [`Shape::supplied`]): few results do, and a
+    /// field in every key's state would cost every key 8 bytes.
+    supplied: HashMap<usize, u64>,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
@@ -214,6 +253,18 @@ where
         !self.eof && self.inbox.is_empty() && self.pending.len() < self.read_ahead
     }
 
+    fn first_rows_written(&mut self, rows: Vec<(usize, u64)>) {
+        for (id, at) in rows {
+            let Some(Slot::Ready(kept)) = self.keys.get(id).map(|state| &state.slot) else {
+                continue;
+            };
+            if let Some(supplied) = S::supplied(kept) {
+                let size = S::size(kept);
+                self.cache_result(id, at, supplied, size);
+            }
+        }
+    }
+
     fn take(&mut self, batch: Option<Vec<Result<SrcRow, Error>>>) {
         match batch {
             Some(batch) => self.inbox.extend(batch),
@@ -254,6 +305,12 @@ where
             f,
             keys: stored.into_iter().map(KeyState::new).collect(),
             stored: StoredRows::new(dst),
+            cache: Cache {
+                bound: opts.cache_bytes,
+                bytes: 0,
+                order: VecDeque::new(),
+            },
+            supplied: HashMap::new(),
             inbox: VecDeque::new(),
             pending: VecDeque::new(),
             eof: false,
@@ -343,17 +400,49 @@ where
     /// it is stored there.
     fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
         if let Slot::Stored(at) = self.keys[id].slot {
+            let supplied = self.supplied.remove(&id).unwrap_or(0);
             let mut row = self.stored.row_at(at)?;
-            for column in self.columns.names() {
-                row.remove(column);
+            for (i, column) in self.columns.names().iter().enumerate() {
+                // Past 64 columns a result supplies none (see `Shape::supplied`).
+                if i >= 64 || supplied & (1 << i) == 0 {
+                    row.remove(column);
+                }
             }
             let kept = Arc::new(S::keep(S::stored(row), &self.columns));
-            self.keys[id].slot = Slot::Ready(kept);
+            self.keys[id].slot = Slot::Ready(Arc::clone(&kept));
+            let size = S::size(&kept);
+            self.cache_result(id, at, supplied, size);
+            return Ok(Some(kept));
         }
         Ok(match &self.keys[id].slot {
             Slot::Ready(out) => Some(Arc::clone(out)),
             _ => None,
         })
+    }
+
+    /// Keeps a written key's result in the cache, dropping the oldest over
+    /// the bound (rows already waiting hold their own reference).
+    fn cache_result(&mut self, id: usize, at: u64, supplied: u64, size: usize) {
+        let size = size + CACHED_OVERHEAD;
+        self.cache.bytes += size;
+        self.cache.order.push_back(Cached {
+            id,
+            at,
+            supplied,
+            size,
+        });
+        while self.cache.bytes > self.cache.bound {
+            let Some(old) = self.cache.order.pop_front() else {
+                break;
+            };
+            self.cache.bytes -= old.size;
+            if let Some(state) = self.keys.get_mut(old.id) {
+                state.slot = Slot::Stored(old.at);
+                if old.supplied != 0 {
+                    self.supplied.insert(old.id, old.supplied);
+                }
+            }
+        }
     }
 
     /// Starts the call for a key's first row that is not in the destination.
@@ -442,6 +531,7 @@ where
         let mut batch = Vec::new();
         let mut made_safe = 0;
         loop {
+            self.read_back_head()?;
             let head = self.head();
             if matches!(head, Head::Waiting) {
                 break;
@@ -464,6 +554,27 @@ where
             return Ok(None);
         }
         Ok(Some((batch, made_safe)))
+    }
+
+    /// Reads back the result of the head of `pending` if it was placed
+    /// while its key ran and the result has since left the cache: the key's
+    /// first row went ahead of it, was written, and its result dropped.
+    fn read_back_head(&mut self) -> Result<(), Error> {
+        let Some(front) = self.pending.front() else {
+            return Ok(());
+        };
+        let id = front.id;
+        let stored = matches!(
+            self.keys.get(id).map(|state| &state.slot),
+            Some(Slot::Stored(_))
+        );
+        if front.ready.is_none() && stored {
+            let ready = self.result_of(id)?;
+            if let Some(front) = self.pending.front_mut() {
+                front.ready = ready;
+            }
+        }
+        Ok(())
     }
 
     /// What the head of `pending` waits for, if anything.
@@ -495,7 +606,10 @@ where
         }
         run.report.rows_written += 1;
         run.report.lines_written += S::lines(out);
-        S::item(row.base, &row.key, out)
+        // A map's later rows need the result: once the first row is written
+        // the result may leave memory, to be read back from there.
+        let first_of = (row.first && !S::UNIQUE_KEYS).then_some(row.id);
+        S::item(row.base, &row.key, out, first_of)
     }
 }
 
@@ -550,7 +664,7 @@ mod tests {
             Counted::new(&READ_BACK)
         }
 
-        fn item(base: Base, key: &Value, _: &Arc<Counted>) -> Item {
+        fn item(base: Base, key: &Value, _: &Arc<Counted>, _: Option<usize>) -> Item {
             Item::Group {
                 base,
                 key: key.clone(),
@@ -560,6 +674,14 @@ mod tests {
 
         fn lines(_: &Counted) -> u64 {
             0
+        }
+
+        fn size(_: &Counted) -> usize {
+            0
+        }
+
+        fn supplied(_: &Counted) -> Option<u64> {
+            Some(0)
         }
     }
 
@@ -621,15 +743,29 @@ mod tests {
             Counted::new(&READ_BACK)
         }
 
-        fn item(base: Base, _: &Value, kept: &Arc<(Arc<Rendered>, Counted)>) -> Item {
+        fn item(
+            base: Base,
+            _: &Value,
+            kept: &Arc<(Arc<Rendered>, Counted)>,
+            first_of: Option<usize>,
+        ) -> Item {
             Item::Merged {
                 base,
                 result: Arc::clone(&kept.0),
+                first_of,
             }
         }
 
         fn lines(_: &(Arc<Rendered>, Counted)) -> u64 {
             1
+        }
+
+        fn size(kept: &(Arc<Rendered>, Counted)) -> usize {
+            kept.0.size()
+        }
+
+        fn supplied(kept: &(Arc<Rendered>, Counted)) -> Option<u64> {
+            kept.0.supplied()
         }
     }
 
@@ -703,5 +839,120 @@ mod tests {
         assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst) - before, 1000);
         assert!(most <= 1000, "{most} results alive");
         assert_eq!(READ_BACK.load(Ordering::SeqCst), 0);
+    }
+
+    /// Results of `CountedMap` alive now, computed or read back.
+    static LIVE: LazyLock<Arc<AtomicUsize>> = LazyLock::new(Arc::default);
+    /// Results `CountedMap` read back, ever.
+    static LIVE_READ_BACK: AtomicUsize = AtomicUsize::new(0);
+
+    /// A map whose results count themselves and write `f`'s row.
+    struct CountedMap;
+
+    impl Shape for CountedMap {
+        type Out = (Row, Counted);
+        type Kept = (Arc<Rendered>, Counted);
+        const UNIQUE_KEYS: bool = false;
+
+        fn check(_: &(Row, Counted), _: &Value, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn keep((row, live): (Row, Counted), columns: &Columns) -> (Arc<Rendered>, Counted) {
+            (Arc::new(Rendered::new(&row, columns)), live)
+        }
+
+        fn stored(row: Row) -> (Row, Counted) {
+            LIVE_READ_BACK.fetch_add(1, Ordering::SeqCst);
+            (row, Counted::new(&LIVE))
+        }
+
+        fn item(
+            base: Base,
+            key: &Value,
+            kept: &Arc<(Arc<Rendered>, Counted)>,
+            first_of: Option<usize>,
+        ) -> Item {
+            Repeated::item(base, key, kept, first_of)
+        }
+
+        fn lines(_: &(Arc<Rendered>, Counted)) -> u64 {
+            1
+        }
+
+        fn size(kept: &(Arc<Rendered>, Counted)) -> usize {
+            kept.0.size()
+        }
+
+        fn supplied(kept: &(Arc<Rendered>, Counted)) -> Option<u64> {
+            kept.0.supplied()
+        }
+    }
+
+    /// A fresh run keeps a written key's result only within the cache's
+    /// bound: over 3000 keys each seen twice, 3000 rows apart, the results
+    /// alive at once stay near what the bound holds (plus the calls running
+    /// and the rows waiting or queued for the writer), the later rows read
+    /// theirs back, and the output is what keeping them all would write.
+    #[tokio::test]
+    async fn a_fresh_run_keeps_written_results_within_the_cache_bound() {
+        const KEYS: u64 = 3000;
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+        // An existing destination: offsets must count from its end.
+        std::fs::write(&dst, "{\"key\":-1}\n").unwrap();
+        std::fs::write(&src, rows_text(2 * KEYS, KEYS)).unwrap();
+        let one = Rendered::new(
+            &serde_json::json!({"v": 0}).as_object().unwrap().clone(),
+            &Columns::new("key", &[]),
+        );
+        let cached = 20;
+        let bound = cached * (one.size() + 2 + CACHED_OVERHEAD);
+        let most = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&most);
+        let opts = MapOptions::new("key")
+            .concurrency(4)
+            .read_ahead(64)
+            .cache_bytes(bound)
+            .progress(move |_| {
+                seen.fetch_max(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
+            });
+        let f = move |row: Row| {
+            let key = row["key"].as_i64().unwrap_or(0);
+            let mut out = Row::new();
+            out.insert("v".into(), (2 * key).into());
+            let live = Counted::new(&LIVE);
+            async move { Ok::<_, Error>((out, live)) }
+        };
+        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let lock = DstLock::acquire(&dst).unwrap();
+        let before = LIVE_READ_BACK.load(Ordering::SeqCst);
+        let report = run::<CountedMap, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.keys_computed, report.rows_written),
+            (KEYS, 2 * KEYS)
+        );
+        let expected: String = std::iter::once("{\"key\":-1}\n".to_owned())
+            .chain(
+                (0..2 * KEYS)
+                    .map(|i| format!("{{\"key\":{},\"v\":{}}}\n", i % KEYS, 2 * (i % KEYS))),
+            )
+            .collect();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), expected);
+        let read_back = LIVE_READ_BACK.load(Ordering::SeqCst) - before;
+        assert!(
+            read_back as u64 >= KEYS - cached as u64 - 64,
+            "{read_back} read back"
+        );
+        let most = most.load(Ordering::SeqCst);
+        // The cache, the calls running, and the rows pending (64) or queued
+        // for the writer (a few batches of at most 64): far below 3000.
+        assert!(
+            most <= cached + 4 + 6 * 64,
+            "{most} results were alive at once"
+        );
+        assert_eq!(LIVE.load(Ordering::SeqCst), 0);
     }
 }

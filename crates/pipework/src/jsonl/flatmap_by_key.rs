@@ -39,7 +39,7 @@ impl Shape for FlatMap {
         vec![row]
     }
 
-    fn item(base: Base, key: &Value, kept: &Arc<Vec<Rendered>>) -> Item {
+    fn item(base: Base, key: &Value, kept: &Arc<Vec<Rendered>>, _: Option<usize>) -> Item {
         Item::Group {
             base,
             key: key.clone(),
@@ -49,6 +49,15 @@ impl Shape for FlatMap {
 
     fn lines(kept: &Vec<Rendered>) -> u64 {
         kept.len() as u64
+    }
+
+    /// Keys are unique: a result is dropped once written, never cached.
+    fn size(kept: &Vec<Rendered>) -> usize {
+        kept.iter().map(Rendered::size).sum()
+    }
+
+    fn supplied(_: &Vec<Rendered>) -> Option<u64> {
+        None
     }
 }
 

@@ -35,15 +35,24 @@ impl Shape for Map {
         row
     }
 
-    fn item(base: Base, _key: &Value, kept: &Arc<Rendered>) -> Item {
+    fn item(base: Base, _key: &Value, kept: &Arc<Rendered>, first_of: Option<usize>) -> Item {
         Item::Merged {
             base,
             result: Arc::clone(kept),
+            first_of,
         }
     }
 
     fn lines(_kept: &Rendered) -> u64 {
         1
+    }
+
+    fn size(kept: &Rendered) -> usize {
+        kept.size()
+    }
+
+    fn supplied(kept: &Rendered) -> Option<u64> {
+        kept.supplied()
     }
 }
 
@@ -90,10 +99,19 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// multi-threaded runtime). A panic in `f` is that key's error.
 ///
 /// Memory: the read-ahead window of source rows, about 100 bytes per
-/// distinct key, plus one result per distinct key computed (or, on resume,
-/// read back) in this run, as results are reused by later rows of the key.
-/// A resume holds no result the destination has and no later row needs:
-/// a rerun over a complete destination holds none.
+/// distinct key, the results not yet written (at most `opts.concurrency`
+/// keys', plus those of rows waiting or queued for the writer), and a cache
+/// of written results for later rows of their keys, bounded by
+/// [`MapOptions::cache_bytes`]; a result that left the cache is read back
+/// from its key's first row in `dst`. A rerun over a complete destination
+/// holds no result.
+///
+/// Known limit: a resume cannot tell from `dst` which columns `f`'s result
+/// supplied, and takes a stored row's key and kept columns to be the
+/// source's. If `f` returns a kept column (or the key column, unchanged),
+/// rows written after a resume carry the source's value (or the key first)
+/// where an uninterrupted run writes `f`'s. Return fields of other names to
+/// be safe.
 ///
 /// # Errors
 ///

@@ -132,8 +132,13 @@
 //!
 //! Source rows are read ahead in a bounded window (`read_ahead`), every
 //! distinct key costs about 100 bytes (its canonical JSON text, its number
-//! and counts), and a map keeps one result per key computed (or read back)
-//! in this run for the key's later rows; a flatmap drops each once written. A reader thread
+//! and counts). A map keeps the results of keys whose first row is written,
+//! for their later rows, in a cache bounded in bytes
+//! ([`MapOptions::cache_bytes`], 16 MiB by default); a result that left it
+//! is read back from the key's first row in the destination, as on resume.
+//! Results not yet written stay in memory: at most `concurrency` keys', plus
+//! those of the rows waiting or queued for the writer. A flatmap drops each
+//! result once written. A reader thread
 //! picks out the key and kept columns as JSON text (it parses a row whole only
 //! for the first row of each key, which `f` gets), the async loop matches rows
 //! with results, and a writer thread copies that text and each result,
@@ -183,6 +188,7 @@ pub use self::flatmap_by_key::flatmap_by_key;
 pub use self::map_by_key::map_by_key;
 pub use self::options::{
     CreateOptions, Durability, MapOptions, OnError, ProgressCallback, SkipCallback,
+    DEFAULT_CACHE_BYTES,
 };
 pub use self::read::{read, Rows};
 pub use self::report::Report;

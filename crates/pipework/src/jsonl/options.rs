@@ -208,8 +208,12 @@ pub struct MapOptions {
     pub(crate) keep_columns: Vec<String>,
     pub(crate) concurrency: usize,
     pub(crate) read_ahead: Option<usize>,
+    pub(crate) cache_bytes: usize,
     pub(crate) common: Common,
 }
+
+/// The default of [`MapOptions::cache_bytes`].
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 impl Default for MapOptions {
     /// Key column `"key"`, no kept columns, 16 concurrent calls.
@@ -219,6 +223,7 @@ impl Default for MapOptions {
             keep_columns: Vec::new(),
             concurrency: 16,
             read_ahead: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             common: Common::default(),
         }
     }
@@ -268,6 +273,20 @@ impl MapOptions {
     /// pauses (default: `max(1024, 16 × concurrency)`; 0 is rejected).
     pub fn read_ahead(mut self, rows: usize) -> Self {
         self.read_ahead = Some(rows);
+        self
+    }
+
+    /// How many bytes of results `map_by_key` keeps in memory, once their
+    /// key's first row is written, for the key's later rows (default
+    /// [`DEFAULT_CACHE_BYTES`], 16 MiB). A result counts as its serialized
+    /// size plus about 100 bytes. Past the bound the oldest results are
+    /// dropped and read back from the destination when a later row needs
+    /// them: a smaller bound costs reads (from the page cache, usually), a
+    /// larger one memory. Results not yet written stay in memory whatever
+    /// the bound (at most `concurrency` keys, plus the rows queued for the
+    /// writer). A flatmap keeps no results, keys being unique.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 

@@ -92,6 +92,11 @@ pub(crate) trait Work {
     /// True if the work has room for another batch of input.
     fn wants_input(&self) -> bool;
 
+    /// Learns where keys' first rows start in the destination, once they
+    /// are written: (key number, byte offset) pairs of items that asked
+    /// (see [`Item::Merged`]). Work that asks for none ignores this.
+    fn first_rows_written(&mut self, _rows: Vec<(usize, u64)>) {}
+
     /// Takes a batch of input, or its end (`None`).
     fn take(&mut self, batch: Option<Self::Batch>);
 
@@ -210,7 +215,10 @@ where
                     }
                 }
                 written = self.writer.written(), if acks_due => match written {
-                    Ok(()) => self.at_risk.acked(self.writer.acked()),
+                    Ok(()) => {
+                        self.at_risk.acked(self.writer.acked());
+                        work.first_rows_written(self.writer.first_rows());
+                    }
                     // The writer failed; `finish` returns its error.
                     Err(_) => return Err(self.writer_stopped()),
                 },

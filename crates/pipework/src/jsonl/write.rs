@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +24,7 @@ use super::options::{Common, Durability};
 use super::picked::{Columns, Picked};
 use super::writeback;
 use super::Row;
+use crate::internal::lock;
 
 /// Batches the channel holds before `send` waits.
 const CHANNEL_BATCHES: usize = 4;
@@ -64,13 +65,39 @@ impl Rendered {
                 .collect(),
         }
     }
+
+    /// Bytes it holds.
+    pub(crate) fn size(&self) -> usize {
+        std::mem::size_of::<Rendered>() + self.fields.len() + self.overrides.len()
+    }
+
+    /// Which columns it replaces, bit `i` for column `i`; `None` past 64
+    /// columns.
+    pub(crate) fn supplied(&self) -> Option<u64> {
+        let mut bits = 0;
+        for (i, &set) in self.overrides.iter().enumerate() {
+            if set {
+                if i >= 64 {
+                    return None;
+                }
+                bits |= 1 << i;
+            }
+        }
+        Some(bits)
+    }
 }
 
 /// One unit of output.
 #[derive(Debug)]
 pub(crate) enum Item {
     /// One line: `base` merged with `result`; `result` wins a name clash.
-    Merged { base: Base, result: Arc<Rendered> },
+    /// `first_of` names the key whose first row this is, if the run wants
+    /// to learn where that row starts (see [`Writer::first_rows`]).
+    Merged {
+        base: Base,
+        result: Arc<Rendered>,
+        first_of: Option<usize>,
+    },
     /// Zero or more lines, each `base` merged with one of `rows`, then a done-log
     /// record saying `key` is complete.
     Group {
@@ -89,11 +116,16 @@ pub(crate) struct DoneLog {
     pub(crate) dst_len: u64,
 }
 
+/// Where keys' first rows start in the destination: (key number, byte
+/// offset) pairs, filled by the appender before it acknowledges them.
+type FirstRows = Arc<Mutex<Vec<(usize, u64)>>>;
+
 /// The async side's handle on the appender thread.
 #[derive(Debug)]
 pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Vec<Item>>>,
     acked: watch::Receiver<u64>,
+    first_rows: FirstRows,
     sent: u64,
     thread: JoinHandle<Result<(), Error>>,
 }
@@ -111,6 +143,8 @@ impl Writer {
     ) -> Writer {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let (ack_tx, acked) = watch::channel(0);
+        let first_rows = FirstRows::default();
+        let found = Arc::clone(&first_rows);
         let dst = dst.to_path_buf();
         let durability = common.durability;
         #[cfg(test)]
@@ -119,13 +153,14 @@ impl Writer {
             let opened = Files::open(dst, log, durability);
             #[cfg(test)]
             let opened = opened.map(|files| Files { fault, ..files });
-            let result = opened.and_then(|files| run(files, rx, ack_tx));
+            let result = opened.and_then(|files| run(files, rx, ack_tx, &found));
             drop(lock);
             result
         });
         Writer {
             tx: Some(tx),
             acked,
+            first_rows,
             sent: 0,
             thread,
         }
@@ -143,6 +178,14 @@ impl Writer {
     /// The sequence number of the last batch written.
     pub(crate) fn acked(&self) -> u64 {
         *self.acked.borrow()
+    }
+
+    /// Takes the (key number, offset) of every key's first row written and
+    /// acknowledged since the last call (and maybe of some written but not
+    /// yet acknowledged: they are in the file all the same). A `pread` sees
+    /// them at once, without an `fsync`.
+    pub(crate) fn first_rows(&self) -> Vec<(usize, u64)> {
+        std::mem::take(&mut *lock(&self.first_rows))
     }
 
     /// Waits until more batches are written, or until the thread stops;
@@ -175,7 +218,13 @@ struct Files {
     dst: File,
     dst_path: PathBuf,
     log: Option<(File, PathBuf)>,
+    /// The destination's length as the done log counts it.
     dst_len: u64,
+    /// Where the next write lands: the file's real length, which `dst_len`
+    /// is not when a map has no done log.
+    pos: u64,
+    /// Keys' first rows serialized but not yet written, with their offsets.
+    first_rows: Vec<(usize, u64)>,
     /// Bytes appended since the last request for early write-back (see [`writeback`]).
     unsynced: u64,
     durability: Durability,
@@ -190,6 +239,7 @@ fn run(
     mut files: Files,
     mut rx: mpsc::Receiver<Vec<Item>>,
     ack: watch::Sender<u64>,
+    first_rows: &Mutex<Vec<(usize, u64)>>,
 ) -> Result<(), Error> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut log_buf = Vec::new();
@@ -209,6 +259,10 @@ fn run(
         files.write(&buf, &log_buf)?;
         buf.clear();
         log_buf.clear();
+        // Before the acknowledgement, so that whoever sees it finds them.
+        if !files.first_rows.is_empty() {
+            lock(first_rows).append(&mut files.first_rows);
+        }
         // Nobody may be listening any more (the run was dropped); the rows are
         // written all the same.
         ack.send_replace(seq);
@@ -231,6 +285,10 @@ impl Files {
         durability: Durability,
     ) -> Result<Files, Error> {
         let dst = append(&dst_path)?;
+        let pos = dst
+            .metadata()
+            .map_err(|e| Error::io("reading the length of", &dst_path, e))?
+            .len();
         let (log, dst_len) = match log {
             Some(DoneLog { path, dst_len }) => (Some((append(&path)?, path)), dst_len),
             None => (None, 0),
@@ -240,6 +298,8 @@ impl Files {
             dst_path,
             log,
             dst_len,
+            pos,
+            first_rows: Vec::new(),
             unsynced: 0,
             durability,
             #[cfg(test)]
@@ -252,7 +312,14 @@ impl Files {
     fn serialize(&mut self, batch: Vec<Item>, buf: &mut Vec<u8>, log_buf: &mut Vec<u8>) {
         for item in batch {
             match item {
-                Item::Merged { base, result } => {
+                Item::Merged {
+                    base,
+                    result,
+                    first_of,
+                } => {
+                    if let Some(id) = first_of {
+                        self.first_rows.push((id, self.pos + buf.len() as u64));
+                    }
                     write_merged(buf, &base, &result);
                     buf.push(b'\n');
                 }
@@ -285,6 +352,7 @@ impl Files {
         }
         write_all(&mut self.dst, &self.dst_path, buf, sync)?;
         self.dst_len += buf.len() as u64;
+        self.pos += buf.len() as u64;
         self.unsynced += buf.len() as u64;
         if !sync && self.unsynced >= writeback::STEP {
             writeback::start(&self.dst);
@@ -381,7 +449,7 @@ mod tests {
         tx.try_send(vec![plain(2)]).unwrap();
         tx.try_send(vec![plain(3)]).unwrap();
         drop(tx);
-        run(files, rx, ack_tx).unwrap();
+        run(files, rx, ack_tx, &Mutex::default()).unwrap();
         assert_eq!(*acked.borrow(), 3);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
