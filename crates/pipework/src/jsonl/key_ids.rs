@@ -9,15 +9,24 @@
 //! its own. Two keys are equal as JSON values exactly
 //! when their canonical texts are equal (`1` and `1.0` differ, `"\u0061"`
 //! and `"a"` do not), except `-0.0` and `0.0`, which `Value` holds equal and
-//! which are written the same here. The table holds each key's number and
-//! where its text is (16 bytes), so a lookup touches the table and the text
-//! only: with a million keys each of those is a cache miss, and they are
-//! most of a lookup's time.
+//! which are written the same here.
+//!
+//! The table is written here rather than taken from `hashbrown` because a
+//! lookup among a million keys is a cache miss (and, on a virtual machine,
+//! a page walk), and those misses were half of a rerun's time. Two things
+//! cut them, and `hashbrown` allows neither:
+//! - One random access per lookup. A slot is 8 bytes: a key's number and 32
+//!   bits of its hash, so a probe rarely compares a text that is not the
+//!   key's. The texts and their ends are stored by number, and keys are
+//!   looked up in nearly the order they were numbered (a destination is
+//!   written in source order), so those reads are close to sequential.
+//! - Batches. [`KeyIds::number`] hashes a batch of keys and prefetches their
+//!   slots before probing any, so the misses of a batch overlap instead of
+//!   following one another.
 
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 use serde_json::Value;
 
 /// Keys by number, and numbers by key.
@@ -25,26 +34,65 @@ use serde_json::Value;
 pub(crate) struct KeyIds {
     /// Seeded per map, so hostile keys cannot be chosen to collide.
     hasher: RandomState,
-    table: HashTable<Entry>,
+    /// Open addressing with linear probing, a power of two long and at most
+    /// three quarters full: 0 for a free slot, else a key's number plus one
+    /// in the low 32 bits and the high 32 bits of its hash above them.
+    slots: Vec<u64>,
+    /// Where the text of each key ends in `text`, by number; it starts where
+    /// the previous key's ends.
+    ends: Vec<u64>,
     /// The canonical text of every key, one after the other.
     text: Vec<u8>,
-    /// Keys numbered so far.
-    len: usize,
     /// The canonical text of the key being looked up.
     scratch: Vec<u8>,
+    /// The hashes of the batch being numbered.
+    hashes: Vec<u64>,
 }
 
-/// A key in the table: its number and where its text is.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    start: u64,
-    len: u32,
-    id: u32,
+/// Canonical key texts gathered for one call of [`KeyIds::number`].
+#[derive(Debug, Default)]
+pub(crate) struct KeyBatch {
+    text: Vec<u8>,
+    /// Where each key's text ends in `text`.
+    ends: Vec<usize>,
 }
 
-impl Entry {
-    fn text(self, all: &[u8]) -> &[u8] {
-        &all[self.start as usize..self.start as usize + self.len as usize]
+impl KeyBatch {
+    /// Adds the key that `write` writes as canonical text (see
+    /// [`canonical_raw`]), or nothing if it fails.
+    pub(crate) fn push<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.text.len();
+        match write(&mut self.text) {
+            Ok(()) => {
+                self.ends.push(self.text.len());
+                Ok(())
+            }
+            Err(e) => {
+                self.text.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Keys in the batch.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
     }
 }
 
@@ -54,7 +102,8 @@ impl KeyIds {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         canonical(key, &mut scratch);
-        let found = self.id_of_text(&scratch);
+        let hash = self.hasher.hash_one(&scratch);
+        let found = self.id_of_text(&scratch, hash);
         self.scratch = scratch;
         found
     }
@@ -63,42 +112,128 @@ impl KeyIds {
     pub(crate) fn get(&mut self, key: &Value) -> Option<usize> {
         self.scratch.clear();
         canonical(key, &mut self.scratch);
-        self.find(&self.scratch, self.hasher.hash_one(&self.scratch))
+        let hash = self.hasher.hash_one(&self.scratch);
+        self.probe(&self.scratch, hash).ok()
     }
 
-    fn find(&self, text: &[u8], hash: u64) -> Option<usize> {
-        let all = &self.text;
-        self.table
-            .find(hash, |entry| entry.text(all) == text)
-            .map(|entry| entry.id as usize)
+    /// Numbers the keys of `batch` in order, as [`id`](Self::id) would one
+    /// by one, and calls `each(index in the batch, number, is new)`.
+    pub(crate) fn number(&mut self, batch: &KeyBatch, mut each: impl FnMut(usize, usize, bool)) {
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
+        if !self.slots.is_empty() {
+            for &hash in &hashes {
+                prefetch(&self.slots[self.home(hash >> 32)]);
+            }
+        }
+        for (index, (key, &hash)) in batch.keys().zip(&hashes).enumerate() {
+            let (id, new) = self.id_of_text(key, hash);
+            each(index, id, new);
+        }
+        self.hashes = hashes;
+    }
+
+    /// The text of key number `id`.
+    fn text_of(&self, id: usize) -> &[u8] {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.text[start as usize..self.ends[id] as usize]
+    }
+
+    /// Where the key with hash `hash` goes first: the top bits of its hash,
+    /// so that the slot of a key depends on its tag only and growing the
+    /// table never hashes a key again.
+    fn home(&self, tag: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (tag >> (32 - bits)) as usize
+    }
+
+    /// The number of the key whose text is `text`, or else the free slot
+    /// where it would go.
+    fn probe(&self, text: &[u8], hash: u64) -> Result<usize, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let mask = self.slots.len() - 1;
+        let tag = hash >> 32;
+        let mut at = self.home(tag);
+        // Ends at a free slot at the latest: a quarter of the slots are free.
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return Err(at);
+            }
+            if slot >> 32 == tag {
+                let id = (slot as u32 - 1) as usize;
+                if self.text_of(id) == text {
+                    return Ok(id);
+                }
+            }
+            at = (at + 1) & mask;
+        }
     }
 
     /// # Panics
     ///
-    /// Past 2^32 keys, or for a key of 4 GiB or more: far beyond what the
-    /// memory of a run allows anyway.
-    fn id_of_text(&mut self, text: &[u8]) -> (usize, bool) {
-        let hash = self.hasher.hash_one(text);
-        if let Some(id) = self.find(text, hash) {
-            return (id, false);
-        }
-        let id = self.len;
-        let entry = Entry {
-            start: self.text.len() as u64,
-            len: u32::try_from(text.len()).expect("a key of less than 4 GiB"),
-            id: u32::try_from(id).expect("fewer than 2^32 keys"),
+    /// At 2^31 keys: far beyond what the memory of a run allows anyway.
+    fn id_of_text(&mut self, text: &[u8], hash: u64) -> (usize, bool) {
+        let free = match self.probe(text, hash) {
+            Ok(id) => return (id, false),
+            Err(free) => free,
         };
-        let (hasher, all) = (&self.hasher, &self.text);
-        self.table
-            .insert_unique(hash, entry, |entry| hasher.hash_one(entry.text(all)));
+        let id = self.ends.len();
+        assert!(id < 1 << 31, "fewer than 2^31 keys");
         self.text.extend_from_slice(text);
-        self.len += 1;
+        self.ends.push(self.text.len() as u64);
+        let slot = (hash >> 32) << 32 | (id as u64 + 1);
+        if (id + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+            let Err(free) = self.probe(text, hash) else {
+                unreachable!("a key was in the table before it was added")
+            };
+            self.slots[free] = slot;
+        } else {
+            self.slots[free] = slot;
+        }
         (id, true)
+    }
+
+    /// Doubles the slots (16 at first) and places every key again. With
+    /// fewer than 2^31 keys there are at most 2^32 slots, so a slot's home
+    /// is always in its 32-bit tag.
+    fn grow(&mut self) {
+        let len = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![0; len]);
+        let mask = len - 1;
+        // Old slots in order land in new homes nearly in order: the writes
+        // walk the new table instead of jumping about it.
+        for slot in old.into_iter().filter(|&slot| slot != 0) {
+            let mut at = self.home(slot >> 32);
+            // Ends at a free slot: the new table is at most half full.
+            while self.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = slot;
+        }
     }
 }
 
+/// Asks the CPU to bring `slot` into its cache, without waiting for it.
+#[inline]
+fn prefetch(slot: &u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint: it reads nothing into the program and
+        // cannot fault, and the pointer comes from a reference anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
 /// Writes the text that stands for `key`: equal for keys `Value` holds equal.
-fn canonical(key: &Value, out: &mut Vec<u8>) {
+pub(crate) fn canonical(key: &Value, out: &mut Vec<u8>) {
     if let Value::Number(n) = key {
         if n.is_f64() && n.as_f64() == Some(0.0) {
             // `-0.0 == 0.0` as values, but they are written apart.
@@ -112,6 +247,35 @@ fn canonical(key: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes the canonical text of a key given as the JSON text `raw` of a
+/// string, number or boolean, as [`canonical`] writes it for the parsed
+/// value, and checks it as strictly as parsing does. Most keys are plain
+/// strings and integers, whose text is already canonical: those are copied
+/// without being parsed. `None` if `raw` is not a string, number or
+/// boolean.
+pub(crate) fn canonical_raw(raw: &str, out: &mut Vec<u8>) -> Option<Result<(), serde_json::Error>> {
+    let bytes = raw.as_bytes();
+    let plain = match bytes.first()? {
+        // `raw` is valid JSON text: a string without escapes is written as it is.
+        b'"' => !bytes.contains(&b'\\'),
+        b't' | b'f' => true,
+        b'n' | b'[' | b'{' => return None,
+        // An integer that fits in 64 bits is written with the same digits,
+        // except `-0`, which is the integer 0.
+        b'-' => is_short_integer(&bytes[1..]) && bytes != b"-0",
+        _ => is_short_integer(bytes),
+    };
+    if plain {
+        out.extend_from_slice(bytes);
+        return Some(Ok(()));
+    }
+    Some(serde_json::from_str::<Value>(raw).map(|key| canonical(&key, out)))
+}
+
+/// Digits only, few enough to fit in an `i64` or `u64` whatever they are.
+fn is_short_integer(digits: &[u8]) -> bool {
+    !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +329,120 @@ mod tests {
                     json!(format!("k{i}"))
                 };
                 assert_eq!(ids.id(&key), (i as usize, round == 0), "key {key}");
+            }
+        }
+    }
+
+    /// Writes the canonical text of `raw` both ways: from the text, and
+    /// from the parsed value (`None` where the text is not a key or parses
+    /// to no value).
+    fn both_ways(raw: &str) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let mut fast = Vec::new();
+        let fast = match canonical_raw(raw, &mut fast) {
+            Some(Ok(())) => Some(fast),
+            _ => None,
+        };
+        let slow = match serde_json::from_str::<Value>(raw) {
+            Ok(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => {
+                let mut slow = Vec::new();
+                canonical(&key, &mut slow);
+                Some(slow)
+            }
+            _ => None,
+        };
+        (fast, slow)
+    }
+
+    #[test]
+    fn a_key_text_is_canonical_as_its_parsed_value_is() {
+        for raw in [
+            "0",
+            "-0",
+            "-0.0",
+            "0.0",
+            "7",
+            "-7",
+            "1.0",
+            "1e3",
+            "1E3",
+            "-1.5e-3",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "-1234567890123456789",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "1e400",
+            "true",
+            "false",
+            r#""""#,
+            r#""a""#,
+            r#""\u0061""#,
+            r#""caf\u00e9""#,
+            r#""é""#,
+            r#""a\"b""#,
+            r#""\/""#,
+            r#""\ud800""#,
+            r#""\ud83d\ude00""#,
+            "null",
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
+            let (fast, slow) = both_ways(raw);
+            assert_eq!(fast, slow, "{raw}");
+        }
+    }
+
+    /// Canonical keys of `keys`, as `KeyIds::id` sees them.
+    fn key(k: u16) -> Value {
+        Value::from(format!("k{k}"))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_number_or_string_text_is_canonical_as_its_value(
+            raw in proptest::prop_oneof![
+                r"-?(0|[1-9][0-9]{0,21})(\.[0-9]{1,3})?([eE][-+]?[0-9]{1,3})?",
+                r#""([a-z/é]|\\u00[0-7][0-9a-f]|\\ud83d\\ude0[0-9]|\\[nt/"\\])*""#,
+            ]
+        ) {
+            let (fast, slow) = both_ways(&raw);
+            proptest::prop_assert_eq!(fast, slow, "{}", raw);
+        }
+
+        /// Batches of any sizes number keys as one-by-one lookups do.
+        #[test]
+        fn batches_number_keys_as_single_lookups_do(
+            keys in proptest::collection::vec(0u16..300, 0..2000),
+            cuts in proptest::collection::vec(1usize..70, 1..40),
+        ) {
+            let mut single = KeyIds::default();
+            let expected: Vec<(usize, bool)> = keys.iter().map(|&k| single.id(&key(k))).collect();
+            let mut batched = KeyIds::default();
+            let mut got = Vec::new();
+            let mut rest = &keys[..];
+            for &cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at(cut.min(rest.len()));
+                let mut batch = KeyBatch::default();
+                for &k in now {
+                    let pushed = batch.push(|text| {
+                        canonical(&key(k), text);
+                        Ok::<(), ()>(())
+                    });
+                    proptest::prop_assert!(pushed.is_ok());
+                }
+                let mut numbered = vec![(usize::MAX, false); now.len()];
+                batched.number(&batch, |index, id, new| numbered[index] = (id, new));
+                got.extend(numbered);
+                rest = later;
+            }
+            proptest::prop_assert_eq!(got, expected);
+            for k in 0u16..300 {
+                proptest::prop_assert_eq!(batched.get(&key(k)), single.get(&key(k)));
             }
         }
     }

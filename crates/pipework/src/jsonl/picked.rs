@@ -189,11 +189,16 @@ pub(crate) struct Entry<'a> {
     pub(crate) raw: &'a str,
 }
 
-/// The key column's value of one line holding a JSON object, or `None` if
-/// the object lacks it. The rest of the line is checked as strictly as
+/// The key column's JSON text in one line holding a JSON object, or `None`
+/// if the object lacks it. The rest of the line is checked as strictly as
 /// [`PickedBatch::pick`] checks it, and nothing of it is built: this is all
-/// a resume needs of a destination row.
-pub(crate) fn pick_key(line: &[u8], column: &str) -> Result<Option<Value>, serde_json::Error> {
+/// a resume needs of a destination row. The key's text itself is only
+/// checked as JSON syntax: [`canonical_raw`](super::key_ids::canonical_raw)
+/// checks the rest.
+pub(crate) fn pick_key<'de>(
+    line: &'de [u8],
+    column: &str,
+) -> Result<Option<&'de RawValue>, serde_json::Error> {
     let mut key = None;
     let mut de = serde_json::Deserializer::from_slice(line);
     (KeyPick {
@@ -205,13 +210,14 @@ pub(crate) fn pick_key(line: &[u8], column: &str) -> Result<Option<Value>, serde
     Ok(key)
 }
 
-/// Deserializes a JSON object, parsing the value of `column` into `key`.
-struct KeyPick<'a> {
+/// Deserializes a JSON object, borrowing the text of the value of `column`
+/// into `key`.
+struct KeyPick<'a, 'de> {
     column: &'a str,
-    key: &'a mut Option<Value>,
+    key: &'a mut Option<&'de RawValue>,
 }
 
-impl<'de> DeserializeSeed<'de> for KeyPick<'_> {
+impl<'de> DeserializeSeed<'de> for KeyPick<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -219,7 +225,7 @@ impl<'de> DeserializeSeed<'de> for KeyPick<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for KeyPick<'_> {
+impl<'de> Visitor<'de> for KeyPick<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -493,7 +499,10 @@ mod tests {
 
     #[test]
     fn pick_key_takes_the_key_and_refuses_what_serde_json_refuses() {
-        let key = |line: &str| pick_key(line.as_bytes(), "id").map_err(|_| ());
+        let key = |line: &str| {
+            let raw = pick_key(line.as_bytes(), "id").map_err(|_| ())?;
+            Ok(raw.map(|raw| serde_json::from_str::<Value>(raw.get()).unwrap()))
+        };
         assert_eq!(
             key(r#"{"a": [1, {"b": "c"}], "id": "k"}"#),
             Ok(Some(serde_json::json!("k")))

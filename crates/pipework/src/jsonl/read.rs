@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::error::{kind_of, Error};
+use super::key_ids::{canonical, canonical_raw, KeyBatch};
 use super::picked::pick_key;
 use super::Row;
 
@@ -114,14 +115,44 @@ pub(crate) fn key_of(row: &Row, key: &str, path: &Path, line: u64) -> Result<Val
 /// The key column of one line, parsing no more of the line than it takes
 /// to check it: errors are those of [`parse_row`] and [`key_of`].
 pub(crate) fn key_of_line(bytes: &[u8], key: &str, path: &Path, line: u64) -> Result<Value, Error> {
-    if let Ok(Some(value @ (Value::String(_) | Value::Number(_) | Value::Bool(_)))) =
-        pick_key(bytes, key)
-    {
-        return Ok(value);
+    if let Ok(Some(raw)) = pick_key(bytes, key) {
+        if let Ok(value @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) =
+            serde_json::from_str(raw.get())
+        {
+            return Ok(value);
+        }
     }
     // Something is wrong with the line: the full parse says what, precisely.
     let row = parse_row(bytes, path, line)?;
     key_of(&row, key, path, line)
+}
+
+/// Adds the canonical text of the key column of one line to `keys`, as
+/// [`key_of_line`] would find it, without building the key when its text is
+/// canonical already (most are).
+pub(crate) fn key_text_of_line(
+    bytes: &[u8],
+    key: &str,
+    path: &Path,
+    line: u64,
+    keys: &mut KeyBatch,
+) -> Result<(), Error> {
+    if let Ok(Some(raw)) = pick_key(bytes, key) {
+        let added = keys.push(|text| match canonical_raw(raw.get(), text) {
+            Some(Ok(())) => Ok(()),
+            // Not a string, number or boolean, or not a valid one: the
+            // slow path says which.
+            _ => Err(()),
+        });
+        if added.is_ok() {
+            return Ok(());
+        }
+    }
+    let value = key_of_line(bytes, key, path, line)?;
+    keys.push(|text| {
+        canonical(&value, text);
+        Ok::<(), Error>(())
+    })
 }
 
 /// The UTF-8 encoding of U+FEFF, the byte order mark.

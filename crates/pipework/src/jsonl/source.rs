@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::Error;
-use super::key_ids::KeyIds;
+use super::key_ids::{canonical, KeyBatch, KeyIds};
 use super::picked::{Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
 use super::Row;
@@ -60,7 +60,7 @@ pub(crate) fn spawn_reader(
     path: PathBuf,
     columns: Arc<Columns>,
     every_row_whole: bool,
-    mut ids: KeyIds,
+    ids: KeyIds,
 ) -> (mpsc::Receiver<Vec<Result<SrcRow, Error>>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
     let handle = tokio::task::spawn_blocking(move || {
@@ -72,61 +72,133 @@ pub(crate) fn spawn_reader(
                 return;
             }
         };
-        let mut picked = PickedBatch::new(Arc::clone(&columns));
-        let mut staged = Vec::with_capacity(BATCH);
+        let mut batch = Batch::new(path, columns, every_row_whole, ids);
         let mut bytes = Vec::new();
         while let Some(line) = lines.next_into(&mut bytes) {
-            let item = line.and_then(|line| {
-                let (key, index) = light(&bytes, &mut picked, &path, line)?;
-                let (id, new) = ids.id(&key);
-                let row = if every_row_whole || new {
-                    Some(parse_row(&bytes, &path, line)?)
-                } else {
-                    None
-                };
-                Ok(Staged {
-                    line,
-                    key,
-                    id,
-                    index,
-                    row,
-                })
-            });
-            staged.push(item);
-            if staged.len() == BATCH || picked.text_len() >= BATCH_TEXT {
-                let full = std::mem::replace(&mut picked, PickedBatch::new(Arc::clone(&columns)));
-                let batch = seal(&mut staged, full);
-                if tx.blocking_send(batch).is_err() {
-                    return;
-                }
+            batch.stage(line, &bytes);
+            if batch.is_full() && tx.blocking_send(batch.seal()).is_err() {
+                return;
             }
         }
-        if !staged.is_empty() {
+        if !batch.staged.is_empty() {
             // As above: if the run is gone, the batch has nowhere to go.
-            let _ = tx.blocking_send(seal(&mut staged, picked));
+            let _ = tx.blocking_send(batch.seal());
         }
     });
     (rx, handle)
 }
 
-/// Turns the staged rows into rows that share `picked`, emptying `staged`.
-fn seal(
-    staged: &mut Vec<Result<Staged, Error>>,
+/// The rows read since the last message, and what numbering their keys needs.
+struct Batch {
+    path: PathBuf,
+    columns: Arc<Columns>,
+    every_row_whole: bool,
+    ids: KeyIds,
     picked: PickedBatch,
-) -> Vec<Result<SrcRow, Error>> {
-    let picked = Arc::new(picked);
-    staged
-        .drain(..)
-        .map(|item| {
-            item.map(|row| SrcRow {
-                line: row.line,
-                key: row.key,
-                id: row.id,
-                picked: Picked::new(&picked, row.index),
-                row: row.row,
+    staged: Vec<Result<Staged, Error>>,
+    /// The keys of the rows staged without error, to number at once.
+    keys: KeyBatch,
+    /// For each key in `keys`, its row's place in `staged`.
+    rows: Vec<usize>,
+    /// The text of each staged row, while it is not known whether the row
+    /// starts a new key (whose row is then parsed in full).
+    text: Vec<u8>,
+    text_ends: Vec<usize>,
+}
+
+impl Batch {
+    fn new(path: PathBuf, columns: Arc<Columns>, every_row_whole: bool, ids: KeyIds) -> Batch {
+        Batch {
+            picked: PickedBatch::new(Arc::clone(&columns)),
+            path,
+            columns,
+            every_row_whole,
+            ids,
+            staged: Vec::with_capacity(BATCH),
+            keys: KeyBatch::default(),
+            rows: Vec::with_capacity(BATCH),
+            text: Vec::new(),
+            text_ends: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Picks the key and kept columns of one line, read as line `line`.
+    fn stage(&mut self, line: Result<u64, Error>, bytes: &[u8]) {
+        let item = line.and_then(|line| {
+            let (key, index) = light(bytes, &mut self.picked, &self.path, line)?;
+            let row = if self.every_row_whole {
+                Some(parse_row(bytes, &self.path, line)?)
+            } else {
+                self.text.extend_from_slice(bytes);
+                None
+            };
+            self.keys.push(|text| {
+                canonical(&key, text);
+                Ok::<(), Error>(())
+            })?;
+            self.rows.push(self.staged.len());
+            Ok(Staged {
+                line,
+                key,
+                id: usize::MAX,
+                index,
+                row,
             })
-        })
-        .collect()
+        });
+        self.text_ends.push(self.text.len());
+        self.staged.push(item);
+    }
+
+    fn is_full(&self) -> bool {
+        self.staged.len() == BATCH || self.picked.text_len() >= BATCH_TEXT
+    }
+
+    /// Numbers the staged rows' keys, parses in full the rows that start a
+    /// new key, and turns the staged rows into rows that share their picked
+    /// columns, emptying the batch.
+    fn seal(&mut self) -> Vec<Result<SrcRow, Error>> {
+        let Batch {
+            path,
+            staged,
+            keys,
+            rows,
+            text,
+            text_ends,
+            ..
+        } = self;
+        self.ids.number(keys, |index, id, new| {
+            let at = rows[index];
+            let Ok(row) = &mut staged[at] else {
+                unreachable!("only rows staged without error have a key")
+            };
+            row.id = id;
+            if new && row.row.is_none() {
+                let start = if at == 0 { 0 } else { text_ends[at - 1] };
+                match parse_row(&text[start..text_ends[at]], path, row.line) {
+                    Ok(whole) => row.row = Some(whole),
+                    Err(e) => staged[at] = Err(e),
+                }
+            }
+        });
+        keys.clear();
+        rows.clear();
+        text.clear();
+        text_ends.clear();
+        let fresh = PickedBatch::new(Arc::clone(&self.columns));
+        let picked = Arc::new(std::mem::replace(&mut self.picked, fresh));
+        staged
+            .drain(..)
+            .map(|item| {
+                item.map(|row| SrcRow {
+                    line: row.line,
+                    key: row.key,
+                    id: row.id,
+                    picked: Picked::new(&picked, row.index),
+                    row: row.row,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Picks the key and the kept columns of one line into `picked` and returns
