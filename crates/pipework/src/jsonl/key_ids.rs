@@ -29,6 +29,11 @@ use std::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use serde_json::Value;
 
+/// Lookups whose slots are being fetched while one is probed: enough to
+/// keep the memory busy, few enough that the slots are still in the cache
+/// when their turn comes.
+const AHEAD: usize = 16;
+
 /// Keys by number, and numbers by key.
 #[derive(Debug, Default)]
 pub(crate) struct KeyIds {
@@ -77,17 +82,6 @@ impl KeyBatch {
         }
     }
 
-    /// Keys in the batch.
-    pub(crate) fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Empties the batch, keeping its buffers.
-    pub(crate) fn clear(&mut self) {
-        self.text.clear();
-        self.ends.clear();
-    }
-
     fn keys(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
@@ -117,21 +111,32 @@ impl KeyIds {
     }
 
     /// Numbers the keys of `batch` in order, as [`id`](Self::id) would one
-    /// by one, and calls `each(index in the batch, number, is new)`.
+    /// by one, fetching the slots of the next [`AHEAD`] keys while it probes
+    /// one, and calls `each(index in the batch, number, is new)`.
     pub(crate) fn number(&mut self, batch: &KeyBatch, mut each: impl FnMut(usize, usize, bool)) {
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
         hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
-        if !self.slots.is_empty() {
-            for &hash in &hashes {
-                prefetch(&self.slots[self.home(hash >> 32)]);
-            }
+        for &hash in hashes.iter().take(AHEAD) {
+            self.prefetch(hash);
         }
         for (index, (key, &hash)) in batch.keys().zip(&hashes).enumerate() {
+            if let Some(&later) = hashes.get(index + AHEAD) {
+                self.prefetch(later);
+            }
             let (id, new) = self.id_of_text(key, hash);
             each(index, id, new);
         }
         self.hashes = hashes;
+    }
+
+    /// Asks the CPU to bring the home slot of the key with hash `hash` into
+    /// its cache, without waiting for it.
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        if !self.slots.is_empty() {
+            prefetch(&self.slots[self.home(hash >> 32)]);
+        }
     }
 
     /// The text of key number `id`.

@@ -167,6 +167,7 @@ mod map_by_key;
 mod options;
 mod picked;
 mod read;
+mod read_ahead;
 mod report;
 mod resume;
 mod run_loop;

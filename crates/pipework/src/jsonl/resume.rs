@@ -23,13 +23,12 @@ use super::checking::CheckProgress;
 use super::error::Error;
 use super::key_ids::{KeyBatch, KeyIds};
 use super::options::Common;
-use super::read::{key_text_of_line, read_lines};
+use super::read::{key_text_of_line, read_lines, Lines};
+use super::read_ahead::read_ahead;
 use super::torn_line::repair;
 
-/// Destination rows whose keys are looked up together: enough that their
-/// cache misses overlap, few enough that their slots stay in the cache
-/// until probed.
-const BATCH: usize = 32;
+/// Destination lines parsed per chunk.
+const CHUNK: usize = 1024;
 
 /// The keys an earlier run left in the destination.
 #[derive(Debug, Default)]
@@ -79,6 +78,7 @@ impl Resumed {
 
 /// Repairs a torn last line of `dst`, then counts its rows per key and
 /// notes where each key's first row is. A missing `dst` is an empty one.
+/// The lines are parsed on a thread of their own, ahead of the counting.
 pub(crate) fn scan_map_dst(dst: &Path, key: &str, common: &Common) -> Result<Resumed, Error> {
     let mut found = Resumed::default();
     if let Some(notice) = repair(dst)? {
@@ -93,22 +93,59 @@ pub(crate) fn scan_map_dst(dst: &Path, key: &str, common: &Common) -> Result<Res
     };
     let mut progress = CheckProgress::start(common, lines.len()?)?;
     let mut buf = Vec::new();
-    let (mut batch, mut starts) = (KeyBatch::default(), Vec::with_capacity(BATCH));
-    while let Some(line) = lines.next_into(&mut buf) {
-        let line = line?;
-        progress.at(lines.bytes_read())?;
-        match key_text_of_line(&buf, key, dst, line, &mut batch) {
-            Ok(()) => starts.push(lines.line_start()),
-            Err(e) if e.is_bad_input() => common.skip_or_raise(e)?,
-            Err(e) => return Err(e),
-        }
-        if batch.len() == BATCH {
-            found.count_batch(&batch, &starts);
-            batch.clear();
-            starts.clear();
-        }
-    }
-    found.count_batch(&batch, &starts);
+    read_ahead(
+        || DstChunk::parse(&mut lines, &mut buf, key, dst),
+        |next| {
+            while let Some(chunk) = next() {
+                found.count_batch(&chunk.keys, &chunk.starts);
+                for error in chunk.errors {
+                    if !error.is_bad_input() {
+                        return Err(error);
+                    }
+                    common.skip_or_raise(error)?;
+                }
+                progress.at(chunk.bytes_read)?;
+            }
+            Ok(())
+        },
+    )?;
     progress.finish()?;
     Ok(found)
+}
+
+/// The keys of a run of destination lines, parsed ahead of their counting.
+struct DstChunk {
+    keys: KeyBatch,
+    /// Where each key's row starts in the destination.
+    starts: Vec<u64>,
+    /// The lines that are not rows, in order, and an I/O error last.
+    errors: Vec<Error>,
+    /// Bytes of the destination read by the end of the chunk.
+    bytes_read: u64,
+}
+
+impl DstChunk {
+    /// Parses the next [`CHUNK`] lines of `lines`; `None` at the end.
+    fn parse(lines: &mut Lines, buf: &mut Vec<u8>, key: &str, dst: &Path) -> Option<DstChunk> {
+        let mut chunk = DstChunk {
+            keys: KeyBatch::default(),
+            starts: Vec::with_capacity(CHUNK),
+            errors: Vec::new(),
+            bytes_read: 0,
+        };
+        for _ in 0..CHUNK {
+            let Some(line) = lines.next_into(buf) else {
+                break;
+            };
+            let parsed =
+                line.and_then(|line| key_text_of_line(buf, key, dst, line, &mut chunk.keys));
+            match parsed {
+                Ok(()) => chunk.starts.push(lines.line_start()),
+                Err(e) => chunk.errors.push(e),
+            }
+        }
+        chunk.bytes_read = lines.bytes_read();
+        let empty = chunk.starts.is_empty() && chunk.errors.is_empty();
+        (!empty).then_some(chunk)
+    }
 }

@@ -17,6 +17,7 @@ use super::error::Error;
 use super::key_ids::{canonical, KeyBatch, KeyIds};
 use super::picked::{Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
+use super::read_ahead::read_ahead;
 use super::Row;
 
 /// Rows the reader thread sends per message, at most.
@@ -72,28 +73,34 @@ pub(crate) fn spawn_reader(
                 return;
             }
         };
-        let mut batch = Batch::new(path, columns, every_row_whole, ids);
         let mut bytes = Vec::new();
-        while let Some(line) = lines.next_into(&mut bytes) {
-            batch.stage(line, &bytes);
-            if batch.is_full() && tx.blocking_send(batch.seal()).is_err() {
-                return;
-            }
-        }
-        if !batch.staged.is_empty() {
-            // As above: if the run is gone, the batch has nowhere to go.
-            let _ = tx.blocking_send(batch.seal());
-        }
+        let mut ids = ids;
+        read_ahead(
+            || {
+                let mut batch = Batch::new(&columns);
+                while let Some(line) = lines.next_into(&mut bytes) {
+                    batch.stage(line, &bytes, &path, every_row_whole);
+                    if batch.is_full() {
+                        break;
+                    }
+                }
+                (!batch.staged.is_empty()).then_some(batch)
+            },
+            |next| {
+                while let Some(batch) = next() {
+                    // A send error means the run is gone: nothing left to do.
+                    if tx.blocking_send(batch.seal(&mut ids, &path)).is_err() {
+                        return;
+                    }
+                }
+            },
+        );
     });
     (rx, handle)
 }
 
-/// The rows read since the last message, and what numbering their keys needs.
+/// Rows read, parsed on the reading thread, whose keys are not numbered yet.
 struct Batch {
-    path: PathBuf,
-    columns: Arc<Columns>,
-    every_row_whole: bool,
-    ids: KeyIds,
     picked: PickedBatch,
     staged: Vec<Result<Staged, Error>>,
     /// The keys of the rows staged without error, to number at once.
@@ -107,13 +114,9 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(path: PathBuf, columns: Arc<Columns>, every_row_whole: bool, ids: KeyIds) -> Batch {
+    fn new(columns: &Arc<Columns>) -> Batch {
         Batch {
-            picked: PickedBatch::new(Arc::clone(&columns)),
-            path,
-            columns,
-            every_row_whole,
-            ids,
+            picked: PickedBatch::new(Arc::clone(columns)),
             staged: Vec::with_capacity(BATCH),
             keys: KeyBatch::default(),
             rows: Vec::with_capacity(BATCH),
@@ -122,12 +125,19 @@ impl Batch {
         }
     }
 
-    /// Picks the key and kept columns of one line, read as line `line`.
-    fn stage(&mut self, line: Result<u64, Error>, bytes: &[u8]) {
+    /// Picks the key and kept columns of one line of `path`, read as line
+    /// `line`, and parses it whole if `every_row_whole`.
+    fn stage(
+        &mut self,
+        line: Result<u64, Error>,
+        bytes: &[u8],
+        path: &Path,
+        every_row_whole: bool,
+    ) {
         let item = line.and_then(|line| {
-            let (key, index) = light(bytes, &mut self.picked, &self.path, line)?;
-            let row = if self.every_row_whole {
-                Some(parse_row(bytes, &self.path, line)?)
+            let (key, index) = light(bytes, &mut self.picked, path, line)?;
+            let row = if every_row_whole {
+                Some(parse_row(bytes, path, line)?)
             } else {
                 self.text.extend_from_slice(bytes);
                 None
@@ -153,20 +163,19 @@ impl Batch {
         self.staged.len() == BATCH || self.picked.text_len() >= BATCH_TEXT
     }
 
-    /// Numbers the staged rows' keys, parses in full the rows that start a
-    /// new key, and turns the staged rows into rows that share their picked
-    /// columns, emptying the batch.
-    fn seal(&mut self) -> Vec<Result<SrcRow, Error>> {
+    /// Numbers the staged rows' keys in `ids`, parses in full the rows that
+    /// start a new key, and turns the staged rows into rows that share
+    /// their picked columns.
+    fn seal(self, ids: &mut KeyIds, path: &Path) -> Vec<Result<SrcRow, Error>> {
         let Batch {
-            path,
-            staged,
+            picked,
+            mut staged,
             keys,
             rows,
             text,
             text_ends,
-            ..
         } = self;
-        self.ids.number(keys, |index, id, new| {
+        ids.number(&keys, |index, id, new| {
             let at = rows[index];
             let Ok(row) = &mut staged[at] else {
                 unreachable!("only rows staged without error have a key")
@@ -180,14 +189,9 @@ impl Batch {
                 }
             }
         });
-        keys.clear();
-        rows.clear();
-        text.clear();
-        text_ends.clear();
-        let fresh = PickedBatch::new(Arc::clone(&self.columns));
-        let picked = Arc::new(std::mem::replace(&mut self.picked, fresh));
+        let picked = Arc::new(picked);
         staged
-            .drain(..)
+            .into_iter()
             .map(|item| {
                 item.map(|row| SrcRow {
                     line: row.line,
