@@ -607,11 +607,10 @@ async fn results_read_back_from_dst_keep_the_columns_they_supplied() {
     assert_eq!(std::fs::read_to_string(&dropped).unwrap(), kept);
 }
 
-/// A resume cannot tell from DST which columns `f` supplied, and takes the
-/// key and kept columns of a stored row to be the source's: rows written
-/// after it carry the source's kept value where a fresh run wrote `f`'s.
+/// A resume tells from a stored row which kept columns `f` supplied (they
+/// come before the key): rows written after it carry `f`'s value, as a fresh
+/// run's do.
 #[tokio::test]
-#[ignore = "known bug: DST does not record which columns f supplied"]
 async fn a_resume_writes_what_a_fresh_run_writes_when_f_supplies_a_kept_column() {
     let dir = tempfile::tempdir().unwrap();
     let src = overriding_source(dir.path());

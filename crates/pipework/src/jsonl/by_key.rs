@@ -7,7 +7,7 @@
 //! written, so a crash loses at most `concurrency` calls. The loop that
 //! drives it is [`run_loop`](super::run_loop), shared with `create_or_resume`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -50,10 +50,9 @@ pub(crate) trait Shape {
     fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>, first_of: Option<usize>) -> Item;
     /// Bytes a kept result holds, as the result cache counts them.
     fn size(kept: &Self::Kept) -> usize;
-    /// Which of the key and kept columns the result supplies itself (bit
-    /// `i` for column `i` of [`Columns::names`]): a row read back keeps those.
-    /// `None` if 64 bits cannot say it; such a result is never dropped.
-    fn supplied(kept: &Self::Kept) -> Option<u64>;
+    /// Whether a written result is kept for later rows of its key: in the
+    /// cache, and read back from the key's first row once dropped from it.
+    const REUSES_RESULTS: bool;
     /// How many lines [`item`](Self::item) writes.
     fn lines(kept: &Self::Kept) -> u64;
 }
@@ -93,8 +92,6 @@ impl<K> KeyState<K> {
             seen: 0,
             resumed: stored.rows,
             first_line: 0,
-            // The destination cannot say which columns `f` supplied, so a
-            // resumed key's result is taken to supply none of them.
             slot: stored.at.map_or(Slot::NotStarted, Slot::Stored),
         }
     }
@@ -115,7 +112,6 @@ struct Cache {
 struct Cached {
     id: usize,
     at: u64,
-    supplied: u64,
     size: usize,
 }
 
@@ -202,10 +198,6 @@ struct Engine<S: Shape, F> {
     /// Where stored results are read back from.
     stored: StoredRows,
     cache: Cache,
-    /// Keys dropped from the cache whose result supplied some of the key
-    /// and kept columns (see [`Shape::supplied`]): few results do, and a
-    /// field in every key's state would cost every key 8 bytes.
-    supplied: HashMap<usize, u64>,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
     /// Source rows waiting for their key's result, in source order.
@@ -258,9 +250,9 @@ where
             let Some(Slot::Ready(kept)) = self.keys.get(id).map(|state| &state.slot) else {
                 continue;
             };
-            if let Some(supplied) = S::supplied(kept) {
+            if S::REUSES_RESULTS {
                 let size = S::size(kept);
-                self.cache_result(id, at, supplied, size);
+                self.cache_result(id, at, size);
             }
         }
     }
@@ -310,7 +302,6 @@ where
                 bytes: 0,
                 order: VecDeque::new(),
             },
-            supplied: HashMap::new(),
             inbox: VecDeque::new(),
             pending: VecDeque::new(),
             eof: false,
@@ -400,18 +391,11 @@ where
     /// it is stored there.
     fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
         if let Slot::Stored(at) = self.keys[id].slot {
-            let supplied = self.supplied.remove(&id).unwrap_or(0);
-            let mut row = self.stored.row_at(at)?;
-            for (i, column) in self.columns.names().iter().enumerate() {
-                // Past 64 columns a result supplies none (see `Shape::supplied`).
-                if i >= 64 || supplied & (1 << i) == 0 {
-                    row.remove(column);
-                }
-            }
+            let row = self.stored.result_at(at, &self.columns)?;
             let kept = Arc::new(S::keep(S::stored(row), &self.columns));
             self.keys[id].slot = Slot::Ready(Arc::clone(&kept));
             let size = S::size(&kept);
-            self.cache_result(id, at, supplied, size);
+            self.cache_result(id, at, size);
             return Ok(Some(kept));
         }
         Ok(match &self.keys[id].slot {
@@ -422,15 +406,10 @@ where
 
     /// Keeps a written key's result in the cache, dropping the oldest over
     /// the bound (rows already waiting hold their own reference).
-    fn cache_result(&mut self, id: usize, at: u64, supplied: u64, size: usize) {
+    fn cache_result(&mut self, id: usize, at: u64, size: usize) {
         let size = size + CACHED_OVERHEAD;
         self.cache.bytes += size;
-        self.cache.order.push_back(Cached {
-            id,
-            at,
-            supplied,
-            size,
-        });
+        self.cache.order.push_back(Cached { id, at, size });
         while self.cache.bytes > self.cache.bound {
             let Some(old) = self.cache.order.pop_front() else {
                 break;
@@ -438,9 +417,6 @@ where
             self.cache.bytes -= old.size;
             if let Some(state) = self.keys.get_mut(old.id) {
                 state.slot = Slot::Stored(old.at);
-                if old.supplied != 0 {
-                    self.supplied.insert(old.id, old.supplied);
-                }
             }
         }
     }
@@ -650,6 +626,7 @@ mod tests {
         type Out = Counted;
         type Kept = Counted;
         const UNIQUE_KEYS: bool = true;
+        const REUSES_RESULTS: bool = true;
 
         fn check(_: &Counted, _: &Value, _: &str) -> Result<(), Error> {
             Ok(())
@@ -678,10 +655,6 @@ mod tests {
 
         fn size(_: &Counted) -> usize {
             0
-        }
-
-        fn supplied(_: &Counted) -> Option<u64> {
-            Some(0)
         }
     }
 
@@ -729,6 +702,7 @@ mod tests {
         type Out = Counted;
         type Kept = (Arc<Rendered>, Counted);
         const UNIQUE_KEYS: bool = false;
+        const REUSES_RESULTS: bool = true;
 
         fn check(_: &Counted, _: &Value, _: &str) -> Result<(), Error> {
             Ok(())
@@ -762,10 +736,6 @@ mod tests {
 
         fn size(kept: &(Arc<Rendered>, Counted)) -> usize {
             kept.0.size()
-        }
-
-        fn supplied(kept: &(Arc<Rendered>, Counted)) -> Option<u64> {
-            kept.0.supplied()
         }
     }
 
@@ -853,6 +823,7 @@ mod tests {
         type Out = (Row, Counted);
         type Kept = (Arc<Rendered>, Counted);
         const UNIQUE_KEYS: bool = false;
+        const REUSES_RESULTS: bool = true;
 
         fn check(_: &(Row, Counted), _: &Value, _: &str) -> Result<(), Error> {
             Ok(())
@@ -882,10 +853,6 @@ mod tests {
 
         fn size(kept: &(Arc<Rendered>, Counted)) -> usize {
             kept.0.size()
-        }
-
-        fn supplied(kept: &(Arc<Rendered>, Counted)) -> Option<u64> {
-            kept.0.supplied()
         }
     }
 

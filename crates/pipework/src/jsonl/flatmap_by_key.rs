@@ -23,6 +23,7 @@ impl Shape for FlatMap {
     type Out = Vec<Row>;
     type Kept = Vec<Rendered>;
     const UNIQUE_KEYS: bool = true;
+    const REUSES_RESULTS: bool = false;
 
     fn check(out: &Vec<Row>, key: &Value, column: &str) -> Result<(), Error> {
         out.iter().try_for_each(|row| check_key(row, key, column))
@@ -54,10 +55,6 @@ impl Shape for FlatMap {
     /// Keys are unique: a result is dropped once written, never cached.
     fn size(kept: &Vec<Rendered>) -> usize {
         kept.iter().map(Rendered::size).sum()
-    }
-
-    fn supplied(_: &Vec<Rendered>) -> Option<u64> {
-        None
     }
 }
 

@@ -22,6 +22,7 @@ impl Shape for Map {
     type Out = Row;
     type Kept = Rendered;
     const UNIQUE_KEYS: bool = false;
+    const REUSES_RESULTS: bool = true;
 
     fn check(out: &Row, key: &Value, column: &str) -> Result<(), Error> {
         check_key(out, key, column)
@@ -49,10 +50,6 @@ impl Shape for Map {
 
     fn size(kept: &Rendered) -> usize {
         kept.size()
-    }
-
-    fn supplied(kept: &Rendered) -> Option<u64> {
-        kept.supplied()
     }
 }
 
@@ -89,8 +86,8 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 ///
 /// `f` gets the first source row with each key. Each output row holds the
 /// row's `keep_columns`, its key, and the fields of `f`'s result for that key
-/// (`f` wins when a name clashes; a result that changes the key is
-/// [`Error::KeyChanged`]). Rows are written in source order, each as soon as
+/// (`f`'s value wins when a name clashes; a result that changes the key
+/// is [`Error::KeyChanged`]). Rows are written in source order, each as soon as
 /// it and every row before it are known; see the [module docs](super) for
 /// crash safety and resume.
 ///
@@ -106,12 +103,12 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// from its key's first row in `dst`. A rerun over a complete destination
 /// holds no result.
 ///
-/// Known limit: a resume cannot tell from `dst` which columns `f`'s result
-/// supplied, and takes a stored row's key and kept columns to be the
-/// source's. If `f` returns a kept column (or the key column, unchanged),
-/// rows written after a resume carry the source's value (or the key first)
-/// where an uninterrupted run writes `f`'s. Return fields of other names to
-/// be safe.
+/// Column order: the key, the kept columns, then `f`'s fields. When `f`
+/// returns a kept column, its fields come first, then the key and the kept
+/// columns it did not return: the order records which values are `f`'s, so
+/// that a resume, reading a key's result back from its first row, writes the
+/// key's later rows as an uninterrupted run would. The key's value always
+/// comes from the source.
 ///
 /// # Errors
 ///

@@ -210,6 +210,59 @@ pub(crate) fn pick_key<'de>(
     Ok(key)
 }
 
+/// For each of `columns`, whether the JSON object in `line` has it before
+/// the key column (see [`Rendered`](super::write::Rendered) for why that
+/// matters); the key column itself is never before itself.
+pub(crate) fn columns_before_key(
+    line: &[u8],
+    columns: &Columns,
+) -> Result<Vec<bool>, serde_json::Error> {
+    let mut before = vec![false; columns.names.len()];
+    deserialize_line(
+        line,
+        BeforeKey {
+            names: &columns.names,
+            before: &mut before,
+        },
+    )?;
+    Ok(before)
+}
+
+/// Deserializes a JSON object, noting which of `names` come before `names[0]`.
+struct BeforeKey<'a> {
+    names: &'a [String],
+    before: &'a mut [bool],
+}
+
+impl<'de> DeserializeSeed<'de> for BeforeKey<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BeforeKey<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut key_seen = false;
+        while let Some(column) = map.next_key_seed(ColumnIndex(self.names))? {
+            match column {
+                Some(0) => key_seen = true,
+                Some(i) if !key_seen => self.before[i] = true,
+                _ => {}
+            }
+            map.next_value::<de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs `seed` over the JSON text of `line`, and checks nothing follows it.
 /// A line that is valid UTF-8 (all but broken ones) is read as text: its
 /// UTF-8 is then checked once, here, rather than again in every string and

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use memchr::memchr;
 
 use super::error::Error;
+use super::picked::{columns_before_key, Columns};
 use super::read::parse_row;
 use super::Row;
 
@@ -34,6 +35,30 @@ impl StoredRows {
             file: None,
             buf: Vec::new(),
         }
+    }
+
+    /// The result of `f` that the row starting at byte `at` holds: the row
+    /// without its key column and the kept columns it took from the source,
+    /// which are those after the key (see [`Rendered`](super::write::Rendered)).
+    pub(crate) fn result_at(&mut self, at: u64, columns: &Columns) -> Result<Row, Error> {
+        let mut row = self.row_at(at)?;
+        let before =
+            columns_before_key(&self.buf, columns).map_err(|e| self.changed(at, &e.to_string()))?;
+        for (name, _) in columns.names().iter().zip(before).filter(|(_, b)| !b) {
+            row.remove(name);
+        }
+        Ok(row)
+    }
+
+    /// The error for a row that a scan found good and is no longer.
+    fn changed(&self, at: u64, why: &str) -> Error {
+        Error::io(
+            "reading back",
+            &self.path,
+            std::io::Error::other(format!(
+                "the row at byte {at} changed since it was checked: {why}"
+            )),
+        )
     }
 
     /// The row whose line starts at byte `at`.
@@ -66,15 +91,7 @@ impl StoredRows {
                 break;
             }
         }
-        parse_row(&self.buf, &self.path, 0).map_err(|e| {
-            Error::io(
-                "reading back",
-                &self.path,
-                std::io::Error::other(format!(
-                    "the row at byte {at} changed since it was checked: {e}"
-                )),
-            )
-        })
+        parse_row(&self.buf, &self.path, 0).map_err(|e| self.changed(at, &e.to_string()))
     }
 }
 

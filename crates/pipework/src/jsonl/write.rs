@@ -36,54 +36,52 @@ const MAX_WRITE: usize = 1 << 20;
 pub(crate) type Base = Picked;
 
 /// A result row of `f`, serialized once however many output rows repeat it.
+///
+/// Where `f` returns a kept column, its value replaces the source's, and the
+/// row's order says so: the result's fields come first, then the key. A
+/// resume reads a stored row back the same way (see
+/// [`StoredRows::result_at`](super::stored::StoredRows::result_at)): the kept
+/// columns before the key are `f`'s, those after it the source's. The key
+/// column itself always comes from the source (a result may only repeat it).
 #[derive(Debug)]
 pub(crate) struct Rendered {
-    /// The row's fields as JSON text, `"name":value` joined by commas.
+    /// The row's fields but the key column, as JSON text, `"name":value`
+    /// joined by commas.
     fields: Vec<u8>,
     /// By column index: whether the row has a field of that name, which then
-    /// replaces the source's.
+    /// replaces the source's (never for the key column).
     overrides: Vec<bool>,
+    /// Whether any of `overrides` is set.
+    first: bool,
 }
 
 impl Rendered {
     pub(crate) fn new(row: &Row, columns: &Columns) -> Rendered {
         let mut fields = Vec::new();
-        for (i, (name, value)) in row.iter().enumerate() {
-            if i > 0 {
+        for (name, value) in row.iter().filter(|(name, _)| *name != columns.key()) {
+            if !fields.is_empty() {
                 fields.push(b',');
             }
             write_value(&mut fields, name);
             fields.push(b':');
             write_value(&mut fields, value);
         }
+        let overrides: Vec<bool> = columns
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| i > 0 && row.contains_key(name))
+            .collect();
         Rendered {
             fields,
-            overrides: columns
-                .names()
-                .iter()
-                .map(|name| row.contains_key(name))
-                .collect(),
+            first: overrides.contains(&true),
+            overrides,
         }
     }
 
     /// Bytes it holds.
     pub(crate) fn size(&self) -> usize {
         std::mem::size_of::<Rendered>() + self.fields.len() + self.overrides.len()
-    }
-
-    /// Which columns it replaces, bit `i` for column `i`; `None` past 64
-    /// columns.
-    pub(crate) fn supplied(&self) -> Option<u64> {
-        let mut bits = 0;
-        for (i, &set) in self.overrides.iter().enumerate() {
-            if set {
-                if i >= 64 {
-                    return None;
-                }
-                bits |= 1 << i;
-            }
-        }
-        Some(bits)
     }
 }
 
@@ -395,22 +393,27 @@ fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(
 }
 
 /// Writes `{...base, ...result}` as one JSON object without building it.
+/// Writes one line: `base`'s columns and `result`'s fields, the result's
+/// first when it replaces a kept column (see [`Rendered`]).
 fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Rendered) {
     buf.push(b'{');
-    let mut first = true;
+    if result.first {
+        buf.extend_from_slice(&result.fields);
+    }
+    let mut empty = !result.first || result.fields.is_empty();
     for entry in base.entries() {
         if result.overrides[entry.column] {
             continue;
         }
-        if !first {
+        if !empty {
             buf.push(b',');
         }
-        first = false;
+        empty = false;
         buf.extend_from_slice(entry.label.as_bytes());
         buf.extend_from_slice(entry.raw.as_bytes());
     }
-    if !result.fields.is_empty() {
-        if !first {
+    if !result.first && !result.fields.is_empty() {
+        if !empty {
             buf.push(b',');
         }
         buf.extend_from_slice(&result.fields);
@@ -429,10 +432,59 @@ fn write_value<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn plain(n: u64) -> Item {
         let row = serde_json::json!({ "n": n });
         Item::Plain(row.as_object().unwrap().clone())
+    }
+
+    fn columns() -> Arc<Columns> {
+        Columns::new("id", &["a".to_owned(), "b".to_owned()])
+    }
+
+    /// The line a source row and a result make.
+    fn merged(source: &str, result: serde_json::Value) -> String {
+        let mut batch = super::super::picked::PickedBatch::new(columns());
+        let (index, _) = batch.pick(source.as_bytes()).unwrap();
+        let batch = Arc::new(batch);
+        let result = Rendered::new(result.as_object().unwrap(), &columns());
+        let mut buf = Vec::new();
+        write_merged(&mut buf, &Picked::new(&batch, index), &result);
+        String::from_utf8(buf).unwrap()
+    }
+
+    /// The key and kept columns come first unless the result replaces a kept
+    /// column: then the result's fields do, and the kept columns after the
+    /// key are the source's. The key is always the source's text.
+    #[test]
+    fn a_result_that_replaces_a_kept_column_comes_before_the_key() {
+        let source = r#"{"b": 2, "x": 0, "id": 1.0, "a": "s"}"#;
+        for (result, line) in [
+            (json!({}), r#"{"id":1.0,"a":"s","b":2}"#),
+            (json!({"z": 9}), r#"{"id":1.0,"a":"s","b":2,"z":9}"#),
+            (
+                json!({"id": 1.0, "z": 9}),
+                r#"{"id":1.0,"a":"s","b":2,"z":9}"#,
+            ),
+            (
+                json!({"b": "f", "z": 9}),
+                r#"{"b":"f","z":9,"id":1.0,"a":"s"}"#,
+            ),
+            (json!({"a": "f", "b": "f"}), r#"{"a":"f","b":"f","id":1.0}"#),
+        ] {
+            let written = merged(source, result.clone());
+            assert_eq!(written, line, "{result}");
+            let before = super::super::picked::columns_before_key(line.as_bytes(), &columns());
+            let replaced: Vec<bool> = ["id", "a", "b"]
+                .iter()
+                .enumerate()
+                .map(|(i, name)| i > 0 && result.get(name).is_some())
+                .collect();
+            assert_eq!(before.unwrap(), replaced, "{line}");
+        }
+        let absent = merged(r#"{"id": "k"}"#, json!({"a": 1}));
+        assert_eq!(absent, r#"{"a":1,"id":"k"}"#);
     }
 
     /// Batches that queued while the thread was busy are written in one go,
