@@ -155,7 +155,7 @@ where
 {
     let columns = Columns::new(&opts.key, &opts.keep_columns);
     let Resumed { ids, keys } = resumed;
-    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), S::UNIQUE_KEYS, ids);
+    let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), ids);
     let mut engine = Engine::<S, F>::new(src, dst, columns, opts, f, keys);
     let run = Run::new(
         dst,

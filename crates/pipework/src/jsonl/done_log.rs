@@ -16,9 +16,14 @@ use serde_json::Value;
 
 use super::checking::CheckProgress;
 use super::error::{kind_of, Error};
+use super::key_ids::{canonical, canonical_raw, KeyBatch};
 use super::options::Common;
+use super::picked::pick_fields;
 use super::resume::Resumed;
 use super::torn_line::repair;
+
+/// Done keys numbered together (see [`KeyIds::number`](super::key_ids::KeyIds::number)).
+const BATCH: usize = 1024;
 
 /// The done log that goes with `dst`: the same path with `.done` appended.
 pub(crate) fn done_log_path(dst: &Path) -> PathBuf {
@@ -60,6 +65,7 @@ pub(crate) fn reconcile(dst: &Path, log: &Path, common: &Common) -> Result<(Resu
     let mut keys = Resumed::default();
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut buf = Vec::new();
+    let mut batch = KeyBatch::default();
     let (mut line, mut offset, mut end) = (0u64, 0u64, 0u64);
     let mut kept_log_len = 0u64;
     let mut dropped = 0u64;
@@ -77,15 +83,20 @@ pub(crate) fn reconcile(dst: &Path, log: &Path, common: &Common) -> Result<(Resu
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let (key, record_end) = parse_record(&buf, log, line)?;
+        let record_end = read_record(&buf, log, line, &mut batch)?;
         if record_end > dst_len || dropped > 0 {
+            batch.pop();
             dropped += 1;
             continue;
         }
         end = end.max(record_end);
         kept_log_len = offset;
-        keys.done(&key);
+        if batch.len() == BATCH {
+            keys.done_batch(&batch);
+            batch.clear();
+        }
     }
+    keys.done_batch(&batch);
     progress.finish()?;
     if dropped > 0 {
         truncate(log, kept_log_len)?;
@@ -104,6 +115,30 @@ pub(crate) fn reconcile(dst: &Path, log: &Path, common: &Common) -> Result<(Resu
         })?;
     }
     Ok((keys, end))
+}
+
+/// Adds the key of one record to `keys` and returns its `end`, parsing no
+/// more of the line than that takes (the common case); a line that is not
+/// a plain record is parsed whole, which says what is wrong with it.
+fn read_record(bytes: &[u8], log: &Path, line: u64, keys: &mut KeyBatch) -> Result<u64, Error> {
+    if let Ok([Some(key), Some(end)]) = pick_fields(bytes, ["key", "end"]) {
+        let end = serde_json::from_str::<Value>(end.get()).ok();
+        if let Some(end) = end.as_ref().and_then(Value::as_u64) {
+            let added = keys.push(|text| match canonical_raw(key.get(), text) {
+                Some(Ok(())) => Ok(()),
+                _ => Err(()),
+            });
+            if added.is_ok() {
+                return Ok(end);
+            }
+        }
+    }
+    let (key, end) = parse_record(bytes, log, line)?;
+    keys.push(|text| {
+        canonical(&key, text);
+        Ok::<(), Error>(())
+    })?;
+    Ok(end)
 }
 
 fn parse_record(bytes: &[u8], log: &Path, line: u64) -> Result<(Value, u64), Error> {

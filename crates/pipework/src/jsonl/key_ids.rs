@@ -82,6 +82,24 @@ impl KeyBatch {
         }
     }
 
+    /// Takes back the last key added.
+    pub(crate) fn pop(&mut self) {
+        if self.ends.pop().is_some() {
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// Keys in the batch.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
     fn keys(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts

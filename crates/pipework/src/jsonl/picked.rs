@@ -199,15 +199,25 @@ pub(crate) fn pick_key<'de>(
     line: &'de [u8],
     column: &str,
 ) -> Result<Option<&'de RawValue>, serde_json::Error> {
-    let mut key = None;
+    let [key] = pick_fields(line, [column])?;
+    Ok(key)
+}
+
+/// The JSON text of the fields `names` of one line holding a JSON object,
+/// each `None` if the object lacks it; checked as [`pick_key`] checks.
+pub(crate) fn pick_fields<'de, const N: usize>(
+    line: &'de [u8],
+    names: [&str; N],
+) -> Result<[Option<&'de RawValue>; N], serde_json::Error> {
+    let mut found = [None; N];
     deserialize_line(
         line,
-        KeyPick {
-            column,
-            key: &mut key,
+        FieldsPick {
+            names: &names,
+            found: &mut found,
         },
     )?;
-    Ok(key)
+    Ok(found)
 }
 
 /// For each of `columns`, whether the JSON object in `line` has it before
@@ -284,14 +294,14 @@ fn deserialize_line<'de>(
     }
 }
 
-/// Deserializes a JSON object, borrowing the text of the value of `column`
-/// into `key`.
-struct KeyPick<'a, 'de> {
-    column: &'a str,
-    key: &'a mut Option<&'de RawValue>,
+/// Deserializes a JSON object, borrowing the text of the values of `names`
+/// into `found`.
+struct FieldsPick<'a, 'de> {
+    names: &'a [&'a str],
+    found: &'a mut [Option<&'de RawValue>],
 }
 
-impl<'de> DeserializeSeed<'de> for KeyPick<'_, 'de> {
+impl<'de> DeserializeSeed<'de> for FieldsPick<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -299,7 +309,7 @@ impl<'de> DeserializeSeed<'de> for KeyPick<'_, 'de> {
     }
 }
 
-impl<'de> Visitor<'de> for KeyPick<'_, 'de> {
+impl<'de> Visitor<'de> for FieldsPick<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -307,11 +317,10 @@ impl<'de> Visitor<'de> for KeyPick<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let names = [self.column];
-        while let Some(column) = map.next_key_seed(ColumnIndex(&names))? {
-            match column {
+        while let Some(field) = map.next_key_seed(ColumnIndex(self.names))? {
+            match field {
                 // As when parsing into a `Value`, the last of repeated names wins.
-                Some(_) => *self.key = Some(map.next_value()?),
+                Some(i) => self.found[i] = Some(map.next_value()?),
                 None => {
                     map.next_value::<Strict>()?;
                 }

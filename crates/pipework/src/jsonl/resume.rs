@@ -67,12 +67,15 @@ impl Resumed {
         });
     }
 
-    /// Records that `key` is done (a flatmap's done log: its rows are all
-    /// written, however many, and none is read back).
-    pub(crate) fn done(&mut self, key: &serde_json::Value) {
-        if self.ids.id(key).1 {
-            self.keys.push(Stored { rows: 1, at: None });
-        }
+    /// Records that the keys of `batch` are done (a flatmap's done log: their
+    /// rows are all written, however many, and none is read back).
+    pub(crate) fn done_batch(&mut self, batch: &KeyBatch) {
+        let keys = &mut self.keys;
+        self.ids.number(batch, |_, _, new| {
+            if new {
+                keys.push(Stored { rows: 1, at: None });
+            }
+        });
     }
 }
 

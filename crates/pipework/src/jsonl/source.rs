@@ -3,8 +3,9 @@
 //! Most source rows of a map only contribute their key and kept columns, so
 //! the reader copies just those as JSON text (see [`picked`](super::picked);
 //! other fields are skipped without being built), and parses a row in full
-//! only when `f` may need it: the first row of each key (or every row, for a
-//! flatmap). Rows go to the async side in batches over a bounded channel.
+//! only when `f` may need it: the first row of each key the destination does
+//! not hold. A resume's source rows whose keys are done are never built.
+//! Rows go to the async side in batches over a bounded channel.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,8 +50,7 @@ struct Staged {
 }
 
 /// Reads `path` on a blocking thread and sends its rows in batches. `columns`
-/// is the key column followed by the kept columns; `every_row_whole` asks for
-/// the whole row of every line, not only of each key's first new one. `ids`
+/// is the key column followed by the kept columns. `ids`
 /// numbers the keys the destination holds already, so the first rows of
 /// those keys are not parsed in full (they start no call); new keys are
 /// numbered after them. The thread ends
@@ -60,7 +60,6 @@ struct Staged {
 pub(crate) fn spawn_reader(
     path: PathBuf,
     columns: Arc<Columns>,
-    every_row_whole: bool,
     ids: KeyIds,
 ) -> (mpsc::Receiver<Vec<Result<SrcRow, Error>>>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
@@ -79,7 +78,7 @@ pub(crate) fn spawn_reader(
             || {
                 let mut batch = Batch::new(&columns);
                 while let Some(line) = lines.next_into(&mut bytes) {
-                    batch.stage(line, &bytes, &path, every_row_whole);
+                    batch.stage(line, &bytes, &path);
                     if batch.is_full() {
                         break;
                     }
@@ -126,22 +125,11 @@ impl Batch {
     }
 
     /// Picks the key and kept columns of one line of `path`, read as line
-    /// `line`, and parses it whole if `every_row_whole`.
-    fn stage(
-        &mut self,
-        line: Result<u64, Error>,
-        bytes: &[u8],
-        path: &Path,
-        every_row_whole: bool,
-    ) {
+    /// `line`, keeping its text in case it starts a new key.
+    fn stage(&mut self, line: Result<u64, Error>, bytes: &[u8], path: &Path) {
         let item = line.and_then(|line| {
             let (key, index) = light(bytes, &mut self.picked, path, line)?;
-            let row = if every_row_whole {
-                Some(parse_row(bytes, path, line)?)
-            } else {
-                self.text.extend_from_slice(bytes);
-                None
-            };
+            self.text.extend_from_slice(bytes);
             self.keys.push(|text| {
                 canonical(&key, text);
                 Ok::<(), Error>(())
@@ -152,7 +140,7 @@ impl Batch {
                 key,
                 id: usize::MAX,
                 index,
-                row,
+                row: None,
             })
         });
         self.text_ends.push(self.text.len());
@@ -181,7 +169,7 @@ impl Batch {
                 unreachable!("only rows staged without error have a key")
             };
             row.id = id;
-            if new && row.row.is_none() {
+            if new {
                 let start = if at == 0 { 0 } else { text_ends[at - 1] };
                 match parse_row(&text[start..text_ends[at]], path, row.line) {
                     Ok(whole) => row.row = Some(whole),
