@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use super::checking::CheckProgress;
 use super::error::{BoxError, Error, Failed};
-use super::key_ids::KeyIds;
+use super::key_ids::{canonical, KeyBatch, KeyIds};
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
-use super::read::{key_of_line, read_lines};
+use super::read::{key_text_of_line, read_lines};
 use super::report::Report;
 use super::run_loop::{Run, Work};
 use super::torn_line::repair;
@@ -100,8 +100,9 @@ where
     let path = path.as_ref();
     let mut wanted: Vec<Value> = Vec::new();
     let mut ids = KeyIds::default();
-    for key in keys {
-        let key = key.into();
+    let (mut batch, mut pending) = (KeyBatch::default(), Vec::with_capacity(BATCH));
+    let mut keys = keys.into_iter().map(Into::into).peekable();
+    while let Some(key) = keys.next() {
         if !matches!(key, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
             return Err(Error::InvalidOption {
                 name: "keys",
@@ -109,8 +110,20 @@ where
             }
             .into());
         }
-        if ids.id(&key).1 {
-            wanted.push(key);
+        batch.push(|text| {
+            canonical(&key, text);
+            Ok::<(), Error>(())
+        })?;
+        pending.push(key);
+        if pending.len() == BATCH || keys.peek().is_none() {
+            // The first of repeated keys is the one numbered new.
+            ids.number(&batch, |index, _, new| {
+                if new {
+                    wanted.push(std::mem::take(&mut pending[index]));
+                }
+            });
+            batch.clear();
+            pending.clear();
         }
     }
     let lock = DstLock::acquire(path)?;
@@ -300,36 +313,96 @@ fn count_rows(
     };
     let mut progress = CheckProgress::start(common, lines.len()?)?;
     let mut buf = Vec::new();
+    let mut rows = RowCounter {
+        path,
+        key_count,
+        common,
+        keys: KeyBatch::default(),
+        lines: Vec::with_capacity(BATCH),
+    };
     while let Some(line) = lines.next_into(&mut buf) {
         let line = line?;
         progress.at(lines.bytes_read())?;
-        let checked = key_of_line(&buf, key_name, path, line).and_then(|key| {
-            let Some(id) = ids.get(&key) else {
-                return Err(Error::UnknownKey {
-                    path: path.to_path_buf(),
-                    line,
-                    key,
-                });
-            };
-            if counts[id] >= key_count {
-                return Err(Error::TooManyRows {
-                    path: path.to_path_buf(),
-                    line,
-                    key,
-                    key_count,
-                });
-            }
-            counts[id] += 1;
-            Ok(())
-        });
-        match checked {
-            Ok(()) => progress.report().rows_resumed += 1,
+        match key_text_of_line(&buf, key_name, path, line, &mut rows.keys) {
+            Ok(()) => rows.lines.push(line),
             Err(e) if e.is_bad_input() => {
+                // Errors are reported in line order: the rows before first.
+                rows.count(ids, counts, progress.report())?;
                 common.skip_or_raise(e)?;
                 progress.report().rows_invalid += 1;
             }
             Err(e) => return Err(e),
         }
+        if rows.lines.len() == BATCH {
+            rows.count(ids, counts, progress.report())?;
+        }
     }
+    rows.count(ids, counts, progress.report())?;
     progress.finish()
+}
+
+/// Rows of a file being checked whose keys are looked up together.
+const BATCH: usize = 1024;
+
+/// The rows whose keys [`count_rows`] has read but not yet looked up.
+struct RowCounter<'a> {
+    path: &'a Path,
+    key_count: usize,
+    common: &'a Common,
+    keys: KeyBatch,
+    /// The line of each key in `keys`.
+    lines: Vec<u64>,
+}
+
+impl RowCounter<'_> {
+    /// Looks up the keys read so far and counts their rows into `counts`:
+    /// a key not wanted, or one row too many, is a bad row.
+    fn count(
+        &mut self,
+        ids: &mut KeyIds,
+        counts: &mut [usize],
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let mut found = Vec::with_capacity(self.lines.len());
+        ids.lookup(&self.keys, |text, id| {
+            let checked = match id {
+                Some(id) if counts[id] < self.key_count => {
+                    counts[id] += 1;
+                    Ok(())
+                }
+                _ => Err((text_key(text), id.is_some())),
+            };
+            found.push(checked);
+        });
+        for (checked, &line) in found.into_iter().zip(&self.lines) {
+            let error = match checked {
+                Ok(()) => {
+                    report.rows_resumed += 1;
+                    continue;
+                }
+                Err((key, false)) => Error::UnknownKey {
+                    path: self.path.to_path_buf(),
+                    line,
+                    key,
+                },
+                Err((key, true)) => Error::TooManyRows {
+                    path: self.path.to_path_buf(),
+                    line,
+                    key,
+                    key_count: self.key_count,
+                },
+            };
+            self.common.skip_or_raise(error)?;
+            report.rows_invalid += 1;
+        }
+        self.keys.clear();
+        self.lines.clear();
+        Ok(())
+    }
+}
+
+/// The key a canonical key text stands for, for an error message.
+fn text_key(text: &[u8]) -> Value {
+    serde_json::from_slice(text)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(text).into_owned()))
 }

@@ -48,8 +48,6 @@ pub(crate) struct KeyIds {
     ends: Vec<u64>,
     /// The canonical text of every key, one after the other.
     text: Vec<u8>,
-    /// The canonical text of the key being looked up.
-    scratch: Vec<u8>,
     /// The hashes of the batch being numbered.
     hashes: Vec<u64>,
 }
@@ -109,27 +107,28 @@ impl KeyBatch {
 }
 
 impl KeyIds {
-    /// The number of `key`, and whether it is new (numbered by this call).
+    /// The number of `key`, and whether it is new (numbered by this call):
+    /// what [`number`](Self::number) does for a batch of keys.
+    #[cfg(test)]
     pub(crate) fn id(&mut self, key: &Value) -> (usize, bool) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        canonical(key, &mut scratch);
-        let hash = self.hasher.hash_one(&scratch);
-        let found = self.id_of_text(&scratch, hash);
-        self.scratch = scratch;
-        found
+        let mut text = Vec::new();
+        canonical(key, &mut text);
+        let hash = self.hasher.hash_one(&text);
+        self.id_of_text(&text, hash)
     }
 
-    /// The number of `key`, if it has one.
+    /// The number of `key`, if it has one: what [`lookup`](Self::lookup)
+    /// does for a batch of keys.
+    #[cfg(test)]
     pub(crate) fn get(&mut self, key: &Value) -> Option<usize> {
-        self.scratch.clear();
-        canonical(key, &mut self.scratch);
-        let hash = self.hasher.hash_one(&self.scratch);
-        self.probe(&self.scratch, hash).ok()
+        let mut text = Vec::new();
+        canonical(key, &mut text);
+        let hash = self.hasher.hash_one(&text);
+        self.probe(&text, hash).ok()
     }
 
-    /// Numbers the keys of `batch` in order, as [`id`](Self::id) would one
-    /// by one, fetching the slots of the next [`AHEAD`] keys while it probes
+    /// Numbers the keys of `batch` in order, as looking them up one by one
+    /// would, fetching the slots of the next [`AHEAD`] keys while it probes
     /// one, and calls `each(index in the batch, number, is new)`.
     pub(crate) fn number(&mut self, batch: &KeyBatch, mut each: impl FnMut(usize, usize, bool)) {
         let mut hashes = std::mem::take(&mut self.hashes);
@@ -144,6 +143,24 @@ impl KeyIds {
             }
             let (id, new) = self.id_of_text(key, hash);
             each(index, id, new);
+        }
+        self.hashes = hashes;
+    }
+
+    /// Looks up the keys of `batch` in order, numbering none (fetching slots ahead as [`number`](Self::number) does), and
+    /// calls `each(key's canonical text, its number if it has one)`.
+    pub(crate) fn lookup(&mut self, batch: &KeyBatch, mut each: impl FnMut(&[u8], Option<usize>)) {
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
+        for &hash in hashes.iter().take(AHEAD) {
+            self.prefetch(hash);
+        }
+        for (index, (key, &hash)) in batch.keys().zip(&hashes).enumerate() {
+            if let Some(&later) = hashes.get(index + AHEAD) {
+                self.prefetch(later);
+            }
+            each(key, self.probe(key, hash).ok());
         }
         self.hashes = hashes;
     }
