@@ -11,11 +11,12 @@
 //! disk. The scan finds each line's end and its key column only (the rest of
 //! the line is checked, as strictly as parsing it would, but not built), so
 //! long results cost little more than reading them (a whole rerun over a
-//! 202 MB destination of 2 KB results ran at 300 to 440 MB/s on a busy
+//! 202 MB destination of 2 KB results took 0.30 s, 670 MB/s, on a busy
 //! shared 2-core machine). With millions of short rows the key table's
-//! lookups are what costs: the scan looks up the keys of a few dozen rows
-//! at once (see [`KeyIds::number`]) and copies a key's text without
-//! building it when it is already canonical, as most are.
+//! lookups and the parsing are what costs: one thread parses lines ahead
+//! (see [`read_ahead`]) while this one numbers their keys in batches (see
+//! [`KeyIds::number`]), and a key's text is copied without being built
+//! when it is already canonical, as most are.
 
 use std::path::Path;
 
