@@ -1,11 +1,14 @@
 //! Property: a keyed dataflow gives the same multiset of outputs on one
 //! worker as on several threads, and the same as a sequential computation.
 
+mod support;
+
 use std::collections::HashMap;
 
 use pipework_dataflow::connectors::{TestingSink, TestingSource};
-use pipework_dataflow::{run, Dataflow, ExecutionConfig};
+use pipework_dataflow::{Dataflow, ExecutionConfig};
 use proptest::prelude::*;
+use support::bounded_run::run;
 
 /// Running sums per key, as the dataflow computes them, in any order.
 fn dataflow_sums(

@@ -1,6 +1,8 @@
 //! Tests for building and running dataflows in one process: operators,
 //! routing by key, partition assignment, error and panic propagation.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,30 +13,7 @@ use pipework_dataflow::connectors::{
 };
 use pipework_dataflow::inputs::{DynamicSource, SourceError, StatelessSourcePartition};
 use pipework_dataflow::{ConfigError, Dataflow, ExecutionArgs, ExecutionConfig, RunError};
-
-/// Far longer than any run here needs: only a run that never ends takes it.
-const RUN_BOUND: Duration = Duration::from_secs(60);
-
-/// [`pipework_dataflow::run`] on another thread, waited for at most
-/// [`RUN_BOUND`]: a run that never ends fails its test instead of hanging it.
-fn run(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
-    let (flow, config) = (flow.clone(), config.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let runner = std::thread::spawn(move || {
-        let _ = tx.send(pipework_dataflow::run(&flow, &config));
-    });
-    match rx.recv_timeout(RUN_BOUND) {
-        Ok(result) => result,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("the run did not end within {RUN_BOUND:?}")
-        }
-        // The run panicked: pass its panic on.
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the runner sends its result before it ends"),
-        },
-    }
-}
+use support::bounded_run::run;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use pipework_dataflow::connectors::{DirSink, DirSource, TestingSource};
 use pipework_dataflow::inputs::{DynamicSource, SourceError, StatelessSourcePartition};
 use pipework_dataflow::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
-use pipework_dataflow::{run, Dataflow, ExecutionArgs, ExecutionConfig};
+use pipework_dataflow::{Dataflow, ExecutionArgs, ExecutionConfig};
+use support::bounded_run::run;
 use support::cluster::{self, FLOW_VAR, OUT_VAR};
 
 const ENTRY: &str = "child_entry";

@@ -15,7 +15,8 @@ use pipework_dataflow::connectors::{
     FileSink, FileSource, TestingItem, TestingSink, TestingSource,
 };
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig, RecoveryError};
-use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
+use pipework_dataflow::{Dataflow, ExecutionConfig, RunError};
+use support::bounded_run::run;
 use support::partitions::copy_partition;
 
 /// How long any one run may take before the test fails instead of hanging.

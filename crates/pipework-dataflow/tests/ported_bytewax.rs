@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use pipework_dataflow::connectors::{TestingSink, TestingSource};
 use pipework_dataflow::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
-use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
+use pipework_dataflow::{Dataflow, ExecutionConfig, RunError};
+use support::bounded_run::run;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1024,30 +1025,17 @@ mod test_reraises_custom_exception {
 /// a failure; outputs of multi-worker runs are compared sorted.
 mod recovery_support {
     use std::path::Path;
-    use std::sync::mpsc;
     use std::time::Duration;
 
+    pub(crate) use crate::support::bounded_run::run;
     use pipework_dataflow::connectors::{TestingItem, TestingSink, TestingSource};
     use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig};
-    use pipework_dataflow::{run, Dataflow, ExecutionConfig, RunError};
+    use pipework_dataflow::{Dataflow, ExecutionConfig};
 
     pub(crate) use crate::support::partitions::copy_partition;
 
     pub(crate) const ZERO_TD: Duration = Duration::ZERO;
     pub(crate) const FIVE_TD: Duration = Duration::from_secs(5);
-
-    /// Runs `flow`, failing the test if it does not end within a minute.
-    pub(crate) fn run_bounded(flow: &Dataflow, config: &ExecutionConfig) -> Result<(), RunError> {
-        let (flow, config) = (flow.clone(), config.clone());
-        let (done, result) = mpsc::channel();
-        std::thread::spawn(move || {
-            // The receiver is gone only when the test already failed on time.
-            let _ = done.send(run(&flow, &config));
-        });
-        result
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the run did not end within a minute"))
-    }
 
     /// conftest.py's `recovery_config`: a store of one partition.
     pub(crate) fn one_part_store(dir: &Path) -> RecoveryConfig {
@@ -1114,10 +1102,10 @@ mod test_abort_no_snapshots {
         let out = TestingSink::new();
         let flow = passthrough(inp, &out);
         // A 5 s epoch interval: no snapshot before the abort.
-        let err = run_bounded(&flow, &main_with(&recovery, FIVE_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, FIVE_TD)).unwrap_err();
         assert!(err.is_abort(), "{err}");
         assert_eq!(out.take(), vec![0, 1, 2]);
-        run_bounded(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
+        run(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
         assert_eq!(out.take(), vec![0, 1, 2, 3, 4]);
     }
 }
@@ -1137,10 +1125,10 @@ mod test_abort_with_snapshots {
         let out = TestingSink::new();
         let flow = passthrough(inp, &out);
         // A zero epoch interval: a snapshot after each item.
-        let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(err.is_abort(), "{err}");
         assert_eq!(out.take(), vec![0, 1, 2]);
-        run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap();
+        run(&flow, &main_with(&recovery, ZERO_TD)).unwrap();
         assert_eq!(out.take(), vec![3, 4]);
     }
 }
@@ -1161,7 +1149,7 @@ mod test_continuation {
         let flow = passthrough(inp, &out);
         // Only the end markers snapshot with a 5 s epoch interval.
         for expected in [vec![0, 1, 2], vec![3, 4], vec![], vec![]] {
-            run_bounded(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
+            run(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
             assert_eq!(out.take(), expected);
         }
     }
@@ -1187,7 +1175,7 @@ mod test_continuation_with_delayed_backup {
         let out = TestingSink::new();
         let flow = passthrough(inp, &out);
         for expected in [vec![0], vec![1], vec![2], vec![3], vec![4], vec![]] {
-            run_bounded(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
+            run(&flow, &main_with(&recovery, FIVE_TD)).unwrap();
             assert_eq!(out.take(), expected);
         }
     }
@@ -1224,7 +1212,7 @@ mod test_rescale {
                 .unwrap()
                 .epoch_interval(ZERO_TD)
                 .recovery(recovery.clone());
-            run_bounded(&flow, &config).unwrap();
+            run(&flow, &config).unwrap();
             let mut got = out.take();
             got.sort();
             got
@@ -1250,7 +1238,7 @@ mod test_no_parts {
         let dir = tempfile::tempdir().unwrap();
         let recovery = RecoveryConfig::new(dir.path());
         let flow = keep_max(Vec::new(), &TestingSink::new());
-        let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(
             matches!(err, RunError::Recovery(RecoveryError::NoPartitions { .. })),
             "{err}"
@@ -1272,7 +1260,7 @@ mod test_missing_parts {
         std::fs::remove_file(dir.path().join("part-0.sqlite3")).unwrap();
         let recovery = RecoveryConfig::new(dir.path());
         let flow = keep_max(Vec::new(), &TestingSink::new());
-        let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1312,14 +1300,14 @@ mod test_inconsistent_parts {
         ];
         let out = TestingSink::new();
         let flow = keep_max(inp, &out);
-        let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(err.is_abort(), "{err}");
         let mut got = out.take();
         got.sort();
         assert_eq!(got, vec![("a".to_owned(), 4), ("b".to_owned(), 4)]);
 
         copy_partition(saved.path(), dir.path(), "part-0.sqlite3");
-        let err = run_bounded(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
+        let err = run(&flow, &main_with(&recovery, ZERO_TD)).unwrap_err();
         assert!(
             matches!(
                 err,
