@@ -128,28 +128,26 @@ impl KeyIds {
     }
 
     /// Numbers the keys of `batch` in order, as looking them up one by one
-    /// would, fetching the slots of the next [`AHEAD`] keys while it probes
-    /// one, and calls `each(index in the batch, number, is new)`.
+    /// would, and calls `each(index in the batch, number, is new)`.
     pub(crate) fn number(&mut self, batch: &KeyBatch, mut each: impl FnMut(usize, usize, bool)) {
-        let mut hashes = std::mem::take(&mut self.hashes);
-        hashes.clear();
-        hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
-        for &hash in hashes.iter().take(AHEAD) {
-            self.prefetch(hash);
-        }
-        for (index, (key, &hash)) in batch.keys().zip(&hashes).enumerate() {
-            if let Some(&later) = hashes.get(index + AHEAD) {
-                self.prefetch(later);
-            }
-            let (id, new) = self.id_of_text(key, hash);
+        self.visit(batch, |ids, index, key, hash| {
+            let (id, new) = ids.id_of_text(key, hash);
             each(index, id, new);
-        }
-        self.hashes = hashes;
+        });
     }
 
-    /// Looks up the keys of `batch` in order, numbering none (fetching slots ahead as [`number`](Self::number) does), and
-    /// calls `each(key's canonical text, its number if it has one)`.
+    /// Looks up the keys of `batch` in order, numbering none, and calls
+    /// `each(key's canonical text, its number if it has one)`.
     pub(crate) fn lookup(&mut self, batch: &KeyBatch, mut each: impl FnMut(&[u8], Option<usize>)) {
+        self.visit(batch, |ids, _, key, hash| {
+            each(key, ids.probe(key, hash).ok())
+        });
+    }
+
+    /// Hashes the keys of `batch`, then calls `visit(self, index, key,
+    /// hash)` for each in order, fetching the slot of the key [`AHEAD`] of
+    /// it meanwhile.
+    fn visit(&mut self, batch: &KeyBatch, mut visit: impl FnMut(&mut Self, usize, &[u8], u64)) {
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
         hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
@@ -160,7 +158,7 @@ impl KeyIds {
             if let Some(&later) = hashes.get(index + AHEAD) {
                 self.prefetch(later);
             }
-            each(key, self.probe(key, hash).ok());
+            visit(self, index, key, hash);
         }
         self.hashes = hashes;
     }
