@@ -156,7 +156,7 @@ pub(crate) fn key_text_of_line(
 }
 
 /// The UTF-8 encoding of U+FEFF, the byte order mark.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The non-blank lines of a file with their 1-based numbers, as raw bytes.
 /// A UTF-8 byte order mark at the start of the file is dropped.

@@ -10,6 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::error::Error;
+use super::read::UTF8_BOM;
 
 const CHUNK: u64 = 64 * 1024;
 
@@ -36,7 +37,12 @@ pub(crate) fn repair(path: &Path) -> Result<Option<Error>, Error> {
         (line_start(&mut file, path, len)?, true)
     } else {
         let start = line_start(&mut file, path, len - 1)?;
-        let line = read_at(&mut file, path, start, len - start)?;
+        let mut line = read_at(&mut file, path, start, len - start)?;
+        if start == 0 && line.starts_with(UTF8_BOM) {
+            // The reader drops a byte order mark at the start of the file,
+            // so a first line that starts with one is not torn for it.
+            line.drain(..UTF8_BOM.len());
+        }
         let blank = line.iter().all(u8::is_ascii_whitespace);
         (
             start,
@@ -89,4 +95,33 @@ fn read_at(file: &mut File, path: &Path, offset: u64, len: u64) -> Result<Vec<u8
         .and_then(|_| file.read_exact(&mut buf))
         .map_err(|e| Error::io("reading", path, e))?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `repair` does to a file holding `text`: the notice's line and
+    /// bytes cut, and what is left.
+    fn repaired(text: &[u8]) -> (Option<(u64, u64)>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let notice = match repair(&path).unwrap() {
+            None => None,
+            Some(Error::TornLine { line, bytes, .. }) => Some((line, bytes)),
+            Some(other) => panic!("not a torn line notice: {other}"),
+        };
+        (notice, std::fs::read(&path).unwrap())
+    }
+
+    #[test]
+    fn a_whole_first_line_after_a_byte_order_mark_is_not_torn() {
+        let whole = b"\xEF\xBB\xBF{\"a\": 1}\n";
+        assert_eq!(repaired(whole), (None, whole.to_vec()));
+        let torn = b"\xEF\xBB\xBF{\"a\": 1\n";
+        assert_eq!(repaired(torn), (Some((1, torn.len() as u64)), Vec::new()));
+        let later = b"{\"a\": 1}\n\xEF\xBB\xBF{\"a\": 2}\n";
+        assert_eq!(repaired(later), (Some((2, 12)), b"{\"a\": 1}\n".to_vec()));
+    }
 }
