@@ -2,6 +2,7 @@
 //! terminal, plain periodic lines otherwise (logs, CI, pipes).
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ use tokio::task::JoinHandle;
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 /// How often the display takes the counts: the library reports every row,
 /// and formatting each of millions of rows would cost more than the rows.
+/// A timer raises a flag this often, so a row costs one atomic swap rather
+/// than a clock read and a lock.
 const REFRESH_EVERY: Duration = Duration::from_millis(50);
 
 /// The progress display of one run.
@@ -22,6 +25,11 @@ pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     latest: Arc<Mutex<Latest>>,
     ticker: Option<JoinHandle<()>>,
+    /// Set every [`REFRESH_EVERY`] by `refresh`: the next counts are taken.
+    due: Arc<AtomicBool>,
+    refresh: JoinHandle<()>,
+    /// A check was shown since the counts were last taken.
+    checked: AtomicBool,
     started: Instant,
 }
 
@@ -33,8 +41,6 @@ struct Latest {
     total: u64,
     /// While a file is checked before the first row: what and how far.
     checking: Option<String>,
-    /// When the counts were last taken.
-    taken: Option<Instant>,
 }
 
 impl Progress {
@@ -42,6 +48,18 @@ impl Progress {
     pub(crate) fn start() -> Progress {
         let latest = Arc::new(Mutex::new(Latest::default()));
         let started = Instant::now();
+        let due = Arc::new(AtomicBool::new(true));
+        let refresh = tokio::spawn({
+            let due = Arc::clone(&due);
+            async move {
+                let mut every = tokio::time::interval(REFRESH_EVERY);
+                // Ends when `finish` aborts it, or with the runtime.
+                loop {
+                    every.tick().await;
+                    due.store(true, Ordering::Relaxed);
+                }
+            }
+        });
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(0);
             let template = "{bar:30} {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}";
@@ -53,6 +71,9 @@ impl Progress {
                 bar: Some(bar),
                 latest,
                 ticker: None,
+                due,
+                refresh,
+                checked: AtomicBool::new(false),
                 started,
             };
         }
@@ -78,6 +99,9 @@ impl Progress {
             bar: None,
             latest,
             ticker: Some(ticker),
+            due,
+            refresh,
+            checked: AtomicBool::new(false),
             started,
         }
     }
@@ -101,6 +125,7 @@ impl Progress {
             bar.set_message(text.clone());
         }
         lock(&self.latest).checking = Some(text);
+        self.checked.store(true, Ordering::Relaxed);
     }
 
     /// Records the counts so far (the library calls this after every row,
@@ -111,17 +136,13 @@ impl Progress {
             self.checking("DST", checking.bytes_read, checking.bytes_total);
             return;
         }
-        let mut latest = lock(&self.latest);
-        let now = Instant::now();
-        let due = latest.checking.is_some()
-            || latest
-                .taken
-                .is_none_or(|taken| now - taken >= REFRESH_EVERY);
-        if !due {
+        // Right after a check, the first counts replace its message at once.
+        let was_checking = self.checked.swap(false, Ordering::Relaxed);
+        if !self.due.swap(false, Ordering::Relaxed) && !was_checking {
             return;
         }
+        let mut latest = lock(&self.latest);
         latest.checking = None;
-        latest.taken = Some(now);
         latest.report = report.clone();
         drop(latest);
         if let Some(bar) = &self.bar {
@@ -150,6 +171,8 @@ impl Progress {
             // The ticker only prints; stopping it loses nothing.
             ticker.abort();
         }
+        // It only raises a flag.
+        self.refresh.abort();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
