@@ -181,7 +181,11 @@ async fn bad_line_in_dst_is_skipped_under_skip() {
         .await
         .unwrap();
     assert_eq!(
-        (report.rows_resumed, report.rows_written, report.keys_computed),
+        (
+            report.rows_resumed,
+            report.rows_written,
+            report.keys_computed
+        ),
         (2, 1, 0)
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);

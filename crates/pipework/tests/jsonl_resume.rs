@@ -119,7 +119,9 @@ async fn a_resume_reports_how_far_its_check_of_dst_is_before_the_first_row() {
     // Every few MiB: not once a line (200,000 calls), and no long silence.
     assert!(checks.len() as u64 <= size / MIB + 2, "{checks:?}");
     assert!(
-        checks.windows(2).all(|w| w[0].0 <= w[1].0 && w[1].0 - w[0].0 <= 5 * MIB),
+        checks
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[1].0 - w[0].0 <= 5 * MIB),
         "{checks:?}"
     );
     let first_row = seen.iter().position(|(c, _)| c.is_none()).unwrap();
