@@ -362,23 +362,27 @@ async fn zero_read_ahead_is_rejected_before_any_work() {
     assert!(!dst.exists());
 }
 
+/// Under either policy: `Skip` passes over bad rows, not a source that
+/// cannot be read.
 #[tokio::test]
 async fn missing_source_is_an_io_error_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = map_by_key(
-        dir.path().join("nope.jsonl"),
-        dir.path().join("out.jsonl"),
-        support::plus_one,
-        MapOptions::new("key"),
-    )
-    .await
-    .unwrap_err()
-    .error;
-    assert!(matches!(err, Error::Io { .. }), "{err}");
-    assert!(
-        err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
-        "{err}"
-    );
+    for on_error in [OnError::Raise, OnError::Skip] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = map_by_key(
+            dir.path().join("nope.jsonl"),
+            dir.path().join("out.jsonl"),
+            support::plus_one,
+            MapOptions::new("key").on_error(on_error).on_skip(|_| ()),
+        )
+        .await
+        .unwrap_err()
+        .error;
+        assert!(matches!(err, Error::Io { .. }), "{on_error:?}: {err}");
+        assert!(
+            err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
+            "{on_error:?}: {err}"
+        );
+    }
 }
 
 #[tokio::test]
