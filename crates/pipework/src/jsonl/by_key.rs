@@ -818,7 +818,56 @@ mod tests {
             assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst) - before, 1000);
             assert!(most <= 1000, "{most} results alive");
             assert_eq!(READ_BACK.load(Ordering::SeqCst), 0);
+
+            // A resume reads results back and caches them as it places rows,
+            // so what the cache keeps is exact here (the counters are shared,
+            // so this runs after the runs above, not beside them). Ten keys
+            // stored, then three passes over them: the second reads each
+            // back; the third finds them all cached when the bound holds ten
+            // results exactly, and all but the oldest (read back again) when
+            // it is a byte short.
+            let one =
+                Rendered::new(&Row::new(), &Columns::new("key", &[])).size() + CACHED_OVERHEAD;
+            let forward: Vec<u64> = (0..10).collect();
+            let backward: Vec<u64> = (0..10).rev().collect();
+            for (bound, third, read_back) in
+                [(10 * one, &forward, 10), (10 * one - 1, &backward, 11)]
+            {
+                let before = READ_BACK_EVER.load(Ordering::SeqCst);
+                let report = resume_passes(bound, &[&forward, &forward, third]).await;
+                assert_eq!((report.rows_resumed, report.rows_written), (10, 20));
+                assert_eq!(
+                    READ_BACK_EVER.load(Ordering::SeqCst) - before,
+                    read_back,
+                    "cache of {bound} bytes, {one} a result"
+                );
+            }
         })
+    }
+
+    /// Resumes `Repeated` with a cache of `bound` bytes over a source that
+    /// makes `passes` over keys whose destination holds the first pass.
+    async fn resume_passes(bound: usize, passes: &[&Vec<u64>]) -> Report {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+        let text = |keys: &[&Vec<u64>]| -> String {
+            keys.iter()
+                .flat_map(|pass| pass.iter())
+                .map(|k| format!("{{\"key\":{k}}}\n"))
+                .collect()
+        };
+        std::fs::write(&src, text(passes)).unwrap();
+        std::fs::write(&dst, text(&passes[..1])).unwrap();
+        let opts = MapOptions::new("key").concurrency(4).cache_bytes(bound);
+        let f =
+            move |_row: Row| async { Ok::<_, Error>(Counted::new(&Arc::new(AtomicUsize::new(0)))) };
+        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let lock = DstLock::acquire(&dst).unwrap();
+        let report = run::<Repeated, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), text(passes));
+        report
     }
 
     /// Results of `CountedMap` alive now, computed or read back.
@@ -871,6 +920,7 @@ mod tests {
     /// alive at once stay near what the bound holds (plus the calls running
     /// and the rows waiting or queued for the writer), the later rows read
     /// theirs back, and the output is what keeping them all would write.
+    /// Then a bound that holds every result exactly reads none back.
     #[test]
     fn a_fresh_run_keeps_written_results_within_the_cache_bound() {
         block_on_within(BOUND, async {
@@ -931,6 +981,39 @@ mod tests {
                 most <= cached + 4 + 6 * 64,
                 "{most} results were alive at once"
             );
+            assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+
+            // A bound that holds every result exactly: nothing leaves the
+            // cache, so nothing is read back (the CountedMap counters are
+            // shared, so this runs after the run above, not beside it).
+            const FEW: u64 = 50;
+            let dst = dir.path().join("exact.jsonl");
+            let src = dir.path().join("exact_in.jsonl");
+            std::fs::write(&src, rows_text(2 * FEW, FEW)).unwrap();
+            let exact: usize = (0..FEW)
+                .map(|key| {
+                    let out = serde_json::json!({"v": 2 * key});
+                    let rendered =
+                        Rendered::new(out.as_object().unwrap(), &Columns::new("key", &[]));
+                    rendered.size() + CACHED_OVERHEAD
+                })
+                .sum();
+            let opts = MapOptions::new("key").concurrency(4).cache_bytes(exact);
+            let f = move |row: Row| {
+                let key = row["key"].as_i64().unwrap_or(0);
+                let mut out = Row::new();
+                out.insert("v".into(), (2 * key).into());
+                let live = Counted::new(&LIVE);
+                async move { Ok::<_, Error>((out, live)) }
+            };
+            let lock = DstLock::acquire(&dst).unwrap();
+            let before = LIVE_READ_BACK.load(Ordering::SeqCst);
+            let report =
+                run::<CountedMap, _, _, _>(&src, &dst, f, &opts, Resumed::default(), None, lock)
+                    .await
+                    .unwrap();
+            assert_eq!(report.rows_written, 2 * FEW);
+            assert_eq!(LIVE_READ_BACK.load(Ordering::SeqCst) - before, 0);
             assert_eq!(LIVE.load(Ordering::SeqCst), 0);
         })
     }
