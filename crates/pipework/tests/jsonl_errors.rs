@@ -4,6 +4,9 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use pipework::jsonl::{
     create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError, Row,
 };
@@ -149,6 +152,52 @@ async fn bad_line_in_dst_names_dst_under_raise() {
         err.to_string()
             .contains("out.jsonl:2: expected a json object"),
         "{err}"
+    );
+}
+
+/// Under `Skip`, a bad line in the middle of DST is reported and passed over:
+/// the resume counts the rows around it, and reads key 10's result back for
+/// its later row without calling anything.
+#[tokio::test]
+async fn bad_line_in_dst_is_skipped_under_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let stored = "{\"key\": 10, \"other\": \"A\", \"result\": 11}\n[]\n{\"key\": 20, \"other\": \"B\", \"result\": 21}\n";
+    std::fs::write(&dst, stored).unwrap();
+    let skipped = Skipped::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let calls = Arc::clone(&calls);
+        move |row: Row| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            support::plus_one(row)
+        }
+    };
+    let opts = MapOptions::new("key")
+        .keep_columns(["other"])
+        .on_error(OnError::Skip)
+        .on_skip(skipped.callback());
+    let report = map_by_key(support::fixture("in_trivial.jsonl"), &dst, counted, opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.rows_resumed,
+            report.rows_written,
+            report.keys_computed
+        ),
+        (2, 1, 0)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let messages = skipped.messages();
+    assert!(
+        messages.len() == 1 && messages[0].contains("out.jsonl:2: expected a json object"),
+        "{messages:?}"
+    );
+    let written = std::fs::read_to_string(&dst).unwrap();
+    assert_eq!(
+        written,
+        format!("{stored}{{\"key\":10,\"other\":\"C\",\"result\":11}}\n")
     );
 }
 
@@ -313,23 +362,27 @@ async fn zero_read_ahead_is_rejected_before_any_work() {
     assert!(!dst.exists());
 }
 
+/// Under either policy: `Skip` passes over bad rows, not a source that
+/// cannot be read.
 #[tokio::test]
 async fn missing_source_is_an_io_error_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = map_by_key(
-        dir.path().join("nope.jsonl"),
-        dir.path().join("out.jsonl"),
-        support::plus_one,
-        MapOptions::new("key"),
-    )
-    .await
-    .unwrap_err()
-    .error;
-    assert!(matches!(err, Error::Io { .. }), "{err}");
-    assert!(
-        err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
-        "{err}"
-    );
+    for on_error in [OnError::Raise, OnError::Skip] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = map_by_key(
+            dir.path().join("nope.jsonl"),
+            dir.path().join("out.jsonl"),
+            support::plus_one,
+            MapOptions::new("key").on_error(on_error).on_skip(|_| ()),
+        )
+        .await
+        .unwrap_err()
+        .error;
+        assert!(matches!(err, Error::Io { .. }), "{on_error:?}: {err}");
+        assert!(
+            err.to_string().starts_with("opening ") && err.to_string().contains("nope.jsonl"),
+            "{on_error:?}: {err}"
+        );
+    }
 }
 
 #[tokio::test]

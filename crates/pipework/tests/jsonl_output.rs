@@ -154,3 +154,81 @@ async fn a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_jsonl() {
         .collect();
     assert_eq!(rows, [1, 2, 4], "line numbers count the blank line");
 }
+
+/// Only the file's first line may start with a byte order mark: anywhere
+/// else it is not JSON, and the error names that line.
+#[test]
+fn a_byte_order_mark_after_the_first_line_is_invalid_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, b"{\"key\": 1}\n\xEF\xBB\xBF{\"key\": 2}\n").unwrap();
+    let mut rows = pipework::jsonl::read(&path).unwrap();
+    assert_eq!(rows.path(), path);
+    assert_eq!(rows.next().unwrap().unwrap().0, 1);
+    let err = rows.next().unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("in.jsonl:2: invalid json"),
+        "{err}"
+    );
+}
+
+/// A destination that starts with a byte order mark (edited by a Windows
+/// tool) resumes: its first row is found where it starts, after the mark,
+/// when a later row of its key reads its result back. (Its first line is
+/// not its last: see the known bug below.)
+#[tokio::test]
+async fn a_resume_reads_back_a_result_from_a_dst_that_starts_with_a_byte_order_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(
+        &src,
+        "{\"key\": 1, \"note\": \"a\"}\n{\"key\": 2}\n{\"key\": 1, \"note\": \"c\"}\n",
+    )
+    .unwrap();
+    let stored = "{\"key\":1,\"note\":\"a\",\"seen\":1}\n{\"key\":2,\"seen\":2}\n";
+    std::fs::write(&dst, [b"\xEF\xBB\xBF", stored.as_bytes()].concat()).unwrap();
+    let calls = Calls::default();
+    let f = {
+        let calls = calls.clone();
+        move |row: Row| {
+            calls.record(&row["key"]);
+            echo_key(row)
+        }
+    };
+    let report = map_by_key(&src, &dst, f, MapOptions::new("key").keep_columns(["note"]))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_resumed, report.rows_written), (2, 1));
+    assert_eq!(calls.total(), 0);
+    let written = std::fs::read(&dst).unwrap();
+    let expected = [
+        &b"\xEF\xBB\xBF"[..],
+        stored.as_bytes(),
+        b"{\"key\":1,\"note\":\"c\",\"seen\":1}\n",
+    ]
+    .concat();
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+/// Known bug: when a destination's only line starts with a byte order mark,
+/// the torn-line repair parses that line with the mark, finds it invalid and
+/// cuts the whole row off as torn (its key is then computed again).
+#[tokio::test]
+#[ignore = "known bug: torn_line::repair does not drop a byte order mark before parsing the last line"]
+async fn a_dst_whose_only_line_starts_with_a_byte_order_mark_is_not_torn() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, "{\"key\": 1}\n").unwrap();
+    let stored = [&b"\xEF\xBB\xBF"[..], b"{\"key\":1,\"seen\":1}\n"].concat();
+    std::fs::write(&dst, &stored).unwrap();
+    let report = map_by_key(&src, &dst, echo_key, MapOptions::new("key"))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_resumed, report.rows_written), (1, 0));
+    assert_eq!(std::fs::read(&dst).unwrap(), stored);
+}

@@ -89,6 +89,7 @@ async fn second_run_over_a_complete_dst_calls_nothing_and_writes_nothing() {
 /// DST is, from nothing to all of it, every few MiB in between.
 #[tokio::test]
 async fn a_resume_reports_how_far_its_check_of_dst_is_before_the_first_row() {
+    const MIB: u64 = 1 << 20;
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
     let rows = 200_000u64;
@@ -115,7 +116,14 @@ async fn a_resume_reports_how_far_its_check_of_dst_is_before_the_first_row() {
     assert_eq!(checks.first(), Some(&(0, size)));
     assert_eq!(checks.last(), Some(&(size, size)));
     assert!(checks.len() >= 3, "{checks:?}");
-    assert!(checks.windows(2).all(|w| w[0].0 <= w[1].0), "{checks:?}");
+    // Every few MiB: not once a line (200,000 calls), and no long silence.
+    assert!(checks.len() as u64 <= size / MIB + 2, "{checks:?}");
+    assert!(
+        checks
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[1].0 - w[0].0 <= 5 * MIB),
+        "{checks:?}"
+    );
     let first_row = seen.iter().position(|(c, _)| c.is_none()).unwrap();
     assert!(seen[..first_row]
         .iter()
@@ -434,10 +442,104 @@ async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
     .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(std::fs::read(&dst).unwrap(), complete);
+    // The notice says how much was cut: the rows past the first record's end.
+    let end = serde_json::from_str::<Value>(&first_record).unwrap()["end"]
+        .as_u64()
+        .unwrap();
+    let cut = format!(
+        "cut {} bytes of rows whose key was not recorded as done",
+        complete.len() as u64 - end
+    );
     assert!(
-        skipped.messages()[0].contains("not recorded as done"),
+        skipped.messages().len() == 1 && skipped.messages()[0].contains(&cut),
         "{:?}",
         skipped.messages()
+    );
+}
+
+/// A rerun over a complete flatmap has nothing to repair: it calls nothing
+/// and the skip callback hears no notice.
+#[tokio::test]
+async fn flatmap_rerun_over_a_complete_dst_reports_no_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &(0..6).map(|k| json!({"key": k})).collect::<Vec<_>>());
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    let log = dir.path().join("out.jsonl.done");
+    let (complete, complete_log) = (std::fs::read(&dst).unwrap(), std::fs::read(&log).unwrap());
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    let counted = {
+        let calls = calls.clone();
+        move |row: Row| {
+            calls.record(&row["key"]);
+            split(row)
+        }
+    };
+    let report = flatmap_by_key(
+        &src,
+        &dst,
+        counted,
+        MapOptions::new("key").on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.rows_resumed, calls.total()), (6, 0));
+    assert_eq!(skipped.messages(), Vec::<String>::new());
+    assert_eq!(std::fs::read(&dst).unwrap(), complete);
+    assert_eq!(std::fs::read(&log).unwrap(), complete_log);
+}
+
+/// An empty destination with no done log (created, then the run died before
+/// finishing a key) holds nothing to guess about: the run starts afresh.
+#[tokio::test]
+async fn flatmap_over_an_empty_dst_without_its_done_log_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&dst, "").unwrap();
+    let report = flatmap_by_key(
+        fixture("in_flatmap.jsonl"),
+        &dst,
+        split,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.rows_written, report.lines_written), (2, 3));
+    assert_eq!(rows(&dst).len(), 3);
+}
+
+/// A bad record in the middle of the done log is an error naming the log
+/// and its line, never guessed around.
+#[tokio::test]
+async fn flatmap_bad_done_log_record_names_the_log_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &(0..6).map(|k| json!({"key": k})).collect::<Vec<_>>());
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    let log = dir.path().join("out.jsonl.done");
+    let records: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(records.len() >= 3, "{records:?}");
+    let mut bad = records.clone();
+    bad[1] = "{\"key\": 1, \"rows\"".to_owned();
+    std::fs::write(&log, bad.join("\n") + "\n").unwrap();
+    let err = flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap_err()
+        .error;
+    assert!(
+        matches!(&err, Error::InvalidJson { path, line: 2, .. } if *path == log),
+        "{err}"
     );
 }
 

@@ -593,10 +593,16 @@ where
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::LazyLock;
+    use std::time::Duration;
 
     use super::*;
     use crate::jsonl::resume::scan_map_dst;
+    use crate::jsonl::within::block_on_within;
     use crate::jsonl::write::Rendered;
+
+    /// Far longer than any test here needs (a second or two on a busy
+    /// machine): reaching it is a run that never ends.
+    const BOUND: Duration = Duration::from_secs(60);
 
     /// Results read back from a destination by the shapes below, alive now.
     static READ_BACK: LazyLock<Arc<AtomicUsize>> = LazyLock::new(Arc::default);
@@ -660,38 +666,40 @@ mod tests {
 
     /// With unique keys a result is needed for one row only: once that row
     /// is written it must be dropped, or memory grows with the whole output.
-    #[tokio::test]
-    async fn results_of_unique_keys_are_dropped_once_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
-        let text: String = (0..5000).map(|k| format!("{{\"key\": {k}}}\n")).collect();
-        std::fs::write(&src, text).unwrap();
-        let live = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let (watch, seen) = (Arc::clone(&live), Arc::clone(&most));
-        let opts = MapOptions::new("key").concurrency(4).progress(move |_| {
-            seen.fetch_max(watch.load(Ordering::SeqCst), Ordering::SeqCst);
-        });
-        let make = Arc::clone(&live);
-        let f = move |_row: Row| {
-            let out = Counted::new(&make);
-            async move { Ok::<_, Error>(out) }
-        };
-        let log = DoneLog {
-            path: dir.path().join("out.jsonl.done"),
-            dst_len: 0,
-        };
-        let lock = DstLock::acquire(&dst).unwrap();
-        let report =
-            run::<Unique, _, _, _>(&src, &dst, f, &opts, Resumed::default(), Some(log), lock)
-                .await
-                .unwrap();
-        assert_eq!(report.rows_written, 5000);
-        let most = most.load(Ordering::SeqCst);
-        // At most the keys started but not written, plus those in flight to
-        // the writer: far fewer than the 5000 keys.
-        assert!(most <= 4 + 64, "{most} results were alive at once");
-        assert_eq!(live.load(Ordering::SeqCst), 0);
+    #[test]
+    fn results_of_unique_keys_are_dropped_once_written() {
+        block_on_within(BOUND, async {
+            let dir = tempfile::tempdir().unwrap();
+            let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+            let text: String = (0..5000).map(|k| format!("{{\"key\": {k}}}\n")).collect();
+            std::fs::write(&src, text).unwrap();
+            let live = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            let (watch, seen) = (Arc::clone(&live), Arc::clone(&most));
+            let opts = MapOptions::new("key").concurrency(4).progress(move |_| {
+                seen.fetch_max(watch.load(Ordering::SeqCst), Ordering::SeqCst);
+            });
+            let make = Arc::clone(&live);
+            let f = move |_row: Row| {
+                let out = Counted::new(&make);
+                async move { Ok::<_, Error>(out) }
+            };
+            let log = DoneLog {
+                path: dir.path().join("out.jsonl.done"),
+                dst_len: 0,
+            };
+            let lock = DstLock::acquire(&dst).unwrap();
+            let report =
+                run::<Unique, _, _, _>(&src, &dst, f, &opts, Resumed::default(), Some(log), lock)
+                    .await
+                    .unwrap();
+            assert_eq!(report.rows_written, 5000);
+            let most = most.load(Ordering::SeqCst);
+            // At most the keys started but not written, plus those in flight to
+            // the writer: far fewer than the 5000 keys.
+            assert!(most <= 4 + 64, "{most} results were alive at once");
+            assert_eq!(live.load(Ordering::SeqCst), 0);
+        })
     }
 
     /// A map-like shape (keys repeat) whose results count themselves and
@@ -790,25 +798,76 @@ mod tests {
     /// complete destination no result is ever read back or alive, and over
     /// one holding the first rows of every key, each key's result is read
     /// back once (not once per row) and no call is made.
-    #[tokio::test]
-    async fn a_resume_holds_no_result_and_reads_each_stored_one_back_once() {
-        let before = READ_BACK_EVER.load(Ordering::SeqCst);
-        let (report, calls, most) = resume_repeated(5000).await;
-        assert_eq!(
-            (report.rows_resumed, report.keys_reused, calls),
-            (5000, 1000, 0)
-        );
-        assert_eq!(most, 0, "a complete rerun held {most} results");
-        assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst), before);
+    #[test]
+    fn a_resume_holds_no_result_and_reads_each_stored_one_back_once() {
+        block_on_within(BOUND, async {
+            let before = READ_BACK_EVER.load(Ordering::SeqCst);
+            let (report, calls, most) = resume_repeated(5000).await;
+            assert_eq!(
+                (report.rows_resumed, report.keys_reused, calls),
+                (5000, 1000, 0)
+            );
+            assert_eq!(most, 0, "a complete rerun held {most} results");
+            assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst), before);
 
-        let (report, calls, most) = resume_repeated(2500).await;
-        assert_eq!(
-            (report.rows_resumed, report.rows_written, calls),
-            (2500, 2500, 0)
-        );
-        assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst) - before, 1000);
-        assert!(most <= 1000, "{most} results alive");
-        assert_eq!(READ_BACK.load(Ordering::SeqCst), 0);
+            let (report, calls, most) = resume_repeated(2500).await;
+            assert_eq!(
+                (report.rows_resumed, report.rows_written, calls),
+                (2500, 2500, 0)
+            );
+            assert_eq!(READ_BACK_EVER.load(Ordering::SeqCst) - before, 1000);
+            assert!(most <= 1000, "{most} results alive");
+            assert_eq!(READ_BACK.load(Ordering::SeqCst), 0);
+
+            // A resume reads results back and caches them as it places rows,
+            // so what the cache keeps is exact here (the counters are shared,
+            // so this runs after the runs above, not beside them). Ten keys
+            // stored, then three passes over them: the second reads each
+            // back; the third finds them all cached when the bound holds ten
+            // results exactly, and all but the oldest (read back again) when
+            // it is a byte short.
+            let one =
+                Rendered::new(&Row::new(), &Columns::new("key", &[])).size() + CACHED_OVERHEAD;
+            let forward: Vec<u64> = (0..10).collect();
+            let backward: Vec<u64> = (0..10).rev().collect();
+            for (bound, third, read_back) in
+                [(10 * one, &forward, 10), (10 * one - 1, &backward, 11)]
+            {
+                let before = READ_BACK_EVER.load(Ordering::SeqCst);
+                let report = resume_passes(bound, &[&forward, &forward, third]).await;
+                assert_eq!((report.rows_resumed, report.rows_written), (10, 20));
+                assert_eq!(
+                    READ_BACK_EVER.load(Ordering::SeqCst) - before,
+                    read_back,
+                    "cache of {bound} bytes, {one} a result"
+                );
+            }
+        })
+    }
+
+    /// Resumes `Repeated` with a cache of `bound` bytes over a source that
+    /// makes `passes` over keys whose destination holds the first pass.
+    async fn resume_passes(bound: usize, passes: &[&Vec<u64>]) -> Report {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+        let text = |keys: &[&Vec<u64>]| -> String {
+            keys.iter()
+                .flat_map(|pass| pass.iter())
+                .map(|k| format!("{{\"key\":{k}}}\n"))
+                .collect()
+        };
+        std::fs::write(&src, text(passes)).unwrap();
+        std::fs::write(&dst, text(&passes[..1])).unwrap();
+        let opts = MapOptions::new("key").concurrency(4).cache_bytes(bound);
+        let f =
+            move |_row: Row| async { Ok::<_, Error>(Counted::new(&Arc::new(AtomicUsize::new(0)))) };
+        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let lock = DstLock::acquire(&dst).unwrap();
+        let report = run::<Repeated, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), text(passes));
+        report
     }
 
     /// Results of `CountedMap` alive now, computed or read back.
@@ -861,65 +920,101 @@ mod tests {
     /// alive at once stay near what the bound holds (plus the calls running
     /// and the rows waiting or queued for the writer), the later rows read
     /// theirs back, and the output is what keeping them all would write.
-    #[tokio::test]
-    async fn a_fresh_run_keeps_written_results_within_the_cache_bound() {
-        const KEYS: u64 = 3000;
-        let dir = tempfile::tempdir().unwrap();
-        let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
-        // An existing destination: offsets must count from its end.
-        std::fs::write(&dst, "{\"key\":-1}\n").unwrap();
-        std::fs::write(&src, rows_text(2 * KEYS, KEYS)).unwrap();
-        let one = Rendered::new(
-            &serde_json::json!({"v": 0}).as_object().unwrap().clone(),
-            &Columns::new("key", &[]),
-        );
-        let cached = 20;
-        let bound = cached * (one.size() + 2 + CACHED_OVERHEAD);
-        let most = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&most);
-        let opts = MapOptions::new("key")
-            .concurrency(4)
-            .read_ahead(64)
-            .cache_bytes(bound)
-            .progress(move |_| {
-                seen.fetch_max(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
-            });
-        let f = move |row: Row| {
-            let key = row["key"].as_i64().unwrap_or(0);
-            let mut out = Row::new();
-            out.insert("v".into(), (2 * key).into());
-            let live = Counted::new(&LIVE);
-            async move { Ok::<_, Error>((out, live)) }
-        };
-        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
-        let lock = DstLock::acquire(&dst).unwrap();
-        let before = LIVE_READ_BACK.load(Ordering::SeqCst);
-        let report = run::<CountedMap, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
-            .await
-            .unwrap();
-        assert_eq!(
-            (report.keys_computed, report.rows_written),
-            (KEYS, 2 * KEYS)
-        );
-        let expected: String = std::iter::once("{\"key\":-1}\n".to_owned())
-            .chain(
-                (0..2 * KEYS)
-                    .map(|i| format!("{{\"key\":{},\"v\":{}}}\n", i % KEYS, 2 * (i % KEYS))),
-            )
-            .collect();
-        assert_eq!(std::fs::read_to_string(&dst).unwrap(), expected);
-        let read_back = LIVE_READ_BACK.load(Ordering::SeqCst) - before;
-        assert!(
-            read_back as u64 >= KEYS - cached as u64 - 64,
-            "{read_back} read back"
-        );
-        let most = most.load(Ordering::SeqCst);
-        // The cache, the calls running, and the rows pending (64) or queued
-        // for the writer (a few batches of at most 64): far below 3000.
-        assert!(
-            most <= cached + 4 + 6 * 64,
-            "{most} results were alive at once"
-        );
-        assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+    /// Then a bound that holds every result exactly reads none back.
+    #[test]
+    fn a_fresh_run_keeps_written_results_within_the_cache_bound() {
+        block_on_within(BOUND, async {
+            const KEYS: u64 = 3000;
+            let dir = tempfile::tempdir().unwrap();
+            let (src, dst) = (dir.path().join("in.jsonl"), dir.path().join("out.jsonl"));
+            // An existing destination: offsets must count from its end.
+            std::fs::write(&dst, "{\"key\":-1}\n").unwrap();
+            std::fs::write(&src, rows_text(2 * KEYS, KEYS)).unwrap();
+            let one = Rendered::new(
+                &serde_json::json!({"v": 0}).as_object().unwrap().clone(),
+                &Columns::new("key", &[]),
+            );
+            let cached = 20;
+            let bound = cached * (one.size() + 2 + CACHED_OVERHEAD);
+            let most = Arc::new(AtomicUsize::new(0));
+            let seen = Arc::clone(&most);
+            let opts = MapOptions::new("key")
+                .concurrency(4)
+                .read_ahead(64)
+                .cache_bytes(bound)
+                .progress(move |_| {
+                    seen.fetch_max(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
+                });
+            let f = move |row: Row| {
+                let key = row["key"].as_i64().unwrap_or(0);
+                let mut out = Row::new();
+                out.insert("v".into(), (2 * key).into());
+                let live = Counted::new(&LIVE);
+                async move { Ok::<_, Error>((out, live)) }
+            };
+            let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+            let lock = DstLock::acquire(&dst).unwrap();
+            let before = LIVE_READ_BACK.load(Ordering::SeqCst);
+            let report = run::<CountedMap, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
+                .await
+                .unwrap();
+            assert_eq!(
+                (report.keys_computed, report.rows_written),
+                (KEYS, 2 * KEYS)
+            );
+            let expected: String = std::iter::once("{\"key\":-1}\n".to_owned())
+                .chain(
+                    (0..2 * KEYS)
+                        .map(|i| format!("{{\"key\":{},\"v\":{}}}\n", i % KEYS, 2 * (i % KEYS))),
+                )
+                .collect();
+            assert_eq!(std::fs::read_to_string(&dst).unwrap(), expected);
+            let read_back = LIVE_READ_BACK.load(Ordering::SeqCst) - before;
+            assert!(
+                read_back as u64 >= KEYS - cached as u64 - 64,
+                "{read_back} read back"
+            );
+            let most = most.load(Ordering::SeqCst);
+            // The cache, the calls running, and the rows pending (64) or queued
+            // for the writer (a few batches of at most 64): far below 3000.
+            assert!(
+                most <= cached + 4 + 6 * 64,
+                "{most} results were alive at once"
+            );
+            assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+
+            // A bound that holds every result exactly: nothing leaves the
+            // cache, so nothing is read back (the CountedMap counters are
+            // shared, so this runs after the run above, not beside it).
+            const FEW: u64 = 50;
+            let dst = dir.path().join("exact.jsonl");
+            let src = dir.path().join("exact_in.jsonl");
+            std::fs::write(&src, rows_text(2 * FEW, FEW)).unwrap();
+            let exact: usize = (0..FEW)
+                .map(|key| {
+                    let out = serde_json::json!({"v": 2 * key});
+                    let rendered =
+                        Rendered::new(out.as_object().unwrap(), &Columns::new("key", &[]));
+                    rendered.size() + CACHED_OVERHEAD
+                })
+                .sum();
+            let opts = MapOptions::new("key").concurrency(4).cache_bytes(exact);
+            let f = move |row: Row| {
+                let key = row["key"].as_i64().unwrap_or(0);
+                let mut out = Row::new();
+                out.insert("v".into(), (2 * key).into());
+                let live = Counted::new(&LIVE);
+                async move { Ok::<_, Error>((out, live)) }
+            };
+            let lock = DstLock::acquire(&dst).unwrap();
+            let before = LIVE_READ_BACK.load(Ordering::SeqCst);
+            let report =
+                run::<CountedMap, _, _, _>(&src, &dst, f, &opts, Resumed::default(), None, lock)
+                    .await
+                    .unwrap();
+            assert_eq!(report.rows_written, 2 * FEW);
+            assert_eq!(LIVE_READ_BACK.load(Ordering::SeqCst) - before, 0);
+            assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+        })
     }
 }

@@ -20,8 +20,10 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
 
+use super::within::within;
 use super::write_fault::WriteFault;
 use super::{
     create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, Failed, MapOptions,
@@ -33,6 +35,10 @@ const MANY_CASES: u32 = 4000;
 /// Far longer than any case needs (a few milliseconds; a second on a busy
 /// machine): reaching it is a hang.
 const BOUND: Duration = Duration::from_secs(5);
+/// Far longer than the default search needs (five seconds; twenty on a busy
+/// machine): reaching it is a run that spins, or a failure whose shrinking
+/// keeps reaching [`BOUND`] (run the test alone to see its case).
+const SEARCH_BOUND: Duration = Duration::from_secs(60);
 /// The text of every panic planted here, so the panic hook can keep quiet.
 const PLANTED: &str = "planted panic";
 
@@ -512,12 +518,22 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-proptest! {
-    #![proptest_config(config(CASES))]
-
-    #[test]
-    fn every_run_ends_with_every_row_once(case in case()) {
-        check(case)?;
+/// The default search runs on a thread of its own, bounded as a whole by
+/// [`SEARCH_BOUND`]: a run that spins where [`BOUND`] cannot fire (on a
+/// current-thread runtime the timer never gets a turn) fails the test
+/// instead of hanging it.
+#[test]
+fn every_run_ends_with_every_row_once() {
+    let searched = within(SEARCH_BOUND, || {
+        let mut config = config(CASES);
+        config.source_file = Some(file!());
+        let mut runner = TestRunner::new(config);
+        runner
+            .run(&case(), check)
+            .map_err(|failure| format!("{failure}\n{runner}"))
+    });
+    if let Err(failure) = searched {
+        panic!("{failure}");
     }
 }
 

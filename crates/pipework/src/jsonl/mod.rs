@@ -174,6 +174,8 @@ mod run_loop;
 mod source;
 mod stored;
 mod torn_line;
+#[cfg(test)]
+mod within;
 mod write;
 #[cfg(test)]
 mod write_fault;

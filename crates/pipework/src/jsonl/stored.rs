@@ -97,21 +97,28 @@ impl StoredRows {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
+    use super::*;
+    use crate::jsonl::within::within;
+
+    /// Bounded: a read loop that never finds the line's end would spin.
     #[test]
     fn reads_the_line_at_an_offset_whatever_its_length() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.jsonl");
-        let long = "x".repeat(3 * CHUNK);
-        let first = format!("{{\"id\": 1, \"long\": \"{long}\"}}\n");
-        std::fs::write(&path, format!("{first}{{\"id\": 2}}\n{{\"id\": 3}}")).unwrap();
-        let mut stored = StoredRows::new(&path);
-        let row =
-            |stored: &mut StoredRows, at: usize| stored.row_at(at as u64).unwrap()["id"].clone();
-        assert_eq!(row(&mut stored, first.len()), 2);
-        assert_eq!(row(&mut stored, 0), 1);
-        assert_eq!(row(&mut stored, first.len() + "{\"id\": 2}\n".len()), 3);
-        assert!(stored.row_at(1).is_err());
+        within(Duration::from_secs(20), || {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("out.jsonl");
+            let long = "x".repeat(3 * CHUNK);
+            let first = format!("{{\"id\": 1, \"long\": \"{long}\"}}\n");
+            std::fs::write(&path, format!("{first}{{\"id\": 2}}\n{{\"id\": 3}}")).unwrap();
+            let mut stored = StoredRows::new(&path);
+            let row = |stored: &mut StoredRows, at: usize| {
+                stored.row_at(at as u64).unwrap()["id"].clone()
+            };
+            assert_eq!(row(&mut stored, first.len()), 2);
+            assert_eq!(row(&mut stored, 0), 1);
+            assert_eq!(row(&mut stored, first.len() + "{\"id\": 2}\n".len()), 3);
+            assert!(stored.row_at(1).is_err());
+        });
     }
 }
