@@ -214,11 +214,10 @@ async fn a_resume_reads_back_a_result_from_a_dst_that_starts_with_a_byte_order_m
     );
 }
 
-/// Known bug: when a destination's only line starts with a byte order mark,
-/// the torn-line repair parses that line with the mark, finds it invalid and
-/// cuts the whole row off as torn (its key is then computed again).
+/// A destination whose only line starts with a byte order mark is not torn:
+/// the repair drops the mark before it checks the line, as the reader does
+/// (it used to cut the whole row off, and the key was computed again).
 #[tokio::test]
-#[ignore = "known bug: torn_line::repair does not drop a byte order mark before parsing the last line"]
 async fn a_dst_whose_only_line_starts_with_a_byte_order_mark_is_not_torn() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("in.jsonl");
