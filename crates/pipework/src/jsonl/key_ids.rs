@@ -20,9 +20,13 @@
 //!   key's. The texts and their ends are stored by number, and keys are
 //!   looked up in nearly the order they were numbered (a destination is
 //!   written in source order), so those reads are close to sequential.
-//! - Batches. [`KeyIds::number`] hashes a batch of keys and prefetches their
-//!   slots before probing any, so the misses of a batch overlap instead of
-//!   following one another.
+//! - Batches. [`KeyIds::number`] hashes a batch of keys and fetches the
+//!   slot of each some keys ahead of probing it, so that the misses of a
+//!   batch overlap instead of following one another.
+//! - Guesses. Keys mostly come in the order they were numbered (a resume
+//!   reads a destination written in source order, then the source), so
+//!   the key after the last one found is checked first, in sequential
+//!   memory; in a rerun, most lookups are such guesses.
 
 use std::hash::BuildHasher;
 
@@ -50,6 +54,14 @@ pub(crate) struct KeyIds {
     text: Vec<u8>,
     /// The hashes of the batch being numbered.
     hashes: Vec<u64>,
+    /// The number after that of the last key found or added. Keys are
+    /// mostly looked up in the order they were numbered (a destination is
+    /// written in source order, and a resume reads both), and checking this
+    /// one first, then the last one again, costs no random access.
+    guess: usize,
+    /// The last key was one of those guesses: the next one likely is too,
+    /// and fetching its slot ahead would be wasted.
+    guessing: bool,
 }
 
 /// Canonical key texts gathered for one call of [`KeyIds::number`].
@@ -140,7 +152,7 @@ impl KeyIds {
     /// `each(key's canonical text, its number if it has one)`.
     pub(crate) fn lookup(&mut self, batch: &KeyBatch, mut each: impl FnMut(&[u8], Option<usize>)) {
         self.visit(batch, |ids, _, key, hash| {
-            each(key, ids.probe(key, hash).ok())
+            each(key, ids.find(key, hash).ok())
         });
     }
 
@@ -151,12 +163,15 @@ impl KeyIds {
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
         hashes.extend(batch.keys().map(|key| self.hasher.hash_one(key)));
-        for &hash in hashes.iter().take(AHEAD) {
-            self.prefetch(hash);
+        if !self.guessing {
+            for &hash in hashes.iter().take(AHEAD) {
+                self.prefetch(hash);
+            }
         }
         for (index, (key, &hash)) in batch.keys().zip(&hashes).enumerate() {
-            if let Some(&later) = hashes.get(index + AHEAD) {
-                self.prefetch(later);
+            match hashes.get(index + AHEAD) {
+                Some(&later) if !self.guessing => self.prefetch(later),
+                _ => {}
             }
             visit(self, index, key, hash);
         }
@@ -211,11 +226,29 @@ impl KeyIds {
         }
     }
 
+    /// [`probe`](Self::probe), after checking the guesses (see
+    /// [`KeyIds::guess`]).
+    fn find(&mut self, text: &[u8], hash: u64) -> Result<usize, usize> {
+        for id in [self.guess, self.guess.wrapping_sub(1)] {
+            if id < self.ends.len() && self.text_of(id) == text {
+                self.guess = id + 1;
+                self.guessing = true;
+                return Ok(id);
+            }
+        }
+        self.guessing = false;
+        let found = self.probe(text, hash);
+        if let Ok(id) = found {
+            self.guess = id + 1;
+        }
+        found
+    }
+
     /// # Panics
     ///
     /// At 2^31 keys: far beyond what the memory of a run allows anyway.
     fn id_of_text(&mut self, text: &[u8], hash: u64) -> (usize, bool) {
-        let free = match self.probe(text, hash) {
+        let free = match self.find(text, hash) {
             Ok(id) => return (id, false),
             Err(free) => free,
         };
@@ -233,6 +266,7 @@ impl KeyIds {
         } else {
             self.slots[free] = slot;
         }
+        self.guess = id + 1;
         (id, true)
     }
 
@@ -316,6 +350,8 @@ fn is_short_integer(digits: &[u8]) -> bool {
 }
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use serde_json::json;
 
@@ -449,39 +485,74 @@ mod tests {
             proptest::prop_assert_eq!(fast, slow, "{}", raw);
         }
 
-        /// Batches of any sizes number keys as one-by-one lookups do.
+        /// Batches of any sizes number keys in order of first appearance and
+        /// find them again, whatever the order: random, or in runs of
+        /// consecutive numbers as a resume's keys come (the guesses' case).
         #[test]
-        fn batches_number_keys_as_single_lookups_do(
-            keys in proptest::collection::vec(0u16..300, 0..2000),
+        fn batches_number_and_find_keys_in_order_of_first_appearance(
+            keys in key_sequence(),
+            probes in key_sequence(),
             cuts in proptest::collection::vec(1usize..70, 1..40),
         ) {
-            let mut single = KeyIds::default();
-            let expected: Vec<(usize, bool)> = keys.iter().map(|&k| single.id(&key(k))).collect();
-            let mut batched = KeyIds::default();
+            let mut model: HashMap<u16, usize> = HashMap::new();
+            let mut expected = Vec::new();
+            for &k in &keys {
+                let fresh = model.len();
+                let id = *model.entry(k).or_insert(fresh);
+                expected.push((id, id == fresh));
+            }
+            let mut ids = KeyIds::default();
             let mut got = Vec::new();
-            let mut rest = &keys[..];
-            for &cut in cuts.iter().cycle() {
-                if rest.is_empty() {
-                    break;
-                }
-                let (now, later) = rest.split_at(cut.min(rest.len()));
-                let mut batch = KeyBatch::default();
-                for &k in now {
-                    let pushed = batch.push(|text| {
-                        canonical(&key(k), text);
-                        Ok::<(), ()>(())
-                    });
-                    proptest::prop_assert!(pushed.is_ok());
-                }
+            for now in batches(&keys, &cuts) {
                 let mut numbered = vec![(usize::MAX, false); now.len()];
-                batched.number(&batch, |index, id, new| numbered[index] = (id, new));
+                ids.number(&batch_of(now), |index, id, new| numbered[index] = (id, new));
                 got.extend(numbered);
-                rest = later;
             }
             proptest::prop_assert_eq!(got, expected);
-            for k in 0u16..300 {
-                proptest::prop_assert_eq!(batched.get(&key(k)), single.get(&key(k)));
+            let mut found = Vec::new();
+            for now in batches(&probes, &cuts) {
+                ids.lookup(&batch_of(now), |_, id| found.push(id));
             }
+            let wanted: Vec<Option<usize>> = probes.iter().map(|k| model.get(k).copied()).collect();
+            proptest::prop_assert_eq!(found, wanted);
         }
+    }
+
+    /// Keys 0..400 in a random order, or in runs of consecutive numbers.
+    fn key_sequence() -> impl proptest::strategy::Strategy<Value = Vec<u16>> {
+        use proptest::strategy::Strategy;
+        proptest::prop_oneof![
+            proptest::collection::vec(0u16..400, 0..2000),
+            proptest::collection::vec((0u16..400, 1u16..60), 0..60).prop_map(|runs| {
+                runs.into_iter()
+                    .flat_map(|(start, len)| (start..start + len).map(|k| k % 400))
+                    .collect()
+            }),
+        ]
+    }
+
+    /// `keys` cut into batches of the sizes `cuts` gives, in turn.
+    fn batches<'a>(keys: &'a [u16], cuts: &'a [usize]) -> impl Iterator<Item = &'a [u16]> {
+        let mut rest = keys;
+        cuts.iter().cycle().map_while(move |&cut| {
+            if rest.is_empty() {
+                return None;
+            }
+            let (now, later) = rest.split_at(cut.min(rest.len()));
+            rest = later;
+            Some(now)
+        })
+    }
+
+    fn batch_of(keys: &[u16]) -> KeyBatch {
+        let mut batch = KeyBatch::default();
+        for &k in keys {
+            let pushed = batch.push(|text| {
+                canonical(&key(k), text);
+                Ok::<(), ()>(())
+            });
+            assert!(pushed.is_ok());
+        }
+        batch
     }
 }

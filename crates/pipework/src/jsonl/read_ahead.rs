@@ -19,21 +19,27 @@ const CHUNKS_AHEAD: usize = 4;
 ///
 /// # Panics
 ///
-/// If `fill` panics (it runs no user code).
+/// If `fill` panics (it runs no user code), or if no thread can be started.
 pub(crate) fn read_ahead<C: Send, R>(
     mut fill: impl FnMut() -> Option<C> + Send,
     drain: impl FnOnce(&mut dyn FnMut() -> Option<C>) -> R,
 ) -> R {
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel(CHUNKS_AHEAD);
-        scope.spawn(move || {
+        let filling = move || {
             while let Some(chunk) = fill() {
                 // Ends when the consumer takes the chunk or is gone.
                 if tx.send(chunk).is_err() {
                     return;
                 }
             }
-        });
+        };
+        // Named for profiles and debuggers. Like `scope.spawn`, this panics
+        // if the system cannot start a thread.
+        let named = std::thread::Builder::new().name("pipework:parse".into());
+        if let Err(e) = named.spawn_scoped(scope, filling) {
+            panic!("starting the parsing thread: {e}");
+        }
         // Each wait ends when the thread sends a chunk or ends.
         let result = drain(&mut || rx.recv().ok());
         // Dropping the receiver ends a thread still filling chunks, which the
