@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::Error;
-use super::key_ids::{canonical, KeyBatch, KeyIds};
+use super::key_ids::{canonical, canonical_raw, KeyBatch, KeyIds};
 use super::picked::{Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
 use super::read_ahead::read_ahead;
@@ -130,8 +130,14 @@ impl Batch {
         let item = line.and_then(|line| {
             let (key, index) = light(bytes, &mut self.picked, path, line)?;
             self.text.extend_from_slice(bytes);
+            let raw = self.picked.raw(index, 0);
             self.keys.push(|text| {
-                canonical(&key, text);
+                // The key's text as the line spells it is most often
+                // canonical already: copied rather than written anew.
+                match raw.map(|raw| canonical_raw(raw, text)) {
+                    Some(Some(Ok(()))) => {}
+                    _ => canonical(&key, text),
+                }
                 Ok::<(), Error>(())
             })?;
             self.rows.push(self.staged.len());
