@@ -684,6 +684,13 @@ async fn overriding(row: Row) -> Result<Row, std::io::Error> {
     Ok(out)
 }
 
+/// The options of the runs with [`overriding`]: its kept column is `other`.
+fn overriding_options() -> MapOptions {
+    MapOptions::new("key")
+        .keep_columns(["other"])
+        .concurrency(2)
+}
+
 /// A result dropped from the cache and read back from DST keeps the columns
 /// it supplied itself: the output is byte for byte what a run keeping every
 /// result writes.
@@ -691,11 +698,7 @@ async fn overriding(row: Row) -> Result<Row, std::io::Error> {
 async fn results_read_back_from_dst_keep_the_columns_they_supplied() {
     let dir = tempfile::tempdir().unwrap();
     let src = overriding_source(dir.path());
-    let opts = || {
-        MapOptions::new("key")
-            .keep_columns(["other"])
-            .concurrency(2)
-    };
+    let opts = overriding_options;
     let (kept, dropped) = (
         dir.path().join("kept.jsonl"),
         dir.path().join("dropped.jsonl"),
@@ -716,11 +719,7 @@ async fn results_read_back_from_dst_keep_the_columns_they_supplied() {
 async fn a_resume_writes_what_a_fresh_run_writes_when_f_supplies_a_kept_column() {
     let dir = tempfile::tempdir().unwrap();
     let src = overriding_source(dir.path());
-    let opts = || {
-        MapOptions::new("key")
-            .keep_columns(["other"])
-            .concurrency(2)
-    };
+    let opts = overriding_options;
     let (fresh, resumed) = (
         dir.path().join("fresh.jsonl"),
         dir.path().join("resumed.jsonl"),

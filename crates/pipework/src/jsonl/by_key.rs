@@ -875,6 +875,14 @@ mod tests {
     /// Results `CountedMap` read back, ever.
     static LIVE_READ_BACK: AtomicUsize = AtomicUsize::new(0);
 
+    /// The `f` of the cache tests: `v` is twice the key, with a live token.
+    fn doubled(row: Row) -> std::future::Ready<Result<(Row, Counted), Error>> {
+        let key = row["key"].as_i64().unwrap_or(0);
+        let mut out = Row::new();
+        out.insert("v".into(), (2 * key).into());
+        std::future::ready(Ok((out, Counted::new(&LIVE))))
+    }
+
     /// A map whose results count themselves and write `f`'s row.
     struct CountedMap;
 
@@ -945,13 +953,7 @@ mod tests {
                 .progress(move |_| {
                     seen.fetch_max(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
                 });
-            let f = move |row: Row| {
-                let key = row["key"].as_i64().unwrap_or(0);
-                let mut out = Row::new();
-                out.insert("v".into(), (2 * key).into());
-                let live = Counted::new(&LIVE);
-                async move { Ok::<_, Error>((out, live)) }
-            };
+            let f = doubled;
             let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
             let lock = DstLock::acquire(&dst).unwrap();
             let before = LIVE_READ_BACK.load(Ordering::SeqCst);
@@ -999,13 +1001,7 @@ mod tests {
                 })
                 .sum();
             let opts = MapOptions::new("key").concurrency(4).cache_bytes(exact);
-            let f = move |row: Row| {
-                let key = row["key"].as_i64().unwrap_or(0);
-                let mut out = Row::new();
-                out.insert("v".into(), (2 * key).into());
-                let live = Counted::new(&LIVE);
-                async move { Ok::<_, Error>((out, live)) }
-            };
+            let f = doubled;
             let lock = DstLock::acquire(&dst).unwrap();
             let before = LIVE_READ_BACK.load(Ordering::SeqCst);
             let report =
