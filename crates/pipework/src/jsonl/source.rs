@@ -23,7 +23,9 @@ use super::Row;
 
 /// Rows the reader thread sends per message, at most.
 const BATCH: usize = 256;
-/// Bytes of picked text after which a batch is sent even if it has fewer rows.
+/// Bytes of picked text, or of whole lines kept until their keys are
+/// numbered, after which a batch is sent even if it has fewer rows: wide
+/// source rows make small batches, not big ones.
 const BATCH_TEXT: usize = 1 << 20;
 /// Messages the reader thread may queue ahead.
 const QUEUED_BATCHES: usize = 4;
@@ -154,7 +156,9 @@ impl Batch {
     }
 
     fn is_full(&self) -> bool {
-        self.staged.len() == BATCH || self.picked.text_len() >= BATCH_TEXT
+        self.staged.len() == BATCH
+            || self.picked.text_len() >= BATCH_TEXT
+            || self.text.len() >= BATCH_TEXT
     }
 
     /// Numbers the staged rows' keys in `ids`, parses in full the rows that
