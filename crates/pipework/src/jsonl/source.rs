@@ -224,3 +224,31 @@ fn light(
     // take the full row's values to be sure.
     Ok((key, picked.pick_from(&row)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch holds a bounded number of bytes however wide the rows are:
+    /// the whole lines it keeps until their keys are numbered count too.
+    #[test]
+    fn wide_rows_make_small_batches() {
+        let columns = Columns::new("id", &[]);
+        let wide = format!(
+            "{{\"id\": 1, \"text\": \"{}\"}}",
+            "x".repeat(BATCH_TEXT / 2)
+        );
+        let mut batch = Batch::new(&columns);
+        let path = Path::new("in.jsonl");
+        batch.stage(Ok(1), wide.as_bytes(), path);
+        assert!(!batch.is_full());
+        batch.stage(Ok(2), wide.as_bytes(), path);
+        assert!(batch.is_full(), "two rows of half the bound fill a batch");
+        let rows = batch.seal(&mut KeyIds::default(), path);
+        assert!(
+            rows[0].as_ref().unwrap().row.is_some(),
+            "a new key's row is whole"
+        );
+        assert!(rows[1].as_ref().unwrap().row.is_none(), "a repeat's is not");
+    }
+}
