@@ -290,6 +290,49 @@ async fn result_that_changes_the_key_is_an_error() {
     );
 }
 
+/// A flatmap row may repeat its key but not change it: the key's rows are
+/// not written, and the error names the key and the column.
+#[tokio::test]
+async fn a_flatmap_row_that_changes_the_key_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    std::fs::write(&src, "{\"key\": 1}\n").unwrap();
+    let f = |_row: Row| async {
+        Ok::<_, String>(vec![
+            support::row(json!({"key": 1, "part": 0})),
+            support::row(json!({"key": 2, "part": 1})),
+        ])
+    };
+    let failed = flatmap_by_key(&src, &dst, f, MapOptions::new("key"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failed.error.to_string(),
+        "key 1: the result sets the key column \"key\" to 2"
+    );
+    assert_eq!(failed.report.lines_written, 0);
+    assert_eq!(std::fs::read_to_string(&dst).unwrap_or_default(), "");
+}
+
+/// A map writes one line per source row, and says so.
+#[tokio::test]
+async fn a_map_reports_one_line_written_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.jsonl");
+    let f = |_row: Row| async { Ok::<_, String>(support::row(json!({"n": 1}))) };
+    let report = map_by_key(
+        support::fixture("in_trivial.jsonl"),
+        &dst,
+        f,
+        MapOptions::new("key"),
+    )
+    .await
+    .unwrap();
+    let lines = std::fs::read_to_string(&dst).unwrap().lines().count() as u64;
+    assert_eq!((report.rows_written, report.lines_written), (lines, lines));
+}
+
 #[tokio::test]
 async fn zero_concurrency_is_rejected_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
