@@ -180,6 +180,17 @@ impl Progress {
     }
 }
 
+impl Drop for Progress {
+    /// A run that ended without [`Progress::finish`] (an error on the way)
+    /// still stops its timer tasks, rather than leaving them to the runtime.
+    fn drop(&mut self) {
+        self.refresh.abort();
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
+        }
+    }
+}
+
 fn keys(report: &Report) -> String {
     format!(
         "keys: {} computed, {} reused, {} failed",
