@@ -560,6 +560,44 @@ async fn flatmap_without_its_done_log_refuses_to_guess() {
     assert!(matches!(err, Error::MissingDoneLog { .. }), "{err}");
 }
 
+/// A destination that cannot be read (here a symlink to itself) is an error
+/// naming it, and its done log is left as it was: it is not taken for an
+/// empty destination whose log ran ahead, which would drop every record.
+#[cfg(unix)]
+#[tokio::test]
+async fn flatmap_over_an_unreadable_dst_is_an_error_and_keeps_its_done_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &(0..4).map(|k| json!({"key": k})).collect::<Vec<_>>());
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    let log = dir.path().join("out.jsonl.done");
+    let kept_log = std::fs::read(&log).unwrap();
+    std::fs::remove_file(&dst).unwrap();
+    std::os::unix::fs::symlink(&dst, &dst).unwrap();
+
+    let skipped = Skipped::default();
+    let err = flatmap_by_key(
+        &src,
+        &dst,
+        split,
+        MapOptions::new("key")
+            .on_error(OnError::Skip)
+            .on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap_err()
+    .error;
+    assert!(
+        matches!(&err, Error::Io { path, .. } if *path == dst),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), kept_log);
+    assert_eq!(skipped.messages(), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn create_or_resume_repairs_a_torn_line_and_fills_the_gap() {
     let dir = tempfile::tempdir().unwrap();
