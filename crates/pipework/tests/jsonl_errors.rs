@@ -315,6 +315,33 @@ async fn a_flatmap_row_that_changes_the_key_is_an_error() {
     assert_eq!(std::fs::read_to_string(&dst).unwrap_or_default(), "");
 }
 
+/// A generated row may carry its key column if it leaves the value as it
+/// is; a row that sets it to another key is an error naming both, and is
+/// not written.
+#[tokio::test]
+async fn a_generated_row_that_changes_the_key_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let generate = |key: Value, index: usize| async move {
+        let key = if index == 1 { json!("b") } else { key };
+        Ok::<_, String>(support::row(json!({"k": key, "i": index})))
+    };
+    // One call at a time, so the first row is on disk before the second
+    // call starts.
+    let opts = CreateOptions::default().limit(1);
+    let failed = create_or_resume(&path, "k", 2, ["a"], generate, opts)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failed.error.to_string(),
+        "key \"a\": the result sets the key column \"k\" to \"b\""
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\"i\":0,\"k\":\"a\"}\n"
+    );
+}
+
 /// A map writes one line per source row, and says so.
 #[tokio::test]
 async fn a_map_reports_one_line_written_per_row() {

@@ -560,6 +560,56 @@ async fn flatmap_without_its_done_log_refuses_to_guess() {
     assert!(matches!(err, Error::MissingDoneLog { .. }), "{err}");
 }
 
+/// The done log is append-only, so a record past the end of the destination
+/// makes every record after it suspect too: all are dropped, even those whose
+/// rows are present, and their keys computed again.
+#[tokio::test]
+async fn flatmap_drops_every_done_record_after_one_past_the_end_of_dst() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.jsonl");
+    let dst = dir.path().join("out.jsonl");
+    write_rows(&src, &(0..6).map(|k| json!({"key": k})).collect::<Vec<_>>());
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    let complete = multiset(&dst);
+    let log = dir.path().join("out.jsonl.done");
+    let mut records: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 6);
+    records[1]["end"] = json!(1u64 << 40);
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+
+    let skipped = Skipped::default();
+    let calls = Calls::default();
+    let counted = {
+        let calls = calls.clone();
+        move |row: Row| {
+            calls.record(&row["key"]);
+            split(row)
+        }
+    };
+    let report = flatmap_by_key(
+        &src,
+        &dst,
+        counted,
+        MapOptions::new("key").on_skip(skipped.callback()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.rows_resumed, calls.total()), (1, 5));
+    let messages = skipped.messages();
+    assert!(
+        messages.iter().any(|m| m.contains("dropped 5 records")),
+        "{messages:?}"
+    );
+    assert_eq!(multiset(&dst), complete);
+}
+
 /// A destination that cannot be read (here a symlink to itself) is an error
 /// naming it, and its done log is left as it was: it is not taken for an
 /// empty destination whose log ran ahead, which would drop every record.
@@ -617,7 +667,15 @@ async fn create_or_resume_repairs_a_torn_line_and_fills_the_gap() {
     )
     .await
     .unwrap();
-    assert_eq!((report.rows_resumed, report.rows_written), (1, 3));
+    assert_eq!(
+        (
+            report.rows_resumed,
+            report.rows_written,
+            report.lines_written,
+            report.keys_computed
+        ),
+        (1, 3, 3, 3)
+    );
     assert_eq!(skipped.messages().len(), 1);
     let mut got: Vec<String> = rows(&path)
         .into_iter()
