@@ -716,7 +716,10 @@ async fn create_or_resume_after_skipped_failures_generates_only_the_gap() {
     )
     .await
     .unwrap();
-    assert_eq!((first.rows_written, first.rows_failed), (8, 1));
+    assert_eq!(
+        (first.rows_written, first.rows_failed, first.keys_failed),
+        (8, 1, 1)
+    );
     let second = create_or_resume(
         &path,
         "letter",
