@@ -494,6 +494,50 @@ async fn surplus_rows_in_create_or_resume_are_an_error_under_raise() {
     );
 }
 
+/// Under `Skip`, a bad line already in the file is passed to the callback
+/// (naming file and line), counted as invalid and left in place; the rows
+/// around it still count, so nothing is generated twice.
+#[tokio::test]
+async fn a_bad_line_in_create_or_resume_is_skipped_and_counted_under_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let before = "{\"k\": \"a\"}\nnot json\n{\"k\": \"b\"}\n{\"x\": 1}\n";
+    std::fs::write(&path, before).unwrap();
+    let calls = support::Calls::default();
+    let generate = {
+        let calls = calls.clone();
+        move |key: Value, _i: usize| {
+            calls.record(&key);
+            async { Ok::<_, String>(Row::new()) }
+        }
+    };
+    let skipped = support::Skipped::default();
+    let opts = CreateOptions::default()
+        .on_error(OnError::Skip)
+        .on_skip(skipped.callback());
+    let report = create_or_resume(&path, "k", 2, ["a", "b"], generate, opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.rows_resumed,
+            report.rows_invalid,
+            report.rows_written
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!(calls.total(), 2);
+    let messages = skipped.messages();
+    let file = path.display().to_string();
+    assert!(
+        messages.len() == 2
+            && messages[0].starts_with(&format!("{file}:2: "))
+            && messages[1].starts_with(&format!("{file}:4: ")),
+        "{messages:?}"
+    );
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with(before));
+}
+
 #[tokio::test]
 async fn panicking_progress_callback_is_an_error() {
     let opts = MapOptions::new("key").progress(|_| panic!("bad bar"));
