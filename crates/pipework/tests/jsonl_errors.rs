@@ -494,14 +494,15 @@ async fn surplus_rows_in_create_or_resume_are_an_error_under_raise() {
     );
 }
 
-/// Under `Skip`, a bad line already in the file is passed to the callback
+/// Under `Skip`, a bad line already in the file (not JSON, no key, a key
+/// not asked for) is passed to the callback
 /// (naming file and line), counted as invalid and left in place; the rows
 /// around it still count, so nothing is generated twice.
 #[tokio::test]
 async fn a_bad_line_in_create_or_resume_is_skipped_and_counted_under_skip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.jsonl");
-    let before = "{\"k\": \"a\"}\nnot json\n{\"k\": \"b\"}\n{\"x\": 1}\n";
+    let before = "{\"k\": \"a\"}\nnot json\n{\"k\": \"b\"}\n{\"x\": 1}\n{\"k\": \"z\"}\n";
     std::fs::write(&path, before).unwrap();
     let calls = support::Calls::default();
     let generate = {
@@ -524,15 +525,16 @@ async fn a_bad_line_in_create_or_resume_is_skipped_and_counted_under_skip() {
             report.rows_invalid,
             report.rows_written
         ),
-        (2, 2, 2)
+        (2, 3, 2)
     );
     assert_eq!(calls.total(), 2);
     let messages = skipped.messages();
     let file = path.display().to_string();
     assert!(
-        messages.len() == 2
+        messages.len() == 3
             && messages[0].starts_with(&format!("{file}:2: "))
-            && messages[1].starts_with(&format!("{file}:4: ")),
+            && messages[1].starts_with(&format!("{file}:4: "))
+            && messages[2].starts_with(&format!("{file}:5: ")),
         "{messages:?}"
     );
     assert!(std::fs::read_to_string(&path).unwrap().starts_with(before));
