@@ -558,8 +558,10 @@ mod tests {
     #[test]
     fn entries_and_to_row_give_the_columns_in_order() {
         let mut batch = batch(&["text", "gone"]);
+        let (first, _) = batch.pick(br#"{"id": 6, "gone": 0}"#).unwrap();
         let row: Row = serde_json::from_str(r#"{"text": "é", "id": 7, "x": 1}"#).unwrap();
         let index = batch.pick_from(&row);
+        assert_eq!((first, index), (0, 1));
         let batch = Arc::new(batch);
         let picked = Picked::new(&batch, index);
         let entries: Vec<_> = picked
