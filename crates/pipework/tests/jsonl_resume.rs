@@ -693,6 +693,38 @@ async fn create_or_resume_repairs_a_torn_line_and_fills_the_gap() {
     );
 }
 
+/// Keys and existing rows are numbered and counted in batches of 1024: a
+/// file and a key list spanning several batches resume exactly, with
+/// repeated keys in the list counted once.
+#[tokio::test]
+async fn create_or_resume_over_thousands_of_keys_generates_only_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.jsonl");
+    let existing: String = (0..2500)
+        .map(|i| format!("{{\"k\": \"k{i}\"}}\n"))
+        .collect();
+    std::fs::write(&path, &existing).unwrap();
+    let keys: Vec<String> = (0..3000).chain(0..3000).map(|i| format!("k{i}")).collect();
+    let calls = Calls::default();
+    let generate = {
+        let calls = calls.clone();
+        move |key: Value, _i: usize| {
+            calls.record(&key);
+            async { Ok::<_, String>(Row::new()) }
+        }
+    };
+    let report = create_or_resume(&path, "k", 1, keys, generate, CreateOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((report.rows_resumed, report.rows_written), (2500, 500));
+    let called = calls.get();
+    assert_eq!(called.len(), 500);
+    assert!(
+        (2500..3000).all(|i| called.get(&json!(format!("k{i}")).to_string()) == Some(&1)),
+        "{called:?}"
+    );
+}
+
 #[tokio::test]
 async fn create_or_resume_after_skipped_failures_generates_only_the_gap() {
     let dir = tempfile::tempdir().unwrap();

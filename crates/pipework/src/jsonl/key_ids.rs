@@ -427,6 +427,34 @@ mod tests {
         (fast, slow)
     }
 
+    /// A batch reused after `clear` holds only the keys pushed since, and a
+    /// failed push or a `pop` leaves no trace of the key.
+    #[test]
+    fn a_batch_counts_its_keys_and_starts_empty_again_after_clear() {
+        let mut batch = KeyBatch::default();
+        let push = |batch: &mut KeyBatch, text: &[u8]| {
+            batch.push(|out| {
+                out.extend_from_slice(text);
+                Ok::<(), ()>(())
+            })
+        };
+        push(&mut batch, b"\"a\"").unwrap();
+        push(&mut batch, b"1").unwrap();
+        let failed = batch.push(|out| {
+            out.extend_from_slice(b"half");
+            Err(())
+        });
+        assert_eq!((failed, batch.len()), (Err(()), 2));
+        push(&mut batch, b"2").unwrap();
+        batch.pop();
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.keys().collect::<Vec<_>>(), [&b"\"a\""[..], b"1"]);
+        batch.clear();
+        assert_eq!(batch.len(), 0);
+        push(&mut batch, b"3").unwrap();
+        assert_eq!(batch.keys().collect::<Vec<_>>(), [&b"3"[..]]);
+    }
+
     #[test]
     fn a_key_text_is_canonical_as_its_parsed_value_is() {
         for raw in [
