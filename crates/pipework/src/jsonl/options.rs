@@ -358,3 +358,32 @@ impl CreateOptions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_replaces_the_key_column() {
+        let opts = MapOptions::new("id").key("url");
+        assert_eq!(opts.key_name(), "url");
+    }
+
+    /// The callbacks cannot be printed, but whether they are set can, with
+    /// every plain setting.
+    #[test]
+    fn debug_shows_the_settings() {
+        let opts = MapOptions::new("id")
+            .on_error(OnError::Skip)
+            .progress(|_| ());
+        let text = format!("{opts:?}");
+        for part in [
+            "key: \"id\"",
+            "on_error: Skip",
+            "progress: Some(\"Fn(&Report)\")",
+            "spawn_every_call: false",
+        ] {
+            assert!(text.contains(part), "{part} not in {text}");
+        }
+    }
+}

@@ -48,3 +48,24 @@ impl Report {
         self.rows_failed == 0 && self.rows_invalid == 0 && self.keys_failed == 0 && !self.stopped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source row is counted once, whatever became of it.
+    #[test]
+    fn rows_done_adds_up_every_outcome_of_a_row() {
+        let report = Report {
+            rows_resumed: 1,
+            rows_written: 2,
+            rows_failed: 4,
+            rows_invalid: 8,
+            keys_computed: 16,
+            keys_reused: 32,
+            keys_failed: 64,
+            ..Report::default()
+        };
+        assert_eq!(report.rows_done(), 15);
+    }
+}
