@@ -443,6 +443,18 @@ mod tests {
         Columns::new("id", &["a".to_owned(), "b".to_owned()])
     }
 
+    /// The cache bound counts what a kept result holds: its text, and a flag
+    /// per kept column.
+    #[test]
+    fn a_rendered_result_counts_its_text_and_its_columns() {
+        let row = json!({"text": "x".repeat(1000)});
+        let row = row.as_object().unwrap();
+        let narrow = Rendered::new(row, &Columns::new("id", &[]));
+        let wide = Rendered::new(row, &columns());
+        assert!(narrow.size() > 1000, "{}", narrow.size());
+        assert_eq!(wide.size(), narrow.size() + 2);
+    }
+
     /// The line a source row and a result make.
     fn merged(source: &str, result: serde_json::Value) -> String {
         let mut batch = super::super::picked::PickedBatch::new(columns());
