@@ -377,12 +377,71 @@ fn the_sinks_messages_read_back_equal_what_was_sent() {
             .or_default()
             .push(message.partition);
     }
+    // The keys spread over the partitions (the hash is stable, so this
+    // holds run after run): not all of them in one.
+    let used: std::collections::BTreeSet<i32> = partitions_of_key.values().map(|p| p[0]).collect();
+    assert!(used.len() > 1, "5 keys all went to partitions {used:?}");
     for (key, partitions) in partitions_of_key {
         assert!(
             partitions.windows(2).all(|w| w[0] == w[1]),
             "key {key:?} went to {partitions:?}"
         );
     }
+}
+
+/// A sink part exists only for the sink's topic and one of its partitions,
+/// and shows which it is.
+#[test]
+fn a_sink_part_of_another_topic_or_partition_is_refused() {
+    use pipework_dataflow::outputs::{FixedPartitionedSink, SinkError};
+    let cluster = Cluster::new();
+    cluster.topic("out", 1);
+    let sink = KafkaSink::new(&cluster.brokers(), "out").unwrap();
+    for part in ["out:00001", "other:00000"] {
+        let err = sink.build_part(part, None).unwrap_err();
+        let SinkError::User(inner) = &err else {
+            panic!("{part}: expected a kafka error, got {err:?}")
+        };
+        assert!(
+            matches!(inner.downcast_ref::<KafkaError>(), Some(KafkaError::InvalidPart { part: p }) if p == part),
+            "{part}: {err}"
+        );
+    }
+    let part = sink.build_part("out:00000", None).unwrap();
+    let shown = format!("{part:?}");
+    assert!(
+        shown.contains("\"out\"") && shown.contains("partition: 0"),
+        "{shown}"
+    );
+}
+
+/// When librdkafka's queue is full, a write waits for deliveries to make
+/// room (up to the sink's timeout) instead of failing.
+#[test]
+fn a_full_producer_queue_waits_for_room() {
+    use pipework_dataflow::outputs::{FixedPartitionedSink, StatefulSinkPartition};
+    let cluster = Cluster::new();
+    cluster.topic("out", 1);
+    let brokers = cluster.brokers();
+    let sink = KafkaSink::connect(
+        [
+            ("bootstrap.servers", brokers.as_str()),
+            ("queue.buffering.max.messages", "1"),
+            ("linger.ms", "0"),
+        ],
+        "out",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let mut part = sink.build_part("out:00000", None).unwrap();
+    let records: Vec<KafkaRecord> = (0..5).map(|i| KafkaRecord::new(format!("v{i}"))).collect();
+    part.write_batch(records).unwrap();
+    part.snapshot().unwrap();
+    let got: Vec<String> = read_all(&brokers, "out")
+        .iter()
+        .map(|m| String::from_utf8(m.payload.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(got, ["v0", "v1", "v2", "v3", "v4"]);
 }
 
 /// Kafka → count per key → file, killed mid-run and resumed with recovery
