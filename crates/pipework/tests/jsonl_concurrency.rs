@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipework::jsonl::{create_or_resume, map_by_key, CreateOptions, MapOptions, Row};
+use pipework::jsonl::{create_or_resume, map_by_key, CreateOptions, Durability, MapOptions, Row};
 use serde_json::{json, Value};
 use support::{rows, write_rows};
 use tokio::sync::Semaphore;
@@ -144,43 +144,52 @@ async fn create_or_resume_runs_at_most_limit_generators() {
 }
 
 /// A generated row stays at risk until it is on disk, and at most `limit`
-/// are: a call starts only once the rows before it, less `limit - 1`, are
-/// written. With a limit of one, every call finds the rows of all the calls
-/// before it already in the file, however fast the calls are and however
-/// slow the writer.
+/// are: a call starts only while fewer than `limit` rows are started and
+/// not yet written. So each call finds on disk all the rows of the calls
+/// before it but `limit - 1` at most, however fast the calls are and however
+/// slow the writer; with several batches in flight, a batch counts as
+/// written only once the writer says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_or_resume_starts_a_call_only_while_fewer_than_limit_rows_are_unwritten() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data.jsonl");
-    let started = Arc::new(AtomicUsize::new(0));
-    let at_risk = Arc::new(AtomicUsize::new(0));
-    let generate = {
-        let (path, started, at_risk) = (path.clone(), started.clone(), at_risk.clone());
-        move |_key: Value, index: usize| {
-            // The call starts here, on the run's thread: count what is on
-            // disk before its future exists.
-            let on_disk = std::fs::read(&path)
-                .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
-                .unwrap_or(0);
-            let now = started.fetch_add(1, Ordering::SeqCst) + 1;
-            at_risk.fetch_max(now - on_disk.min(now), Ordering::SeqCst);
-            async move { Ok::<_, String>(support::row(json!({"i": index}))) }
-        }
-    };
-    let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
-    let report = create_or_resume(
-        &path,
-        "key",
-        3,
-        keys,
-        generate,
-        CreateOptions::default().limit(1),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.rows_written, 300);
-    assert_eq!(started.load(Ordering::SeqCst), 300);
-    assert_eq!(at_risk.load(Ordering::SeqCst), 1);
+    for limit in [1, 2, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.jsonl");
+        let started = Arc::new(AtomicUsize::new(0));
+        let at_risk = Arc::new(AtomicUsize::new(0));
+        let generate = {
+            let (path, started, at_risk) = (path.clone(), started.clone(), at_risk.clone());
+            move |_key: Value, index: usize| {
+                // The call starts here, on the run's thread: count what is
+                // on disk before its future exists.
+                let on_disk = std::fs::read(&path)
+                    .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+                    .unwrap_or(0);
+                let now = started.fetch_add(1, Ordering::SeqCst) + 1;
+                at_risk.fetch_max(now - on_disk.min(now), Ordering::SeqCst);
+                // Calls that end at different times make batches of their
+                // own, several of them waiting for an fsync at once.
+                let wait = Duration::from_micros(300 * (now % 4) as u64);
+                async move {
+                    tokio::time::sleep(wait).await;
+                    Ok::<_, String>(support::row(json!({"i": index})))
+                }
+            }
+        };
+        let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let opts = CreateOptions::default()
+            .limit(limit)
+            .durability(Durability::Fsync);
+        let report = create_or_resume(&path, "key", 3, keys, generate, opts)
+            .await
+            .unwrap();
+        assert_eq!(report.rows_written, 120);
+        assert_eq!(started.load(Ordering::SeqCst), 120);
+        let most = at_risk.load(Ordering::SeqCst);
+        assert!(
+            (1..=limit).contains(&most),
+            "limit {limit}: {most} rows at risk"
+        );
+    }
 }
 
 /// Where each call's future was first polled: on a task of its own
