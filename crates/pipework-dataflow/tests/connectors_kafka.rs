@@ -192,7 +192,7 @@ fn two_workers_give_the_same_output_as_one() {
 fn a_bad_payload_raises_by_default_naming_where_it_is() {
     let cluster = Cluster::new();
     cluster.topic("nums", 1);
-    let rows: Vec<(i32, String, String)> = ["1", "2", "x", "4"]
+    let rows: Vec<(i32, String, String)> = ["1", "2", "x", "4", "y"]
         .iter()
         .map(|v| (0, String::new(), v.to_string()))
         .collect();
@@ -225,7 +225,12 @@ fn a_bad_payload_raises_by_default_naming_where_it_is() {
         .unwrap();
     let got: Vec<u32> = take_all(&mut part).into_iter().map(|m| m.payload).collect();
     assert_eq!(got, vec![1, 2, 4]);
-    assert_eq!(skipping.skipped(), 1);
+    assert_eq!(skipping.skipped(), 2);
+    let shown = format!("{part:?}");
+    assert!(
+        shown.contains("\"nums\"") && shown.contains("next_offset: 5"),
+        "{shown}"
+    );
 }
 
 fn take_all<P>(
