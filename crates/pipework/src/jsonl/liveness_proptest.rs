@@ -426,6 +426,15 @@ fn check(case: Case) -> Result<(), TestCaseError> {
                 case.fault.is_none_or(|f| !f.on_sync),
                 "a failing fsync, and no error"
             );
+            // A disk that fills after `after_bytes` ends any run that
+            // writes more.
+            let appended = std::fs::metadata(&dst).map_or(0, |m| m.len());
+            prop_assert!(
+                case.fault
+                    .is_none_or(|f| f.on_sync || appended <= f.after_bytes),
+                "{} bytes written past a full disk, and no error",
+                appended
+            );
             // Every successful key's rows are there, exactly once.
             let successful: Vec<Row> = full
                 .iter()
