@@ -367,14 +367,25 @@ async fn stop_token_lets_running_calls_finish_and_a_rerun_completes() {
     }
 }
 
-fn split(
-    row: Row,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>, std::io::Error>> + Send>> {
+/// A call of a flatmap in these tests.
+type SplitCall =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>, std::io::Error>> + Send>>;
+
+fn split(row: Row) -> SplitCall {
     Box::pin(async move {
         let k = row["key"].as_i64().unwrap_or(0);
         let n = (k % 3) as usize;
         Ok((0..n).map(|i| support::row(json!({"part": i}))).collect())
     })
+}
+
+/// `split`, recording each call's key in `calls`.
+fn counting_split(calls: &Calls) -> impl FnMut(Row) -> SplitCall {
+    let calls = calls.clone();
+    move |row: Row| {
+        calls.record(&row["key"]);
+        split(row)
+    }
 }
 
 #[tokio::test]
@@ -387,18 +398,12 @@ async fn flatmap_key_with_no_rows_is_not_called_again() {
         .await
         .unwrap();
     assert_eq!((first.rows_written, first.lines_written), (9, 9));
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = {
-        let calls = calls.clone();
-        move |row: Row| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            split(row)
-        }
-    };
+    let calls = Calls::default();
+    let counted = counting_split(&calls);
     let second = flatmap_by_key(&src, &dst, counted, MapOptions::new("key"))
         .await
         .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(calls.total(), 0);
     assert_eq!(second.rows_resumed, 9);
     assert_eq!(rows(&dst).len(), 9);
 }
@@ -424,14 +429,8 @@ async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
     std::fs::write(&log, format!("{first_record}\n")).unwrap();
 
     let skipped = Skipped::default();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = {
-        let calls = calls.clone();
-        move |row: Row| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            split(row)
-        }
-    };
+    let calls = Calls::default();
+    let counted = counting_split(&calls);
     flatmap_by_key(
         &src,
         &dst,
@@ -440,7 +439,7 @@ async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
     )
     .await
     .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.total(), 1);
     assert_eq!(std::fs::read(&dst).unwrap(), complete);
     // The notice says how much was cut: the rows past the first record's end.
     let end = serde_json::from_str::<Value>(&first_record).unwrap()["end"]
@@ -472,13 +471,7 @@ async fn flatmap_rerun_over_a_complete_dst_reports_no_repair() {
     let (complete, complete_log) = (std::fs::read(&dst).unwrap(), std::fs::read(&log).unwrap());
     let skipped = Skipped::default();
     let calls = Calls::default();
-    let counted = {
-        let calls = calls.clone();
-        move |row: Row| {
-            calls.record(&row["key"]);
-            split(row)
-        }
-    };
+    let counted = counting_split(&calls);
     let report = flatmap_by_key(
         &src,
         &dst,
@@ -586,13 +579,7 @@ async fn flatmap_drops_every_done_record_after_one_past_the_end_of_dst() {
 
     let skipped = Skipped::default();
     let calls = Calls::default();
-    let counted = {
-        let calls = calls.clone();
-        move |row: Row| {
-            calls.record(&row["key"]);
-            split(row)
-        }
-    };
+    let counted = counting_split(&calls);
     let report = flatmap_by_key(
         &src,
         &dst,
