@@ -4,11 +4,13 @@
 
 mod support;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pipework::jsonl::{
-    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError, Row,
+    create_or_resume, flatmap_by_key, map_by_key, CreateOptions, Error, MapOptions, OnError,
+    Report, Row,
 };
 use serde_json::{json, Value};
 use support::{fixture, multiset, rows, write_rows, Calls, Skipped};
@@ -388,6 +390,17 @@ fn counting_split(calls: &Calls) -> impl FnMut(Row) -> SplitCall {
     }
 }
 
+/// Runs the flatmap `split` over `src` into `dst` again, with the calls
+/// and the notices it makes recorded.
+async fn rerun_split(src: &Path, dst: &Path) -> (Report, Calls, Skipped) {
+    let (calls, skipped) = (Calls::default(), Skipped::default());
+    let opts = MapOptions::new("key").on_skip(skipped.callback());
+    let report = flatmap_by_key(src, dst, counting_split(&calls), opts)
+        .await
+        .unwrap();
+    (report, calls, skipped)
+}
+
 #[tokio::test]
 async fn flatmap_key_with_no_rows_is_not_called_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -428,17 +441,7 @@ async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
         .to_owned();
     std::fs::write(&log, format!("{first_record}\n")).unwrap();
 
-    let skipped = Skipped::default();
-    let calls = Calls::default();
-    let counted = counting_split(&calls);
-    flatmap_by_key(
-        &src,
-        &dst,
-        counted,
-        MapOptions::new("key").on_skip(skipped.callback()),
-    )
-    .await
-    .unwrap();
+    let (_, calls, skipped) = rerun_split(&src, &dst).await;
     assert_eq!(calls.total(), 1);
     assert_eq!(std::fs::read(&dst).unwrap(), complete);
     // The notice says how much was cut: the rows past the first record's end.
@@ -469,17 +472,7 @@ async fn flatmap_rerun_over_a_complete_dst_reports_no_repair() {
         .unwrap();
     let log = dir.path().join("out.jsonl.done");
     let (complete, complete_log) = (std::fs::read(&dst).unwrap(), std::fs::read(&log).unwrap());
-    let skipped = Skipped::default();
-    let calls = Calls::default();
-    let counted = counting_split(&calls);
-    let report = flatmap_by_key(
-        &src,
-        &dst,
-        counted,
-        MapOptions::new("key").on_skip(skipped.callback()),
-    )
-    .await
-    .unwrap();
+    let (report, calls, skipped) = rerun_split(&src, &dst).await;
     assert_eq!((report.rows_resumed, calls.total()), (6, 0));
     assert_eq!(skipped.messages(), Vec::<String>::new());
     assert_eq!(std::fs::read(&dst).unwrap(), complete);
@@ -577,17 +570,7 @@ async fn flatmap_drops_every_done_record_after_one_past_the_end_of_dst() {
     let lines: Vec<String> = records.iter().map(Value::to_string).collect();
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
 
-    let skipped = Skipped::default();
-    let calls = Calls::default();
-    let counted = counting_split(&calls);
-    let report = flatmap_by_key(
-        &src,
-        &dst,
-        counted,
-        MapOptions::new("key").on_skip(skipped.callback()),
-    )
-    .await
-    .unwrap();
+    let (report, calls, skipped) = rerun_split(&src, &dst).await;
     assert_eq!((report.rows_resumed, calls.total()), (1, 5));
     let messages = skipped.messages();
     assert!(
