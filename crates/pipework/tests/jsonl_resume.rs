@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -390,6 +390,20 @@ fn counting_split(calls: &Calls) -> impl FnMut(Row) -> SplitCall {
     }
 }
 
+/// Runs the flatmap `split` to the end over keys `0..keys` in `dir`, and
+/// returns the source, the destination and its done log.
+async fn split_complete(dir: &Path, keys: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let (src, dst) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
+    write_rows(
+        &src,
+        &(0..keys).map(|k| json!({"key": k})).collect::<Vec<_>>(),
+    );
+    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
+        .await
+        .unwrap();
+    (src, dst, dir.join("out.jsonl.done"))
+}
+
 /// Runs the flatmap `split` over `src` into `dst` again, with the calls
 /// and the notices it makes recorded.
 async fn rerun_split(src: &Path, dst: &Path) -> (Report, Calls, Skipped) {
@@ -464,13 +478,7 @@ async fn flatmap_cuts_rows_of_a_key_not_recorded_done() {
 #[tokio::test]
 async fn flatmap_rerun_over_a_complete_dst_reports_no_repair() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("in.jsonl");
-    let dst = dir.path().join("out.jsonl");
-    write_rows(&src, &(0..6).map(|k| json!({"key": k})).collect::<Vec<_>>());
-    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
-        .await
-        .unwrap();
-    let log = dir.path().join("out.jsonl.done");
+    let (src, dst, log) = split_complete(dir.path(), 6).await;
     let (complete, complete_log) = (std::fs::read(&dst).unwrap(), std::fs::read(&log).unwrap());
     let (report, calls, skipped) = rerun_split(&src, &dst).await;
     assert_eq!((report.rows_resumed, calls.total()), (6, 0));
@@ -503,13 +511,7 @@ async fn flatmap_over_an_empty_dst_without_its_done_log_starts_afresh() {
 #[tokio::test]
 async fn flatmap_bad_done_log_record_names_the_log_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("in.jsonl");
-    let dst = dir.path().join("out.jsonl");
-    write_rows(&src, &(0..6).map(|k| json!({"key": k})).collect::<Vec<_>>());
-    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
-        .await
-        .unwrap();
-    let log = dir.path().join("out.jsonl.done");
+    let (src, dst, log) = split_complete(dir.path(), 6).await;
     let records: Vec<String> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
@@ -587,13 +589,7 @@ async fn flatmap_drops_every_done_record_after_one_past_the_end_of_dst() {
 #[tokio::test]
 async fn flatmap_over_an_unreadable_dst_is_an_error_and_keeps_its_done_log() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("in.jsonl");
-    let dst = dir.path().join("out.jsonl");
-    write_rows(&src, &(0..4).map(|k| json!({"key": k})).collect::<Vec<_>>());
-    flatmap_by_key(&src, &dst, split, MapOptions::new("key"))
-        .await
-        .unwrap();
-    let log = dir.path().join("out.jsonl.done");
+    let (src, dst, log) = split_complete(dir.path(), 4).await;
     let kept_log = std::fs::read(&log).unwrap();
     std::fs::remove_file(&dst).unwrap();
     std::os::unix::fs::symlink(&dst, &dst).unwrap();
