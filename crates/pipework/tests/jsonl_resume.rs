@@ -809,24 +809,38 @@ async fn results_read_back_from_dst_keep_the_columns_they_supplied() {
     assert_eq!(std::fs::read_to_string(&dropped).unwrap(), kept);
 }
 
-/// A resume tells from a stored row which kept columns `f` supplied (they
-/// come before the key): rows written after it carry `f`'s value, as a fresh
-/// run's do.
+/// A resume learns from the replaced log beside DST which kept columns `f`
+/// supplied, not from where they stand in a row: after DST is cut and its
+/// rows' fields sorted (the kept column `other` now comes before `key`, as
+/// `jq -S` writes it), rows written after it carry `f`'s value, as a fresh
+/// run's do, and keep the fresh run's field order.
 #[tokio::test]
 async fn a_resume_writes_what_a_fresh_run_writes_when_f_supplies_a_kept_column() {
     let dir = tempfile::tempdir().unwrap();
     let src = overriding_source(dir.path());
     let opts = overriding_options;
-    let (fresh, resumed) = (
-        dir.path().join("fresh.jsonl"),
-        dir.path().join("resumed.jsonl"),
-    );
-    map_by_key(&src, &fresh, overriding, opts()).await.unwrap();
-    let fresh = std::fs::read_to_string(&fresh).unwrap();
-    let first: String = fresh.lines().take(50).map(|l| format!("{l}\n")).collect();
-    std::fs::write(&resumed, first).unwrap();
-    map_by_key(&src, &resumed, overriding, opts())
-        .await
-        .unwrap();
-    assert_eq!(std::fs::read_to_string(&resumed).unwrap(), fresh);
+    let dst = dir.path().join("out.jsonl");
+    map_by_key(&src, &dst, overriding, opts()).await.unwrap();
+    let fresh = std::fs::read_to_string(&dst).unwrap();
+    // Each row's fields in reverse order: the kept column before the key.
+    let sorted: String = fresh
+        .lines()
+        .take(50)
+        .map(|line| {
+            let row: Row = serde_json::from_str(line).unwrap();
+            let fields: Vec<String> = row
+                .iter()
+                .rev()
+                .map(|(name, value)| format!("{}: {value}", Value::from(name.as_str())))
+                .collect();
+            format!("{{{}}}\n", fields.join(", "))
+        })
+        .collect();
+    assert!(sorted.starts_with("{\"z\": 1, \"other\": \"from f\", \"key\": 0}"));
+    std::fs::write(&dst, &sorted).unwrap();
+    let report = map_by_key(&src, &dst, overriding, opts()).await.unwrap();
+    assert_eq!((report.keys_computed, report.rows_resumed), (0, 50));
+    let resumed = std::fs::read_to_string(&dst).unwrap();
+    let rest: String = fresh.lines().skip(50).map(|l| format!("{l}\n")).collect();
+    assert_eq!(resumed, format!("{sorted}{rest}"));
 }

@@ -20,6 +20,7 @@ use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
+use super::replaced::ReplacedColumns;
 use super::report::Report;
 use super::resume::{Resumed, Stored};
 use super::run_loop::{Run, Work};
@@ -50,6 +51,9 @@ pub(crate) trait Shape {
     fn item(base: Base, key: &Value, kept: &Arc<Self::Kept>, first_of: Option<usize>) -> Item;
     /// Bytes a kept result holds, as the result cache counts them.
     fn size(kept: &Self::Kept) -> usize;
+    /// The kept columns (indices in [`Columns::names`]) whose value the
+    /// result replaces: a result read back from the destination keeps those.
+    fn replaced(kept: &Self::Kept) -> Box<[usize]>;
     /// Whether a written result is kept for later rows of its key: in the
     /// cache, and read back from the key's first row once dropped from it.
     const REUSES_RESULTS: bool;
@@ -154,9 +158,14 @@ where
     E: Into<BoxError>,
 {
     let columns = Columns::new(&opts.key, &opts.keep_columns);
-    let Resumed { ids, keys } = resumed;
+    let Resumed {
+        ids,
+        keys,
+        replaced,
+    } = resumed;
     let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), ids);
     let mut engine = Engine::<S, F>::new(src, dst, columns, opts, f, keys);
+    engine.replaced = replaced;
     let run = Run::new(
         dst,
         log,
@@ -197,6 +206,11 @@ struct Engine<S: Shape, F> {
     keys: Vec<KeyState<S::Kept>>,
     /// Where stored results are read back from.
     stored: StoredRows,
+    /// The replaced kept columns of the keys whose result is only in the
+    /// destination ([`Slot::Stored`]) and replaced some: the replaced log's
+    /// on resume, then those of results leaving the cache. Few results
+    /// replace a kept column, so this is small.
+    replaced: ReplacedColumns,
     cache: Cache,
     /// Source rows received but not yet placed.
     inbox: VecDeque<Result<SrcRow, Error>>,
@@ -297,6 +311,7 @@ where
             f,
             keys: stored.into_iter().map(KeyState::new).collect(),
             stored: StoredRows::new(dst),
+            replaced: ReplacedColumns::new(),
             cache: Cache {
                 bound: opts.cache_bytes,
                 bytes: 0,
@@ -391,7 +406,8 @@ where
     /// it is stored there.
     fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
         if let Slot::Stored(at) = self.keys[id].slot {
-            let row = self.stored.result_at(at, &self.columns)?;
+            let replaced = self.replaced.remove(&id).unwrap_or_default();
+            let row = self.stored.result_at(at, &self.columns, &replaced)?;
             let kept = Arc::new(S::keep(S::stored(row), &self.columns));
             self.keys[id].slot = Slot::Ready(Arc::clone(&kept));
             let size = S::size(&kept);
@@ -416,6 +432,12 @@ where
             };
             self.cache.bytes -= old.size;
             if let Some(state) = self.keys.get_mut(old.id) {
+                if let Slot::Ready(kept) = &state.slot {
+                    let replaced = S::replaced(kept);
+                    if !replaced.is_empty() {
+                        self.replaced.insert(old.id, replaced);
+                    }
+                }
                 state.slot = Slot::Stored(old.at);
             }
         }
@@ -662,6 +684,10 @@ mod tests {
         fn size(_: &Counted) -> usize {
             0
         }
+
+        fn replaced(_: &Counted) -> Box<[usize]> {
+            Box::default()
+        }
     }
 
     /// With unique keys a result is needed for one row only: once that row
@@ -740,6 +766,10 @@ mod tests {
 
         fn lines(_: &(Arc<Rendered>, Counted)) -> u64 {
             1
+        }
+
+        fn replaced(kept: &(Arc<Rendered>, Counted)) -> Box<[usize]> {
+            kept.0.replaced_columns().collect()
         }
 
         fn size(kept: &(Arc<Rendered>, Counted)) -> usize {
@@ -916,6 +946,10 @@ mod tests {
 
         fn lines(_: &(Arc<Rendered>, Counted)) -> u64 {
             1
+        }
+
+        fn replaced(kept: &(Arc<Rendered>, Counted)) -> Box<[usize]> {
+            kept.0.replaced_columns().collect()
         }
 
         fn size(kept: &(Arc<Rendered>, Counted)) -> usize {

@@ -56,6 +56,11 @@ impl Shape for FlatMap {
     fn size(kept: &Vec<Rendered>) -> usize {
         kept.iter().map(Rendered::size).sum()
     }
+
+    /// Never read back: the done log says a key is done, not its result.
+    fn replaced(_: &Vec<Rendered>) -> Box<[usize]> {
+        Box::default()
+    }
 }
 
 /// Calls `f` once per source row (keys must be unique in `src`) and writes

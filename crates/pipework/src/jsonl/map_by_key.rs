@@ -11,6 +11,7 @@ use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
+use super::replaced;
 use super::report::Report;
 use super::resume::scan_map_dst;
 use super::write::{Base, Item, Rendered};
@@ -50,6 +51,10 @@ impl Shape for Map {
 
     fn size(kept: &Rendered) -> usize {
         kept.size()
+    }
+
+    fn replaced(kept: &Rendered) -> Box<[usize]> {
+        kept.replaced_columns().collect()
     }
 }
 
@@ -103,12 +108,13 @@ pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Erro
 /// from its key's first row in `dst`. A rerun over a complete destination
 /// holds no result.
 ///
-/// Column order: the key, the kept columns, then `f`'s fields. When `f`
-/// returns a kept column, its fields come first, then the key and the kept
-/// columns it did not return: the order records which values are `f`'s, so
-/// that a resume, reading a key's result back from its first row, writes the
-/// key's later rows as an uninterrupted run would. The key's value always
-/// comes from the source.
+/// Column order: the key, the kept columns, then `f`'s other fields. A kept
+/// column that `f` returns holds `f`'s value in every row of the key, and
+/// the key goes in the replaced log `DST.replaced` (written before its
+/// first row), so that a resume reading the key's result back from that row
+/// knows the value is `f`'s whatever the order of the row's fields (see
+/// [what a resume trusts](super#what-a-resume-trusts)). The key's value
+/// always comes from the source.
 ///
 /// # Errors
 ///
@@ -185,9 +191,14 @@ where
     let lock = DstLock::acquire(dst)?;
     let resumed = {
         let (dst, key, common) = (dst.to_path_buf(), opts.key.clone(), opts.common.clone());
-        tokio::task::spawn_blocking(move || scan_map_dst(&dst, &key, &common))
-            .await
-            .map_err(|_| Error::Cancelled)??
+        let columns = Columns::new(&opts.key, &opts.keep_columns);
+        tokio::task::spawn_blocking(move || {
+            let mut resumed = scan_map_dst(&dst, &key, &common)?;
+            resumed.replaced = replaced::load(&dst, &mut resumed.ids, &columns, &common)?;
+            Ok::<_, Error>(resumed)
+        })
+        .await
+        .map_err(|_| Error::Cancelled)??
     };
     by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None, lock).await
 }

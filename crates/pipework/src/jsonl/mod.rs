@@ -85,6 +85,41 @@
 //! skipped, inserting or reordering rows) can shift the per-key counts and
 //! misplace rows, so write a new destination after such an edit.
 //!
+//! # What a resume trusts
+//!
+//! A destination means what its rows say, read as JSON objects, whose
+//! fields have no order (RFC 8259): `jq -S`, Python's
+//! `json.dumps(sort_keys=True)`, pandas or a database export may have
+//! rewritten it. A resume of `map_by_key` trusts, of each row, only its key
+//! column (which key it stands for); of each key, how many rows it has and
+//! that its first row holds `f`'s result. That result is the row without
+//! the key and without the kept columns, which are the source's, except the
+//! kept columns `f` replaced (it returned a field of that name): those are
+//! listed in `DST.replaced`, the replaced log, one line per key whose result
+//! replaced some, written before the key's first row. A resume never infers
+//! anything from the order of a row's fields, nor from its line number.
+//!
+//! The log, and not a rule that needs no record, because nothing else can
+//! tell: a row with `"author": "ann"` may hold the source's author or an
+//! `f` that returned it, and the two give a key's later rows different
+//! authors. Making the source's value win would drop what `f` returned;
+//! comparing with the source row would need every key's first source row
+//! kept for the rest of the run. The log costs nothing where no result
+//! replaces a kept column (most runs: it is not even created), and a line
+//! per key where one does. Copy or move `DST.replaced` with the destination,
+//! as `DST.done` for a flatmap: without it, a replaced column is read as
+//! the source's.
+//!
+//! Rows written before the log existed, by pipework or by abstractions'
+//! `map_by_key_jsonl_file`, are read the same way: a destination without a
+//! log is taken to have no key whose result replaced a kept column. That is
+//! what abstractions itself assumes when it resumes, and it holds for every
+//! destination whose `f` never returned a kept column's name. The one layout
+//! this cannot resume as its own run would have: a destination of an older
+//! pipework (which put such a result's fields before the key, and read
+//! that order back) where `f` returned a kept column and a key's later rows
+//! were not written yet; they get the source's value instead of `f`'s.
+//!
 //! # Errors and skipping
 //!
 //! Bad input names the file and line: invalid JSON, a row that is not an
@@ -132,7 +167,9 @@
 //!
 //! Source rows are read ahead in a bounded window (`read_ahead`), every
 //! distinct key costs about 100 bytes (its canonical JSON text, its number
-//! and counts). A map keeps the results of keys whose first row is written,
+//! and counts), and a key whose result replaced kept columns and is only in
+//! the destination about 50 more (which columns: see
+//! [what a resume trusts](#what-a-resume-trusts)). A map keeps the results of keys whose first row is written,
 //! for their later rows, in a cache bounded in bytes
 //! ([`MapOptions::cache_bytes`], 16 MiB by default); a result that left it
 //! is read back from the key's first row in the destination, as on resume.
@@ -150,7 +187,9 @@
 //! are simpler.
 //!
 //! Output rows list the key column first, then the kept columns in the order
-//! given, then `f`'s fields.
+//! given (a kept column `f` returns holds `f`'s value, in its place), then
+//! `f`'s other fields. A resume writes its rows the same way, whatever the
+//! order of the rows it read.
 
 mod at_risk;
 mod by_key;
@@ -168,6 +207,7 @@ mod options;
 mod picked;
 mod read;
 mod read_ahead;
+mod replaced;
 mod report;
 mod resume;
 mod run_loop;

@@ -53,6 +53,21 @@ impl Columns {
     pub(crate) fn names(&self) -> &[String] {
         &self.names
     }
+
+    /// Each name as a JSON string and a colon, by index.
+    pub(crate) fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The index of the kept column `name`: `None` for the key column and
+    /// for a name that is not kept.
+    pub(crate) fn kept_index(&self, name: &str) -> Option<usize> {
+        self.names
+            .iter()
+            .skip(1)
+            .position(|c| c == name)
+            .map(|i| i + 1)
+    }
 }
 
 /// The picked columns of a batch of rows: their JSON text, one after the
@@ -151,6 +166,16 @@ impl Picked {
         }
     }
 
+    /// The key and kept columns, whether the row has them or not.
+    pub(crate) fn columns(&self) -> &Columns {
+        &self.batch.columns
+    }
+
+    /// The JSON text of column `column`, if the row has it.
+    pub(crate) fn raw(&self, column: usize) -> Option<&str> {
+        self.batch.raw(self.row, column)
+    }
+
     /// The columns the row has, in order.
     pub(crate) fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         let columns = &self.batch.columns;
@@ -218,59 +243,6 @@ pub(crate) fn pick_fields<'de, const N: usize>(
         },
     )?;
     Ok(found)
-}
-
-/// For each of `columns`, whether the JSON object in `line` has it before
-/// the key column (see [`Rendered`](super::write::Rendered) for why that
-/// matters); the key column itself is never before itself.
-pub(crate) fn columns_before_key(
-    line: &[u8],
-    columns: &Columns,
-) -> Result<Vec<bool>, serde_json::Error> {
-    let mut before = vec![false; columns.names.len()];
-    deserialize_line(
-        line,
-        BeforeKey {
-            names: &columns.names,
-            before: &mut before,
-        },
-    )?;
-    Ok(before)
-}
-
-/// Deserializes a JSON object, noting which of `names` come before `names[0]`.
-struct BeforeKey<'a> {
-    names: &'a [String],
-    before: &'a mut [bool],
-}
-
-impl<'de> DeserializeSeed<'de> for BeforeKey<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BeforeKey<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a json object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut key_seen = false;
-        while let Some(column) = map.next_key_seed(ColumnIndex(self.names))? {
-            match column {
-                Some(0) => key_seen = true,
-                Some(i) if !key_seen => self.before[i] = true,
-                _ => {}
-            }
-            map.next_value::<de::IgnoredAny>()?;
-        }
-        Ok(())
-    }
 }
 
 /// Runs `seed` over the JSON text of `line`, and checks nothing follows it.
@@ -614,5 +586,8 @@ mod tests {
         let columns = Columns::new("id", &["a".to_owned(), "id".to_owned(), "a".to_owned()]);
         assert_eq!(columns.names(), ["id", "a"]);
         assert_eq!(columns.key(), "id");
+        let indices: Vec<_> = ["id", "a", "b"].map(|n| columns.kept_index(n)).into();
+        assert_eq!(indices, [None, Some(1), None]);
+        assert_eq!(columns.labels(), [r#""id":"#, r#""a":"#]);
     }
 }

@@ -26,6 +26,7 @@ use super::key_ids::{KeyBatch, KeyIds};
 use super::options::Common;
 use super::read::{key_text_of_line, read_lines, Lines};
 use super::read_ahead::read_ahead;
+use super::replaced::ReplacedColumns;
 use super::torn_line::repair;
 
 /// Destination lines parsed per chunk.
@@ -39,6 +40,9 @@ pub(crate) struct Resumed {
     pub(crate) ids: KeyIds,
     /// What is stored of each key, by number.
     pub(crate) keys: Vec<Stored>,
+    /// The keys whose result replaced kept columns, and which (a map's
+    /// replaced log, read after the destination).
+    pub(crate) replaced: ReplacedColumns,
 }
 
 /// What the destination holds of one key.

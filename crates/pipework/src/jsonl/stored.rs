@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use memchr::memchr;
 
 use super::error::Error;
-use super::picked::{columns_before_key, Columns};
+use super::picked::Columns;
 use super::read::parse_row;
 use super::Row;
 
@@ -38,14 +38,21 @@ impl StoredRows {
     }
 
     /// The result of `f` that the row starting at byte `at` holds: the row
-    /// without its key column and the kept columns it took from the source,
-    /// which are those after the key (see [`Rendered`](super::write::Rendered)).
-    pub(crate) fn result_at(&mut self, at: u64, columns: &Columns) -> Result<Row, Error> {
+    /// without its key column and without the kept columns, which are the
+    /// source's, except those in `replaced` (indices in `columns`), which
+    /// the result replaced (see [`replaced`](super::replaced)). The order of
+    /// the row's fields says nothing: tools reorder them.
+    pub(crate) fn result_at(
+        &mut self,
+        at: u64,
+        columns: &Columns,
+        replaced: &[usize],
+    ) -> Result<Row, Error> {
         let mut row = self.row_at(at)?;
-        let before =
-            columns_before_key(&self.buf, columns).map_err(|e| self.changed(at, &e.to_string()))?;
-        for (name, _) in columns.names().iter().zip(before).filter(|(_, b)| !b) {
-            row.remove(name);
+        for (column, name) in columns.names().iter().enumerate() {
+            if !replaced.contains(&column) {
+                row.remove(name);
+            }
         }
         Ok(row)
     }

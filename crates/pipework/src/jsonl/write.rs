@@ -22,6 +22,7 @@ use super::error::Error;
 use super::lock::DstLock;
 use super::options::{Common, Durability};
 use super::picked::{Columns, Picked};
+use super::replaced::{replaced_log_path, sync_dir, write_record};
 use super::writeback;
 use super::Row;
 use crate::internal::lock;
@@ -37,28 +38,33 @@ pub(crate) type Base = Picked;
 
 /// A result row of `f`, serialized once however many output rows repeat it.
 ///
-/// Where `f` returns a kept column, its value replaces the source's, and the
-/// row's order says so: the result's fields come first, then the key. A
-/// resume reads a stored row back the same way (see
-/// [`StoredRows::result_at`](super::stored::StoredRows::result_at)): the kept
-/// columns before the key are `f`'s, those after it the source's. The key
+/// Where `f` returns a kept column, its value replaces the source's in every
+/// row of the key, in the kept column's place: a row lists the key, the kept
+/// columns, then `f`'s other fields, whoever supplied the values. Which kept
+/// columns a result replaced is not in the row (its field order means
+/// nothing to a resume) but in the replaced log beside the destination (see
+/// [`replaced`](super::replaced)), written with the key's first row. The key
 /// column itself always comes from the source (a result may only repeat it).
 #[derive(Debug)]
 pub(crate) struct Rendered {
-    /// The row's fields but the key column, as JSON text, `"name":value`
-    /// joined by commas.
+    /// The row's fields but the key and kept columns, as JSON text,
+    /// `"name":value` joined by commas.
     fields: Vec<u8>,
-    /// By column index: whether the row has a field of that name, which then
-    /// replaces the source's (never for the key column).
-    overrides: Vec<bool>,
-    /// Whether any of `overrides` is set.
-    first: bool,
+    /// The kept columns the row replaces, by column index in increasing
+    /// order, each with the row's value as JSON text. Empty for most
+    /// results, which then cost nothing here.
+    replaced: Vec<(usize, Box<str>)>,
 }
 
 impl Rendered {
     pub(crate) fn new(row: &Row, columns: &Columns) -> Rendered {
         let mut fields = Vec::new();
+        let mut replaced = Vec::new();
         for (name, value) in row.iter().filter(|(name, _)| *name != columns.key()) {
+            if let Some(column) = columns.kept_index(name) {
+                replaced.push((column, value.to_string().into_boxed_str()));
+                continue;
+            }
             if !fields.is_empty() {
                 fields.push(b',');
             }
@@ -66,22 +72,31 @@ impl Rendered {
             fields.push(b':');
             write_value(&mut fields, value);
         }
-        let overrides: Vec<bool> = columns
-            .names()
+        replaced.sort_unstable_by_key(|(column, _)| *column);
+        Rendered { fields, replaced }
+    }
+
+    /// The kept columns whose value this result replaces, by index.
+    pub(crate) fn replaced_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.replaced.iter().map(|(column, _)| *column)
+    }
+
+    /// The value this result gives kept column `column`, if it replaces it.
+    fn replacement(&self, column: usize) -> Option<&str> {
+        self.replaced
             .iter()
-            .enumerate()
-            .map(|(i, name)| i > 0 && row.contains_key(name))
-            .collect();
-        Rendered {
-            fields,
-            first: overrides.contains(&true),
-            overrides,
-        }
+            .find(|(c, _)| *c == column)
+            .map(|(_, text)| &**text)
     }
 
     /// Bytes it holds.
     pub(crate) fn size(&self) -> usize {
-        std::mem::size_of::<Rendered>() + self.fields.len() + self.overrides.len()
+        let replaced: usize = self
+            .replaced
+            .iter()
+            .map(|(_, text)| std::mem::size_of::<(usize, Box<str>)>() + text.len())
+            .sum();
+        std::mem::size_of::<Rendered>() + self.fields.len() + replaced
     }
 }
 
@@ -216,6 +231,10 @@ struct Files {
     dst: File,
     dst_path: PathBuf,
     log: Option<(File, PathBuf)>,
+    /// The replaced log (see [`replaced`](super::replaced)), opened with
+    /// its first record.
+    replaced: Option<File>,
+    replaced_path: PathBuf,
     /// The destination's length as the done log counts it.
     dst_len: u64,
     /// Where the next write lands: the file's real length, which `dst_len`
@@ -233,30 +252,48 @@ struct Files {
     fault: Option<super::write_fault::WriteFault>,
 }
 
+/// What one `write` appends: to the destination, to the done log and to
+/// the replaced log.
+#[derive(Default)]
+struct Appends {
+    dst: Vec<u8>,
+    log: Vec<u8>,
+    replaced: Vec<u8>,
+}
+
+impl Appends {
+    fn clear(&mut self) {
+        self.dst.clear();
+        self.log.clear();
+        self.replaced.clear();
+    }
+}
+
 fn run(
     mut files: Files,
     mut rx: mpsc::Receiver<Vec<Item>>,
     ack: watch::Sender<u64>,
     first_rows: &Mutex<Vec<(usize, u64)>>,
 ) -> Result<(), Error> {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut log_buf = Vec::new();
+    let mut buf = Appends {
+        dst: Vec::with_capacity(64 * 1024),
+        ..Appends::default()
+    };
     let mut seq = 0;
     while let Some(batch) = rx.blocking_recv() {
         seq += 1;
-        files.serialize(batch, &mut buf, &mut log_buf);
-        while buf.len() < MAX_WRITE {
+        files.serialize(batch, &mut buf);
+        while buf.dst.len() < MAX_WRITE {
             match rx.try_recv() {
                 Ok(batch) => {
                     seq += 1;
-                    files.serialize(batch, &mut buf, &mut log_buf);
+                    files.serialize(batch, &mut buf);
                 }
                 Err(_) => break,
             }
         }
-        files.write(&buf, &log_buf)?;
+        files.write(&buf)?;
         buf.clear();
-        log_buf.clear();
         // Before the acknowledgement, so that whoever sees it finds them.
         if !files.first_rows.is_empty() {
             lock(first_rows).append(&mut files.first_rows);
@@ -293,8 +330,10 @@ impl Files {
         };
         Ok(Files {
             dst,
+            replaced_path: replaced_log_path(&dst_path),
             dst_path,
             log,
+            replaced: None,
             dst_len,
             pos,
             first_rows: Vec::new(),
@@ -307,7 +346,8 @@ impl Files {
         })
     }
 
-    fn serialize(&mut self, batch: Vec<Item>, buf: &mut Vec<u8>, log_buf: &mut Vec<u8>) {
+    fn serialize(&mut self, batch: Vec<Item>, out: &mut Appends) {
+        let buf = &mut out.dst;
         for item in batch {
             match item {
                 Item::Merged {
@@ -317,6 +357,9 @@ impl Files {
                 } => {
                     if let Some(id) = first_of {
                         self.first_rows.push((id, self.pos + buf.len() as u64));
+                        if result.replaced_columns().next().is_some() {
+                            write_record(&mut out.replaced, &base, result.replaced_columns());
+                        }
                     }
                     write_merged(buf, &base, &result);
                     buf.push(b'\n');
@@ -328,8 +371,8 @@ impl Files {
                     }
                     let end = self.dst_len + buf.len() as u64;
                     let record = serde_json::json!({"key": key, "rows": rows.len(), "end": end});
-                    write_value(log_buf, &record);
-                    log_buf.push(b'\n');
+                    write_value(&mut out.log, &record);
+                    out.log.push(b'\n');
                 }
                 Item::Plain(row) => {
                     write_value(buf, &row);
@@ -339,8 +382,27 @@ impl Files {
         }
     }
 
-    fn write(&mut self, buf: &[u8], log_buf: &[u8]) -> Result<(), Error> {
+    /// Appends `out`: the replaced log's records before the rows they
+    /// describe, so that a row never lacks its record (see
+    /// [`replaced`](super::replaced)); the done log's after them.
+    fn write(&mut self, out: &Appends) -> Result<(), Error> {
         let sync = self.durability == Durability::Fsync;
+        if !out.replaced.is_empty() {
+            let path = &self.replaced_path;
+            let log = match &mut self.replaced {
+                Some(log) => log,
+                None => {
+                    let log = append(path)?;
+                    if sync {
+                        // So that the new file's name survives a power loss too.
+                        sync_dir(path)?;
+                    }
+                    self.replaced.insert(log)
+                }
+            };
+            write_all(log, path, &out.replaced, sync)?;
+        }
+        let (buf, log_buf) = (&out.dst[..], &out.log[..]);
         #[cfg(test)]
         if let Some(fault) = self.fault {
             fault
@@ -375,6 +437,10 @@ impl Files {
         if let Some((log, path)) = &mut self.log {
             log.sync_all().map_err(|e| Error::io("syncing", path, e))?;
         }
+        if let Some(log) = &mut self.replaced {
+            log.sync_all()
+                .map_err(|e| Error::io("syncing", &self.replaced_path, e))?;
+        }
         Ok(())
     }
 }
@@ -392,28 +458,32 @@ fn write_all(file: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<(
     Ok(())
 }
 
-/// Writes `{...base, ...result}` as one JSON object without building it.
-/// Writes one line: `base`'s columns and `result`'s fields, the result's
-/// first when it replaces a kept column (see [`Rendered`]).
+/// Writes `{...base, ...result}` as one JSON object without building it:
+/// the key, the kept columns (the result's value where it replaces one),
+/// then the result's other fields (see [`Rendered`]).
 fn write_merged(buf: &mut Vec<u8>, base: &Base, result: &Rendered) {
     buf.push(b'{');
-    if result.first {
-        buf.extend_from_slice(&result.fields);
-    }
-    let mut empty = !result.first || result.fields.is_empty();
-    for entry in base.entries() {
-        if result.overrides[entry.column] {
-            continue;
-        }
-        if !empty {
+    let start = buf.len();
+    let field = |buf: &mut Vec<u8>, label: &str, raw: &str| {
+        if buf.len() > start {
             buf.push(b',');
         }
-        empty = false;
-        buf.extend_from_slice(entry.label.as_bytes());
-        buf.extend_from_slice(entry.raw.as_bytes());
+        buf.extend_from_slice(label.as_bytes());
+        buf.extend_from_slice(raw.as_bytes());
+    };
+    if result.replaced.is_empty() {
+        for entry in base.entries() {
+            field(buf, entry.label, entry.raw);
+        }
+    } else {
+        for (column, label) in base.columns().labels().iter().enumerate() {
+            if let Some(raw) = result.replacement(column).or_else(|| base.raw(column)) {
+                field(buf, label, raw);
+            }
+        }
     }
-    if !result.first && !result.fields.is_empty() {
-        if !empty {
+    if !result.fields.is_empty() {
+        if buf.len() > start {
             buf.push(b',');
         }
         buf.extend_from_slice(&result.fields);
@@ -443,16 +513,21 @@ mod tests {
         Columns::new("id", &["a".to_owned(), "b".to_owned()])
     }
 
-    /// The cache bound counts what a kept result holds: its text, and a flag
-    /// per kept column.
+    /// The cache bound counts what a kept result holds: its text, and the
+    /// value of each kept column it replaces with what that costs to hold;
+    /// kept columns it does not return cost nothing.
     #[test]
-    fn a_rendered_result_counts_its_text_and_its_columns() {
+    fn a_rendered_result_counts_its_text_and_what_it_replaces() {
         let row = json!({"text": "x".repeat(1000)});
         let row = row.as_object().unwrap();
         let narrow = Rendered::new(row, &Columns::new("id", &[]));
         let wide = Rendered::new(row, &columns());
         assert!((1000..1100).contains(&narrow.size()), "{}", narrow.size());
-        assert_eq!(wide.size(), narrow.size() + 2);
+        assert_eq!(wide.size(), narrow.size());
+        let replacing = json!({"text": "x".repeat(1000), "a": "y".repeat(500)});
+        let replacing = Rendered::new(replacing.as_object().unwrap(), &columns());
+        let entry = std::mem::size_of::<(usize, Box<str>)>();
+        assert_eq!(replacing.size(), narrow.size() + entry + 502);
     }
 
     /// The line a source row and a result make.
@@ -466,37 +541,42 @@ mod tests {
         String::from_utf8(buf).unwrap()
     }
 
-    /// The key and kept columns come first unless the result replaces a kept
-    /// column: then the result's fields do, and the kept columns after the
-    /// key are the source's. The key is always the source's text.
+    /// A row lists the key, the kept columns, then the result's other
+    /// fields, whether or not the result replaces a kept column (its value
+    /// then stands in the column's place, and the result's order is its
+    /// own). The key is always the source's text.
     #[test]
-    fn a_result_that_replaces_a_kept_column_comes_before_the_key() {
+    fn a_row_lists_the_key_then_the_kept_columns_then_the_result() {
         let source = r#"{"b": 2, "x": 0, "id": 1.0, "a": "s"}"#;
-        for (result, line) in [
-            (json!({}), r#"{"id":1.0,"a":"s","b":2}"#),
-            (json!({"z": 9}), r#"{"id":1.0,"a":"s","b":2,"z":9}"#),
+        for (result, line, replaced) in [
+            (json!({}), r#"{"id":1.0,"a":"s","b":2}"#, &[][..]),
+            (json!({"z": 9}), r#"{"id":1.0,"a":"s","b":2,"z":9}"#, &[]),
             (
                 json!({"id": 1.0, "z": 9}),
                 r#"{"id":1.0,"a":"s","b":2,"z":9}"#,
+                &[],
             ),
             (
                 json!({"b": "f", "z": 9}),
-                r#"{"b":"f","z":9,"id":1.0,"a":"s"}"#,
+                r#"{"id":1.0,"a":"s","b":"f","z":9}"#,
+                &[2],
             ),
-            (json!({"a": "f", "b": "f"}), r#"{"a":"f","b":"f","id":1.0}"#),
+            (
+                json!({"a": "f", "b": ["f"], "c": 3}),
+                r#"{"id":1.0,"a":"f","b":["f"],"c":3}"#,
+                &[1, 2],
+            ),
         ] {
             let written = merged(source, result.clone());
             assert_eq!(written, line, "{result}");
-            let before = super::super::picked::columns_before_key(line.as_bytes(), &columns());
-            let replaced: Vec<bool> = ["id", "a", "b"]
-                .iter()
-                .enumerate()
-                .map(|(i, name)| i > 0 && result.get(name).is_some())
-                .collect();
-            assert_eq!(before.unwrap(), replaced, "{line}");
+            let rendered = Rendered::new(result.as_object().unwrap(), &columns());
+            let columns: Vec<usize> = rendered.replaced_columns().collect();
+            assert_eq!(columns, replaced, "{result}");
         }
         let absent = merged(r#"{"id": "k"}"#, json!({"a": 1}));
-        assert_eq!(absent, r#"{"a":1,"id":"k"}"#);
+        assert_eq!(absent, r#"{"id":"k","a":1}"#);
+        let only_result = merged(r#"{"x": 1}"#, json!({"z": 1}));
+        assert_eq!(only_result, r#"{"z":1}"#);
     }
 
     /// Batches that queued while the thread was busy are written in one go,
