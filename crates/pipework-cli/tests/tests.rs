@@ -4,6 +4,7 @@
 
 mod support;
 
+mod field_order;
 mod flatmap;
 mod generate;
 mod liveness;
