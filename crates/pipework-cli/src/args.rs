@@ -9,23 +9,42 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Run a command once per key of a JSONL file, write the results to another
 /// JSONL file, and resume where it stopped when run again.
 #[derive(Debug, Parser)]
-#[command(name = "pipework", version)]
+#[command(name = "pipework", version, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
+/// What every run promises, at the end of `--help`.
+const AFTER_HELP: &str = "\
+Exit codes: 0 every row written; 1 some keys failed or rows were invalid \
+under --on-error skip; 2 usage, input or write errors, or DST in use by \
+another run; 128 + the signal when a signal stopped the run (130 Ctrl-C, \
+143 SIGTERM, 129 SIGHUP): DST is synced, rerun to resume.
+
+Signals: the first Ctrl-C, SIGTERM or SIGHUP starts no new command and \
+lets the running ones finish; the second kills them.
+
+Processes: each command leads its own process group, and a kill (--timeout, \
+a second signal, a failed write) sends the whole group SIGTERM, then SIGKILL \
+2 s later. A key ends when its command exits: what it left running in the \
+background is ended the same way. On Linux, commands die with a kill -9'd \
+pipework.";
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run CMD once per distinct key of SRC; write one row per SRC row to DST:
     /// the kept columns, the key, and the fields of CMD's JSON object.
+    #[command(after_help = AFTER_HELP)]
     Map(MapArgs),
     /// Run CMD once per key of SRC (keys must be unique); write each object
     /// CMD prints (a JSON array or JSONL) as a row of DST, with the kept
     /// columns and the key. The done keys are recorded in DST.done.
+    #[command(after_help = AFTER_HELP)]
     Flatmap(MapArgs),
     /// Make DST hold exactly --count rows per key listed in --keys, running
     /// CMD with {COL: key, "index": i} for each missing row.
+    #[command(after_help = AFTER_HELP)]
     Generate(GenerateArgs),
     /// Manage the recovery directory of a pipework dataflow (`-r DIR`).
     #[command(subcommand)]
@@ -95,7 +114,8 @@ pub(crate) struct RunArgs {
     /// What to do when CMD fails for a key or a source row is bad.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Raise)]
     pub(crate) on_error: OnErrorArg,
-    /// Kill CMD and count it as failed after this many seconds.
+    /// Kill CMD and count it as failed after this many seconds: its whole
+    /// process group gets SIGTERM, then SIGKILL 2 s later.
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
     /// The command to run, and its arguments (after `--`).

@@ -1,55 +1,121 @@
-//! Ctrl-C: the first one stops launching commands and lets running ones
-//! finish; the second kills them. Either way the run ends cleanly (rows
-//! written, file synced) and can be resumed.
+//! Interrupts: Ctrl-C (SIGINT), SIGTERM (`kill`, `docker stop`, systemd)
+//! and SIGHUP (a closed terminal, a dropped ssh session) all mean the same.
+//! The first stops launching commands and lets running ones finish; the
+//! second kills the running commands' process groups. Either way the run
+//! ends cleanly (rows written, file synced, lock released), exits with
+//! 128 + the first signal's number, and can be resumed.
+
+use std::sync::{Arc, OnceLock};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The two stages of an interrupt: the first Ctrl-C cancels `stop` (start
+/// A signal that interrupts a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Ctrl-C.
+    Interrupt,
+    /// `kill`'s default.
+    Terminate,
+    /// The terminal went away.
+    Hangup,
+}
+
+impl Signal {
+    const ALL: [Signal; 3] = [Signal::Interrupt, Signal::Terminate, Signal::Hangup];
+
+    /// The exit code a run stopped by this signal ends with: 128 + its
+    /// number, as a shell reports a process killed by it.
+    pub(crate) fn exit_code(self) -> u8 {
+        128 + match self {
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+            Signal::Hangup => 1,
+        }
+    }
+
+    /// How messages name it.
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "Ctrl-C",
+            Signal::Terminate => "SIGTERM",
+            Signal::Hangup => "SIGHUP",
+        }
+    }
+
+    #[cfg(unix)]
+    fn kind(self) -> tokio::signal::unix::SignalKind {
+        use tokio::signal::unix::SignalKind;
+        match self {
+            Signal::Interrupt => SignalKind::interrupt(),
+            Signal::Terminate => SignalKind::terminate(),
+            Signal::Hangup => SignalKind::hangup(),
+        }
+    }
+}
+
+/// The two stages of an interrupt: the first signal cancels `stop` (start
 /// nothing new), the second the `kill` token given to
-/// [`listen`](Interrupt::listen) (kill running commands).
+/// [`listen`](Interrupt::listen) (kill running commands' groups).
 #[derive(Debug)]
 pub(crate) struct Interrupt {
-    /// Cancelled by the first Ctrl-C.
+    /// Cancelled by the first signal.
     pub(crate) stop: CancellationToken,
+    /// The first signal, once one came.
+    first: Arc<OnceLock<Signal>>,
+    /// Ends when the run drops this (see `Drop`), or after the second signal.
     listener: JoinHandle<()>,
 }
 
 impl Interrupt {
-    /// Starts listening for Ctrl-C: the first cancels `stop`, the second
+    /// Starts listening for interrupts: the first cancels `stop`, the second
     /// `kill` (the token the commands' runner watches); `note` prints what
     /// happens.
     ///
-    /// The handler is in place when this returns, before any command starts
-    /// (not only once the listener task first runs, which on a busy machine
-    /// can be later): a Ctrl-C from then on always stops the run cleanly.
+    /// The handlers are in place when this returns, before any command
+    /// starts (not only once the listener task first runs, which on a busy
+    /// machine can be later): a signal from then on always stops the run
+    /// cleanly.
     pub(crate) fn listen(
         kill: CancellationToken,
         note: impl Fn(&str) + Send + 'static,
     ) -> Interrupt {
         let stop = CancellationToken::new();
-        let mut ctrl_c = CtrlC::install();
+        let first = Arc::new(OnceLock::new());
+        let mut signals = Signals::install();
         let listener = tokio::spawn({
-            let (stop, kill) = (stop.clone(), kill.clone());
+            let (stop, kill, first) = (stop.clone(), kill.clone(), Arc::clone(&first));
             async move {
-                if !ctrl_c.next().await {
+                let Some(signal) = signals.next().await else {
                     return;
-                }
+                };
+                let _ = first.set(signal);
                 stop.cancel();
-                note("interrupted: starting no new commands, waiting for the running ones (Ctrl-C again kills them)");
-                if !ctrl_c.next().await {
+                note(&format!(
+                    "interrupted by {}: starting no new commands, waiting for the running ones \
+                     (Ctrl-C or SIGTERM again kills them)",
+                    signal.name()
+                ));
+                let Some(signal) = signals.next().await else {
                     return;
-                }
+                };
                 kill.cancel();
-                note("interrupted again: killing the running commands");
+                note(&format!(
+                    "interrupted again by {}: killing the running commands (their whole process groups)",
+                    signal.name()
+                ));
             }
         });
-        Interrupt { stop, listener }
+        Interrupt {
+            stop,
+            first,
+            listener,
+        }
     }
 
-    /// True if a Ctrl-C arrived.
-    pub(crate) fn happened(&self) -> bool {
-        self.stop.is_cancelled()
+    /// The first signal, if one arrived.
+    pub(crate) fn happened(&self) -> Option<Signal> {
+        self.first.get().copied()
     }
 }
 
@@ -61,29 +127,53 @@ impl Drop for Interrupt {
     }
 }
 
-/// Ctrl-C presses, caught from when [`CtrlC::install`] ran.
-struct CtrlC {
+/// Interrupting signals, caught from when [`Signals::install`] ran.
+struct Signals {
     #[cfg(unix)]
-    sigint: Option<tokio::signal::unix::Signal>,
+    streams: Vec<(Signal, tokio::signal::unix::Signal)>,
 }
 
-impl CtrlC {
-    /// Installs the handler now (on Unix; elsewhere when first awaited).
-    fn install() -> CtrlC {
-        CtrlC {
+impl Signals {
+    /// Installs the handlers now (on Unix; elsewhere Ctrl-C, when first
+    /// awaited). A signal whose handler cannot be installed keeps its
+    /// default action.
+    fn install() -> Signals {
+        Signals {
             #[cfg(unix)]
-            sigint: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+            streams: Signal::ALL
+                .into_iter()
+                .filter_map(|signal| {
+                    let stream = tokio::signal::unix::signal(signal.kind()).ok()?;
+                    Some((signal, stream))
+                })
+                .collect(),
         }
     }
 
-    /// Waits for the next Ctrl-C; false if none can be caught.
-    async fn next(&mut self) -> bool {
+    /// Waits for the next interrupting signal; `None` if none can be caught.
+    async fn next(&mut self) -> Option<Signal> {
         #[cfg(unix)]
-        return match &mut self.sigint {
-            Some(sigint) => sigint.recv().await.is_some(),
-            None => false,
-        };
+        {
+            if self.streams.is_empty() {
+                return None;
+            }
+            let received = std::future::poll_fn(|cx| {
+                for (signal, stream) in &mut self.streams {
+                    if let std::task::Poll::Ready(got) = stream.poll_recv(cx) {
+                        return std::task::Poll::Ready(got.map(|()| *signal));
+                    }
+                }
+                std::task::Poll::Pending
+            });
+            received.await
+        }
         #[cfg(not(unix))]
-        return tokio::signal::ctrl_c().await.is_ok();
+        {
+            let _ = Signal::ALL;
+            tokio::signal::ctrl_c()
+                .await
+                .ok()
+                .map(|()| Signal::Interrupt)
+        }
     }
 }

@@ -22,15 +22,16 @@ fn main() -> ExitCode {
 
 /// Every exit code of `pipework`, decided here: 0 every row written, 1 some
 /// keys failed or rows were invalid under skip, 2 usage, input or write
-/// errors or DST in use by another run (the error is printed), 130
-/// interrupted (128 + SIGINT).
+/// errors or DST in use by another run (the error is printed), and 128 + the
+/// signal's number when a signal stopped the run (DST synced, a rerun
+/// resumes): 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
 fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Complete) => ExitCode::SUCCESS,
         Ok(Outcome::Incomplete) => ExitCode::from(1),
-        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_code()),
         Err(err) => {
-            eprintln!("pipework: error: {err:#}");
+            progress::say(&format!("error: {err:#}"));
             ExitCode::from(2)
         }
     }

@@ -92,7 +92,7 @@ impl Progress {
                         None => line(&latest.report, latest.total, started.elapsed()),
                     }
                 };
-                eprintln!("pipework: {text}");
+                say(&text);
             }
         });
         Progress {
@@ -155,7 +155,7 @@ impl Progress {
     pub(crate) fn note(&self, message: &str) {
         match &self.bar {
             Some(bar) => bar.println(format!("pipework: {message}")),
-            None => eprintln!("pipework: {message}"),
+            None => say(message),
         }
     }
 
@@ -176,8 +176,16 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        eprintln!("pipework: {}", line(report, total, self.started.elapsed()));
+        say(&line(report, total, self.started.elapsed()));
     }
+}
+
+/// Prints `pipework: TEXT` on stderr. A failed write is dropped, never a
+/// panic (as `eprintln!` would): after a SIGHUP the terminal is gone, and
+/// the run still has to end cleanly and sync DST.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "pipework: {text}");
 }
 
 impl Drop for Progress {

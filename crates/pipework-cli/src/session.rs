@@ -1,5 +1,5 @@
-//! What every subcommand shares: CMD, Ctrl-C, progress, options, and turning
-//! the outcome into messages and an exit code.
+//! What every subcommand shares: CMD, interrupts, progress, options, and
+//! turning the outcome into messages and an exit code.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use pipework::jsonl::{CreateOptions, Failed, MapOptions, OnError, Report, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{OnErrorArg, RunArgs};
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Interrupt, Signal};
 use crate::process::{CommandError, Output, Runner};
 use crate::progress::Progress;
 
@@ -26,8 +26,8 @@ pub(crate) enum Outcome {
     Complete,
     /// Some keys failed, or rows were invalid, under `--on-error skip`.
     Incomplete,
-    /// Stopped by Ctrl-C; a rerun resumes.
-    Interrupted,
+    /// Stopped by this signal (Ctrl-C, SIGTERM, SIGHUP); a rerun resumes.
+    Interrupted(Signal),
 }
 
 /// The rows a run has to do.
@@ -54,7 +54,7 @@ pub(crate) struct Session {
 impl Session {
     /// Resolves CMD (a missing command is an error before any work), finds
     /// `total` (the rows to do, counted off the async threads, with
-    /// progress), then listens for Ctrl-C and shows progress for writing `dst`.
+    /// progress), then listens for interrupts and shows progress for writing `dst`.
     pub(crate) async fn start(
         run: &RunArgs,
         dst: &Path,
@@ -137,20 +137,24 @@ impl Session {
             .spawn_every_call()
     }
 
-    /// Prints the summary and what to do next, and says how the run ended.
-    pub(crate) fn finish(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
+    /// Waits until no command of the run is left (the calls the library
+    /// dropped when it stopped end their groups in the background), then
+    /// prints the summary and what to do next, and says how the run ended.
+    pub(crate) async fn finish(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
+        self.runner.shutdown().await;
         let dst = self.dst.as_path();
         let report = match result {
             Ok(report) => report,
-            Err(Failed { error, report, .. }) if self.interrupt.happened() => {
-                // A command killed by the second Ctrl-C fails its key; that is
-                // the interruption, not a problem to fix.
+            Err(Failed { error, report, .. }) if self.interrupt.happened().is_some() => {
+                // A command killed by the second interrupt fails its key;
+                // that is the interruption, not a problem to fix.
+                let signal = self.interrupted();
                 self.progress.finish(Some(&report));
                 self.progress.note(&format!(
                     "interrupted ({error}); {} is consistent: rerun the same command to resume",
                     dst.display()
                 ));
-                return Ok(Outcome::Interrupted);
+                return Ok(Outcome::Interrupted(signal));
             }
             Err(Failed { error, report, .. }) => {
                 self.progress.finish(Some(&report));
@@ -174,13 +178,21 @@ impl Session {
                 "interrupted; {} is consistent: rerun the same command to resume",
                 dst.display()
             ));
-            return Ok(Outcome::Interrupted);
+            return Ok(Outcome::Interrupted(self.interrupted()));
         }
         if !report.is_complete() {
             self.progress.note(&incomplete(&report));
             return Ok(Outcome::Incomplete);
         }
         Ok(Outcome::Complete)
+    }
+}
+
+impl Session {
+    /// The signal that stopped the run (Ctrl-C if the library stopped for
+    /// its stop token without one, which only a signal cancels).
+    fn interrupted(&self) -> Signal {
+        self.interrupt.happened().unwrap_or(Signal::Interrupt)
     }
 }
 

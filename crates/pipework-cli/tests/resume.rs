@@ -136,7 +136,7 @@ fn gated_map(env: &Env, keys: i64) -> [&'static str; 9] {
 }
 
 /// What pipework prints once a first Ctrl-C has stopped new commands.
-const STOPPING: &str = "interrupted: starting no new commands";
+const STOPPING: &str = "starting no new commands";
 
 #[test]
 fn ctrl_c_lets_running_commands_finish_then_a_rerun_completes() {

@@ -25,7 +25,7 @@ pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
     };
     let opts = session.create_options();
     let result = create_or_resume(&args.dst, &args.key, args.count, keys, generate, opts).await;
-    session.finish(result)
+    session.finish(result).await
 }
 
 /// The keys of the keys file: one per non-empty line, trimmed, each once.

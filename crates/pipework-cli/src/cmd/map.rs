@@ -12,5 +12,5 @@ pub(crate) async fn run(args: MapArgs) -> anyhow::Result<Outcome> {
     let f = session.call(reply::one_object);
     let opts = session.map_options(&args.key, &args.keep);
     let result = map_by_key(&args.src, &args.dst, f, opts).await;
-    session.finish(result)
+    session.finish(result).await
 }
