@@ -3,13 +3,13 @@
 //! Each run here is bounded by the harness: a run that outlives its
 //! patience is killed and the test fails as a hang.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
 
 use crate::support::running::PATIENCE;
+use crate::support::small_disk::SmallDisk;
 use crate::support::{assert_code, assert_stderr, scripts, Env, Run};
 
 /// Issue 9, bug 1: with one job, a first key that fails under skip left the
@@ -103,57 +103,6 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     while !ready() {
         assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
         std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
-/// A small tmpfs, unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    /// Mounts a tmpfs of `size` (as `mount` takes it), or says why it cannot.
-    fn mount(size: &str) -> Result<SmallDisk, String> {
-        if !cfg!(target_os = "linux") {
-            return Err("tmpfs mounts are tried on Linux only".into());
-        }
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
-            .map_err(|e| format!("running id: {e}"))?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            return Err("mounting a tmpfs needs root".into());
-        }
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("running mount: {e}"))?;
-        if !status.success() {
-            return Err(format!("mount -t tmpfs failed ({status})"));
-        }
-        Ok(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(self.dir.path())
-            .status()
-            .unwrap_or_else(|e| panic!("running mount: {e}"));
-        assert!(status.success(), "remount failed: {status}");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
 

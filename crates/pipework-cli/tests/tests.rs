@@ -9,6 +9,7 @@ mod flatmap;
 mod generate;
 mod liveness;
 mod map;
+mod process_tree;
 mod recovery;
 mod regression;
 mod resume;

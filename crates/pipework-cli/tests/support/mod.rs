@@ -1,8 +1,10 @@
 //! The harness of the CLI tests: a scratch directory, test commands written
 //! as POSIX sh scripts, and running the real `pipework` binary in it.
 
+pub(crate) mod processes;
 pub(crate) mod running;
 pub(crate) mod scripts;
+pub(crate) mod small_disk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +19,13 @@ pub(crate) struct Env {
     dir: tempfile::TempDir,
 }
 
+impl Drop for Env {
+    /// Nothing a test started outlives it, whether it passed or not.
+    fn drop(&mut self) {
+        processes::kill_all(self.dir.path());
+    }
+}
+
 /// The outcome of one `pipework` run.
 #[derive(Debug)]
 pub(crate) struct Run {
@@ -29,6 +38,11 @@ impl Env {
         Env {
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
         }
+    }
+
+    /// The scratch directory.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -110,6 +124,20 @@ impl Env {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The processes running in the scratch directory now (a run's own, and
+    /// every command tree it started).
+    pub(crate) fn processes(&self) -> Vec<processes::Found> {
+        processes::working_in(self.dir.path())
+    }
+
+    /// Asserts that no process started in the scratch directory is left,
+    /// allowing `within` for those on their way out.
+    #[track_caller]
+    pub(crate) fn assert_nothing_left(&self, within: Duration) {
+        let left = processes::wait_until_gone(self.dir.path(), within);
+        assert!(left.is_empty(), "processes left running: {left:#?}");
     }
 
     /// How many times the test commands ran (each appends a line to `calls.log`).
