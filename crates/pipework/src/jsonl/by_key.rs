@@ -618,9 +618,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::jsonl::rendered::Rendered;
     use crate::jsonl::resume::scan_map_dst;
     use crate::jsonl::within::block_on_within;
-    use crate::jsonl::write::Rendered;
 
     /// Far longer than any test here needs (a second or two on a busy
     /// machine): reaching it is a run that never ends.

@@ -13,8 +13,9 @@ use super::lock::DstLock;
 use super::map_by_key::{check_distinct, check_key};
 use super::options::MapOptions;
 use super::picked::Columns;
+use super::rendered::Rendered;
 use super::report::Report;
-use super::write::{Base, DoneLog, Item, Rendered};
+use super::write::{Base, DoneLog, Item};
 use super::Row;
 
 struct FlatMap;

@@ -11,10 +11,11 @@ use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
 use super::options::MapOptions;
 use super::picked::Columns;
+use super::rendered::Rendered;
 use super::replaced;
 use super::report::Report;
 use super::resume::scan_map_dst;
-use super::write::{Base, Item, Rendered};
+use super::write::{Base, Item};
 use super::Row;
 
 struct Map;

@@ -207,6 +207,7 @@ mod options;
 mod picked;
 mod read;
 mod read_ahead;
+mod rendered;
 mod replaced;
 mod report;
 mod resume;
