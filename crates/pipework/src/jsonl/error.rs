@@ -198,6 +198,17 @@ pub enum Error {
         /// if it had not written it yet).
         pid: Option<u32>,
     },
+    /// The destination exists but is not a regular file (a FIFO, a device,
+    /// a socket, a directory, or a symlink to one): a run must be able to
+    /// read it back, cut a torn line off it and sync it, so it is refused
+    /// before anything (the lock file included) is created beside it.
+    #[error("{} is {kind}, not a regular file: the destination must be a file the run can read back and sync", path.display())]
+    NotAFile {
+        /// The destination.
+        path: PathBuf,
+        /// What it is instead ("a FIFO", "a character device", ...).
+        kind: &'static str,
+    },
     /// The run reached a state where nothing it waits for could ever happen.
     /// This is a bug in pipework, reported instead of waiting forever; the
     /// rows written so far stay, and a rerun resumes.

@@ -32,6 +32,48 @@ pub(crate) struct DstLock {
     path: PathBuf,
 }
 
+/// Fails with [`Error::NotAFile`] if `dst` (through any symlinks) exists
+/// and is not a regular file. One that does not exist yet is fine: the
+/// writer creates it as a file.
+fn refuse_special(dst: &Path) -> Result<(), Error> {
+    let Ok(meta) = std::fs::metadata(dst) else {
+        // Missing (or unreadable: opening it then says why).
+        return Ok(());
+    };
+    if meta.is_file() {
+        return Ok(());
+    }
+    Err(Error::NotAFile {
+        path: dst.to_path_buf(),
+        kind: file_kind(&meta.file_type()),
+    })
+}
+
+/// How an error names a file that is not a regular one.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// The lock file of `dst`: its name with `.lock` appended.
 pub(crate) fn lock_path(dst: &Path) -> PathBuf {
     let mut name = dst.as_os_str().to_owned();
@@ -42,7 +84,11 @@ pub(crate) fn lock_path(dst: &Path) -> PathBuf {
 impl DstLock {
     /// Takes the lock on `dst`, or fails at once with [`Error::Locked`] if
     /// another run holds it. Never waits.
+    ///
+    /// A destination that exists but is not a regular file is refused
+    /// first ([`Error::NotAFile`]), so no lock file is made beside a device.
     pub(crate) fn acquire(dst: &Path) -> Result<DstLock, Error> {
+        refuse_special(dst)?;
         let path = lock_path(dst);
         for _ in 0..ATTEMPTS {
             let mut file = OpenOptions::new()
@@ -132,6 +178,33 @@ mod tests {
         assert!(!lock_path(&dst).exists(), "the lock file is removed");
         let again = DstLock::acquire(&dst).unwrap();
         drop(again);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_destination_that_is_not_a_file_is_refused_and_nothing_is_made_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let mut cases = vec![
+            (PathBuf::from("/dev/null"), "a character device"),
+            (link, "a character device"),
+            (dir.path().to_path_buf(), "a directory"),
+        ];
+        if made.is_ok_and(|status| status.success()) {
+            cases.push((fifo, "a FIFO"));
+        }
+        for (dst, expected) in cases {
+            match DstLock::acquire(&dst) {
+                Err(Error::NotAFile { path, kind }) => {
+                    assert_eq!((path.as_path(), kind), (dst.as_path(), expected));
+                }
+                other => panic!("{}: expected NotAFile, got {other:?}", dst.display()),
+            }
+            assert!(!lock_path(&dst).exists(), "{}", dst.display());
+        }
     }
 
     #[test]
