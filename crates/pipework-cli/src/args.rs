@@ -66,7 +66,8 @@ pub(crate) struct RecoveryInitArgs {
     pub(crate) dir: PathBuf,
     /// How many partition files; fixed for the life of the directory,
     /// whatever the worker count of each run.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PARTS)))]
     pub(crate) parts: u32,
 }
 
@@ -96,9 +97,11 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_name = "COL")]
     pub(crate) key: String,
     /// How many rows each key must have.
-    #[arg(long, value_name = "N")]
-    pub(crate) count: usize,
-    /// A text file with one key per line (blank lines are ignored; keys are strings).
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..=MAX_COUNT))]
+    pub(crate) count: i64,
+    /// A text file with one key per line, each a string exactly as written
+    /// (only the line ending is removed); blank lines are ignored.
     #[arg(long, value_name = "FILE")]
     pub(crate) keys: PathBuf,
     #[command(flatten)]
@@ -109,14 +112,15 @@ pub(crate) struct GenerateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// How many CMDs run at once [default: the number of cores].
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_JOBS)))]
     pub(crate) jobs: Option<u32>,
     /// What to do when CMD fails for a key or a source row is bad.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Raise)]
     pub(crate) on_error: OnErrorArg,
     /// Kill CMD and count it as failed after this many seconds: its whole
     /// process group gets SIGTERM, then SIGKILL 2 s later.
-    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
     /// The command to run, and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -132,12 +136,49 @@ pub(crate) enum OnErrorArg {
     Skip,
 }
 
+/// The most commands at once: far more than a machine runs well, and a
+/// bound on what the run's tables are sized for.
+const MAX_JOBS: u32 = 65_536;
+
+/// The most partition files a recovery directory is made with.
+const MAX_PARTS: u32 = 65_536;
+
+/// The most rows per key `generate` makes (a billion).
+const MAX_COUNT: i64 = 1_000_000_000;
+
+/// The longest `--timeout`: a year. Longer cannot be meant, and a deadline
+/// must stay representable as an instant.
+const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
+        .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     if !(secs > 0.0 && secs.is_finite()) {
-        return Err("the timeout must be a positive number of seconds".to_owned());
+        return Err(format!("{text} is not a positive number of seconds"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!(
+            "{text} seconds is longer than a year ({MAX_TIMEOUT_SECS} s), the longest timeout"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_is_a_positive_number_of_seconds_up_to_a_year() {
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_timeout("31536000"),
+            Ok(Duration::from_secs(31_536_000))
+        );
+        for bad in ["0", "-1", "1e20", "inf", "NaN", "x", "", "31536001"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod process;
 mod progress;
 mod reply;
 mod session;
+mod source;
 
 use std::process::ExitCode;
 

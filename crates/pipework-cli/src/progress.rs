@@ -114,13 +114,17 @@ impl Progress {
         }
     }
 
-    /// Shows how far the check of `what` (SRC, DST) is.
-    pub(crate) fn checking(&self, what: &str, bytes_read: u64, bytes_total: u64) {
-        let text = format!(
-            "checking {what}: {} of {}",
-            HumanBytes(bytes_read),
-            HumanBytes(bytes_total)
-        );
+    /// Shows how far the check of `what` (SRC, DST) is: `bytes_total` is
+    /// `None` for a stream, whose size is known only at its end.
+    pub(crate) fn checking(&self, what: &str, bytes_read: u64, bytes_total: Option<u64>) {
+        let text = match bytes_total {
+            Some(total) => format!(
+                "checking {what}: {} of {}",
+                HumanBytes(bytes_read),
+                HumanBytes(total)
+            ),
+            None => format!("reading {what}: {} so far", HumanBytes(bytes_read)),
+        };
         if let Some(bar) = &self.bar {
             bar.set_message(text.clone());
         }
@@ -133,7 +137,7 @@ impl Progress {
     /// [`REFRESH_EVERY`], and always the check's.
     pub(crate) fn update(&self, report: &Report) {
         if let Some(checking) = report.checking {
-            self.checking("DST", checking.bytes_read, checking.bytes_total);
+            self.checking("DST", checking.bytes_read, Some(checking.bytes_total));
             return;
         }
         // Right after a check, the first counts replace its message at once.
@@ -225,6 +229,14 @@ fn line(report: &Report, total: u64, elapsed: Duration) -> String {
     }
     if report.rows_invalid > 0 {
         text.push_str(&format!(", {} invalid", report.rows_invalid));
+    }
+    // A flatmap writes any number of rows per source row: say how many.
+    if report.lines_written != report.rows_written {
+        text.push_str(&format!(
+            "; {} row{} added to DST",
+            report.lines_written,
+            if report.lines_written == 1 { "" } else { "s" }
+        ));
     }
     text.push_str(&format!(
         "); {}; {:.1}s, {:.1} rows/s",

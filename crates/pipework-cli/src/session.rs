@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use pipework::jsonl::{CreateOptions, Failed, MapOptions, OnError, Report, Row};
@@ -14,6 +14,7 @@ use crate::args::{OnErrorArg, RunArgs};
 use crate::interrupt::{Interrupt, Signal};
 use crate::process::{CommandError, Output, Runner};
 use crate::progress::Progress;
+use crate::source::{Source, SpoolName, Stopped};
 
 /// One call of CMD, as the library awaits it (boxed: a process start costs
 /// far more than the allocation).
@@ -30,15 +31,6 @@ pub(crate) enum Outcome {
     Interrupted(Signal),
 }
 
-/// The rows a run has to do.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Total<'a> {
-    /// Known already.
-    Rows(u64),
-    /// One per line of this file (SRC).
-    LinesOf(&'a Path),
-}
-
 /// One run of a subcommand.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -49,25 +41,18 @@ pub(crate) struct Session {
     on_error: OnError,
     /// The destination.
     dst: PathBuf,
+    /// Set once SRC was spooled: messages name SRC, not the spool.
+    spooled: Arc<OnceLock<SpoolName>>,
 }
 
 impl Session {
-    /// Resolves CMD (a missing command is an error before any work), finds
-    /// `total` (the rows to do, counted off the async threads, with
-    /// progress), then listens for interrupts and shows progress for writing `dst`.
-    pub(crate) async fn start(
-        run: &RunArgs,
-        dst: &Path,
-        total: Total<'_>,
-    ) -> anyhow::Result<Session> {
+    /// Resolves CMD (a missing command is an error before any work), then
+    /// listens for interrupts and shows progress for writing `dst`; the rows
+    /// to do come from [`Session::read_src`] or [`Session::total`].
+    pub(crate) async fn start(run: &RunArgs, dst: &Path) -> anyhow::Result<Session> {
         let kill = CancellationToken::new();
         let runner = Runner::new(&run.cmd, run.timeout, kill.clone())?;
         let progress = Arc::new(Progress::start());
-        let total = match total {
-            Total::Rows(rows) => rows,
-            Total::LinesOf(src) => count_lines(src, &progress).await?,
-        };
-        progress.total(total);
         let interrupt = Interrupt::listen(kill, {
             let progress = progress.clone();
             move |message| progress.note(message)
@@ -87,7 +72,36 @@ impl Session {
             jobs,
             on_error,
             dst: dst.to_path_buf(),
+            spooled: Arc::default(),
         })
+    }
+
+    /// Sets the rows to do.
+    pub(crate) fn total(&self, rows: u64) {
+        self.progress.total(rows);
+    }
+
+    /// Reads SRC once (see [`Source`]), counting its rows for the progress
+    /// total. `Err` holds how the run ended if a signal came first.
+    pub(crate) async fn read_src(&self, src: &Path) -> anyhow::Result<Result<Source, Outcome>> {
+        match Source::open(src, &self.dst, &self.progress, &self.interrupt.stop).await {
+            Ok(source) => {
+                self.progress.total(source.rows);
+                if let Some(naming) = source.naming(src) {
+                    let _ = self.spooled.set(naming);
+                }
+                Ok(Ok(source))
+            }
+            Err(Stopped::Failed(error)) => Err(error),
+            Err(Stopped::Interrupted) => {
+                self.progress.finish(None);
+                self.progress.note(&format!(
+                    "interrupted while reading SRC; nothing was written to {}",
+                    self.dst.display()
+                ));
+                Ok(Err(Outcome::Interrupted(self.interrupted())))
+            }
+        }
     }
 
     /// A call of CMD per request row (its JSON on stdin), its output read
@@ -109,11 +123,12 @@ impl Session {
     /// Options for `map_by_key` / `flatmap_by_key`.
     pub(crate) fn map_options(&self, key: &str, keep: &[String]) -> MapOptions {
         let (progress, skips) = (self.progress.clone(), self.progress.clone());
+        let spooled = Arc::clone(&self.spooled);
         MapOptions::new(key)
             .keep_columns(keep.iter().cloned())
             .concurrency(self.jobs)
             .on_error(self.on_error)
-            .on_skip(move |error| skips.note(&format!("skipped: {error}")))
+            .on_skip(move |error| skips.note(&shown(&spooled, &format!("skipped: {error}"))))
             .progress(move |report| progress.update(report))
             .stop_token(self.interrupt.stop.clone())
             // Every call starts a process before its first `.await`: start
@@ -125,10 +140,11 @@ impl Session {
     /// Options for `create_or_resume`.
     pub(crate) fn create_options(&self) -> CreateOptions {
         let (progress, skips) = (self.progress.clone(), self.progress.clone());
+        let spooled = Arc::clone(&self.spooled);
         CreateOptions::default()
             .limit(self.jobs)
             .on_error(self.on_error)
-            .on_skip(move |error| skips.note(&format!("skipped: {error}")))
+            .on_skip(move |error| skips.note(&shown(&spooled, &format!("skipped: {error}"))))
             .progress(move |report| progress.update(report))
             .stop_token(self.interrupt.stop.clone())
             // Every call starts a process before its first `.await`: start
@@ -141,6 +157,13 @@ impl Session {
     /// dropped when it stopped end their groups in the background), then
     /// prints the summary and what to do next, and says how the run ended.
     pub(crate) async fn finish(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
+        let spooled = Arc::clone(&self.spooled);
+        self.ended(result)
+            .await
+            .map_err(|error| anyhow::anyhow!(shown(&spooled, &format!("{error:#}"))))
+    }
+
+    async fn ended(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
         self.runner.shutdown().await;
         let dst = self.dst.as_path();
         let report = match result {
@@ -196,6 +219,14 @@ impl Session {
     }
 }
 
+/// `text` naming SRC where it named the spool that holds it.
+fn shown(spooled: &OnceLock<SpoolName>, text: &str) -> String {
+    match spooled.get() {
+        Some(naming) => naming.show(text),
+        None => text.to_owned(),
+    }
+}
+
 /// What is missing from an incomplete run and what a rerun does about it:
 /// it retries failed keys, and skips invalid rows again. (Fixing an invalid
 /// row in place and rerunning into the same destination is not safe: resume
@@ -224,41 +255,6 @@ fn input(row: &Row) -> Result<Vec<u8>, CommandError> {
     let mut bytes = serde_json::to_vec(row).map_err(|e| CommandError::Io(e.into()))?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// Bytes of SRC counted between two progress reports.
-const COUNT_REPORT_EVERY: u64 = 16 << 20;
-
-/// Counts the lines of a file (for the progress total), off the async
-/// threads, showing how far it is.
-async fn count_lines(path: &Path, progress: &Arc<Progress>) -> anyhow::Result<u64> {
-    let owned = path.to_path_buf();
-    let progress = Arc::clone(progress);
-    let counted = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&owned)?;
-        let size = file.metadata()?.len();
-        let mut buf = vec![0u8; 256 * 1024];
-        let (mut lines, mut last) = (0u64, b'\n');
-        let (mut read, mut reported) = (0u64, 0u64);
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-            last = buf[n - 1];
-            read += n as u64;
-            if read - reported >= COUNT_REPORT_EVERY {
-                progress.checking("SRC", read, size);
-                reported = read;
-            }
-        }
-        Ok(lines + u64::from(last != b'\n'))
-    })
-    .await
-    .context("counting lines")?;
-    counted.with_context(|| format!("reading {}", path.display()))
 }
 
 #[cfg(test)]

@@ -86,10 +86,7 @@ fn missing_cmd_is_an_error_before_any_work() {
     source(&env);
     let run = env.run_by_id("map", &[], &["./no-such-command"]);
     assert_code(&run, 2);
-    assert_stderr(
-        &run,
-        "command not found or not executable: ./no-such-command",
-    );
+    assert_stderr(&run, "command not found: ./no-such-command");
     assert!(!env.path("out.jsonl").exists());
     let run = env.run_by_id("map", &[], &["no-such-command-in-path"]);
     assert_code(&run, 2);

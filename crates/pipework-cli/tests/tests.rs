@@ -7,6 +7,7 @@ mod support;
 mod field_order;
 mod flatmap;
 mod generate;
+mod inputs;
 mod liveness;
 mod map;
 mod process_tree;

@@ -472,7 +472,7 @@ async fn duplicate_key_in_flatmap_names_both_lines() {
     .error;
     assert!(
         err.to_string().ends_with(
-            "in.jsonl:3: key 1 already appeared on line 1 (flatmap_by_key needs unique keys)"
+            "in.jsonl:3: key 1 already appeared on line 1 (a flatmap needs unique keys)"
         ),
         "{err}"
     );

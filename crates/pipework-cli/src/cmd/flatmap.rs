@@ -4,13 +4,20 @@ use pipework::jsonl::flatmap_by_key;
 
 use crate::args::MapArgs;
 use crate::reply;
-use crate::session::{Outcome, Session, Total};
+use crate::session::{Outcome, Session};
 
 /// Runs `pipework flatmap`.
 pub(crate) async fn run(args: MapArgs) -> anyhow::Result<Outcome> {
-    let session = Session::start(&args.run, &args.dst, Total::LinesOf(&args.src)).await?;
+    let session = Session::start(&args.run, &args.dst).await?;
+    let src = match session.read_src(&args.src).await? {
+        Ok(src) => src,
+        Err(stopped) => return Ok(stopped),
+    };
     let f = session.call(reply::objects);
     let opts = session.map_options(&args.key, &args.keep);
-    let result = flatmap_by_key(&args.src, &args.dst, f, opts).await;
-    session.finish(result).await
+    let result = flatmap_by_key(src.path(), &args.dst, f, opts).await;
+    let outcome = session.finish(result).await;
+    // The spool (if SRC was a stream) goes only now: the library is done.
+    drop(src);
+    outcome
 }

@@ -8,13 +8,16 @@ use serde_json::Value;
 
 use crate::args::GenerateArgs;
 use crate::reply;
-use crate::session::{Outcome, Session, Total};
+use crate::session::{Outcome, Session};
 
 /// Runs `pipework generate`.
 pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
     let keys = read_keys(&args.keys).await?;
-    let total = (keys.len() * args.count) as u64;
-    let session = Session::start(&args.run, &args.dst, Total::Rows(total)).await?;
+    // Never negative (clap checked the range); usize may be 32 bits.
+    let count = usize::try_from(args.count).context("--count is too large for this machine")?;
+    let total = (keys.len() as u64).saturating_mul(count as u64);
+    let session = Session::start(&args.run, &args.dst).await?;
+    session.total(total);
     let call = session.call(reply::one_object);
     let column = args.key.clone();
     let generate = move |key: Value, index: usize| {
@@ -24,11 +27,12 @@ pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
         call(request)
     };
     let opts = session.create_options();
-    let result = create_or_resume(&args.dst, &args.key, args.count, keys, generate, opts).await;
+    let result = create_or_resume(&args.dst, &args.key, count, keys, generate, opts).await;
     session.finish(result).await
 }
 
-/// The keys of the keys file: one per non-empty line, trimmed, each once.
+/// The keys of the keys file: one per line, exactly as written but for its
+/// line ending (`\n` or `\r\n`), each once; blank lines are skipped.
 async fn read_keys(path: &Path) -> anyhow::Result<Vec<String>> {
     let text = tokio::task::spawn_blocking({
         let path = path.to_path_buf();
@@ -44,10 +48,10 @@ async fn read_keys(path: &Path) -> anyhow::Result<Vec<String>> {
         lines,
         foldhash::fast::RandomState::default(),
     );
+    // `lines` removes the line ending, `\r\n` included, and nothing else.
     Ok(text
         .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && seen.insert(*line))
+        .filter(|line| !line.trim().is_empty() && seen.insert(*line))
         .map(str::to_owned)
         .collect())
 }

@@ -26,6 +26,7 @@
 //! dropped, and the run can wait for every group to be gone before it exits.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::group::Group;
+use super::resolve::explain_spawn;
 use super::spawner::{kill_group, Spawner};
 use super::{CommandError, Output};
 
@@ -79,8 +81,11 @@ pub(crate) async fn converse(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let program = PathBuf::from(command.get_program());
     let mut child = tokio::select! {
-        spawned = spawner.spawn(command) => spawned.map_err(CommandError::Spawn)?,
+        spawned = spawner.spawn(command) => spawned.map_err(|error| {
+            CommandError::Spawn(explain_spawn(&program, &error))
+        })?,
         // The spawner kills a command whose caller stopped waiting for it.
         () = limits.dropped.cancelled() => return Err(CommandError::Killed),
     };

@@ -38,8 +38,8 @@ use spawner::Spawner;
 /// A failed run of CMD, with what it said on stderr.
 #[derive(Debug)]
 pub(crate) enum CommandError {
-    /// CMD could not be started.
-    Spawn(std::io::Error),
+    /// CMD could not be started (the message names it and the likely cause).
+    Spawn(String),
     /// Talking to CMD failed.
     Io(std::io::Error),
     /// CMD exited unsuccessfully.
@@ -56,7 +56,7 @@ pub(crate) enum CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandError::Spawn(e) => write!(f, "cannot start the command: {e}"),
+            CommandError::Spawn(why) => f.write_str(why),
             CommandError::Io(e) => write!(f, "talking to the command failed: {e}"),
             CommandError::Exit { status, stderr } => {
                 write!(f, "the command failed ({status})")?;

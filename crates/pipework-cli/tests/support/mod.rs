@@ -90,6 +90,16 @@ impl Env {
         }
     }
 
+    /// Runs a `pipework` command made with [`Env::pipework`] (and, say, its
+    /// stdin set) to the end, failing the test if it hangs.
+    pub(crate) fn run_command(&self, command: Command) -> Run {
+        let (status, stderr) = Running::start(command).finish();
+        Run {
+            code: status.code(),
+            stderr,
+        }
+    }
+
     /// Starts `pipework` in the background.
     pub(crate) fn start(&self, args: &[&str]) -> Running {
         Running::start(self.pipework(args))

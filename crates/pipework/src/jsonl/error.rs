@@ -72,7 +72,7 @@ pub enum Error {
         found: &'static str,
     },
     /// `flatmap_by_key` found a key a second time in the source.
-    #[error("{}:{line}: key {key} already appeared on line {first_line} (flatmap_by_key needs unique keys)", path.display())]
+    #[error("{}:{line}: key {key} already appeared on line {first_line} (a flatmap needs unique keys)", path.display())]
     DuplicateKey {
         /// The source file.
         path: PathBuf,
