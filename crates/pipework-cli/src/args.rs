@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::budget::MaxFailures;
+use crate::rate::Rate;
+
 /// Run a command once per key of a JSONL file, write the results to another
 /// JSONL file, and resume where it stopped when run again.
 #[derive(Debug, Parser)]
@@ -122,6 +125,26 @@ pub(crate) struct RunArgs {
     /// process group gets SIGTERM, then SIGKILL 2 s later.
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
+    /// Try a failed call again up to N times (a non-zero exit, a timeout, a
+    /// signal, output that is not what is expected), after a random wait
+    /// below a bound that doubles from --retry-delay up to 60 s. A command
+    /// that exits 75 with a last stderr line `retry-after: SECS` waits at
+    /// least SECS (up to an hour).
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
+    pub(crate) retries: u32,
+    /// The first retry's wait bound, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "1", allow_negative_numbers = true,
+          value_parser = parse_retry_delay)]
+    pub(crate) retry_delay: Duration,
+    /// At most N call starts per second, minute or hour (N/s, N/m, N/h)
+    /// across all jobs, retries included, spread evenly.
+    #[arg(long, value_name = "N/UNIT", allow_negative_numbers = true, value_parser = Rate::parse)]
+    pub(crate) rate: Option<Rate>,
+    /// With --on-error skip: stop starting calls once N keys failed, or N%
+    /// of the keys tried (judged from 20 on); the run then exits 1.
+    #[arg(long, value_name = "N|N%", allow_negative_numbers = true, value_parser = MaxFailures::parse)]
+    pub(crate) max_failures: Option<MaxFailures>,
     /// The command to run, and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "CMD")]
     pub(crate) cmd: Vec<OsString>,
@@ -140,6 +163,9 @@ pub(crate) enum OnErrorArg {
 /// bound on what the run's tables are sized for.
 const MAX_JOBS: u32 = 65_536;
 
+/// The most retries of one call.
+const MAX_RETRIES: u32 = 1000;
+
 /// The most partition files a recovery directory is made with.
 const MAX_PARTS: u32 = 65_536;
 
@@ -149,6 +175,17 @@ const MAX_COUNT: i64 = 1_000_000_000;
 /// The longest `--timeout`: a year. Longer cannot be meant, and a deadline
 /// must stay representable as an instant.
 const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+fn parse_retry_delay(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=crate::retry::MAX_DELAY.as_secs_f64()).contains(&secs) {
+        return Err(format!("{text} is not between 0 and 60 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let secs: f64 = text

@@ -2,11 +2,16 @@
 //! outcome to an exit code in one place ([`exit_code`]).
 
 mod args;
+mod budget;
+mod call;
 mod cmd;
+mod failure_log;
 mod interrupt;
 mod process;
 mod progress;
+mod rate;
 mod reply;
+mod retry;
 mod session;
 mod source;
 

@@ -2,7 +2,7 @@
 //! terminal, plain periodic lines otherwise (logs, CI, pipes).
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,10 @@ pub(crate) struct Progress {
     /// A check was shown since the counts were last taken.
     checked: AtomicBool,
     started: Instant,
+    /// Calls tried again (`--retries`), counted by the calls.
+    retried: Arc<AtomicU64>,
+    /// Printed after the summary (where the failed keys are listed).
+    footer: Mutex<Option<String>>,
 }
 
 /// What the display last took.
@@ -48,6 +52,7 @@ impl Progress {
     pub(crate) fn start() -> Progress {
         let latest = Arc::new(Mutex::new(Latest::default()));
         let started = Instant::now();
+        let retried = Arc::new(AtomicU64::new(0));
         let due = Arc::new(AtomicBool::new(true));
         let refresh = tokio::spawn({
             let due = Arc::clone(&due);
@@ -62,9 +67,16 @@ impl Progress {
         });
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(0);
-            let template = "{bar:30} {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}";
+            let template = "{bar:30} {pos}/{len} rows  {msg}  {rate}  ETA {eta}";
             if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style);
+                // indicatif's own {per_sec} prints "2.3563/s": one decimal
+                // and the unit read better.
+                bar.set_style(style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1} rows/s", state.per_sec());
+                    },
+                ));
             }
             bar.enable_steady_tick(Duration::from_millis(200));
             return Progress {
@@ -75,12 +87,17 @@ impl Progress {
                 refresh,
                 checked: AtomicBool::new(false),
                 started,
+                retried,
+                footer: Mutex::new(None),
             };
         }
         let shared = latest.clone();
+        let counted = Arc::clone(&retried);
         let ticker = tokio::spawn(async move {
             let mut every = tokio::time::interval(PLAIN_EVERY);
             every.tick().await;
+            // The rows done at the last line, for the recent rate.
+            let mut before: Option<(Instant, u64)> = None;
             loop {
                 every.tick().await;
                 let text = {
@@ -89,7 +106,30 @@ impl Progress {
                         Some(checking) => {
                             format!("{checking}; {:.1}s", started.elapsed().as_secs_f64())
                         }
-                        None => line(&latest.report, latest.total, started.elapsed()),
+                        None => {
+                            let (now, done) = (Instant::now(), latest.report.rows_done());
+                            let eta = before.and_then(|(then, was)| {
+                                eta(
+                                    done - was.min(done),
+                                    now - then,
+                                    latest.total - done.min(latest.total),
+                                )
+                            });
+                            before = Some((now, done));
+                            let mut text = line(
+                                &latest.report,
+                                latest.total,
+                                started.elapsed(),
+                                counted.load(Ordering::Relaxed),
+                            );
+                            if let Some(eta) = eta {
+                                text.push_str(&format!(
+                                    ", ETA {}",
+                                    humantime::format_duration(eta)
+                                ));
+                            }
+                            text
+                        }
                     }
                 };
                 say(&text);
@@ -103,7 +143,14 @@ impl Progress {
             refresh,
             checked: AtomicBool::new(false),
             started,
+            retried,
+            footer: Mutex::new(None),
         }
+    }
+
+    /// The counter of retried calls the summary shows.
+    pub(crate) fn retried(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.retried)
     }
 
     /// Sets the number of rows to do.
@@ -180,7 +227,20 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        say(&line(report, total, self.started.elapsed()));
+        say(&line(
+            report,
+            total,
+            self.started.elapsed(),
+            self.retried.load(Ordering::Relaxed),
+        ));
+        if let Some(footer) = lock(&self.footer).take() {
+            say(&footer);
+        }
+    }
+
+    /// A line [`finish`](Self::finish) prints right after the summary.
+    pub(crate) fn footer(&self, text: String) {
+        *lock(&self.footer) = Some(text);
     }
 }
 
@@ -210,7 +270,7 @@ fn keys(report: &Report) -> String {
     )
 }
 
-fn line(report: &Report, total: u64, elapsed: Duration) -> String {
+fn line(report: &Report, total: u64, elapsed: Duration, retried: u64) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         report.rows_written as f64 / secs
@@ -230,6 +290,9 @@ fn line(report: &Report, total: u64, elapsed: Duration) -> String {
     if report.rows_invalid > 0 {
         text.push_str(&format!(", {} invalid", report.rows_invalid));
     }
+    if retried > 0 {
+        text.push_str(&format!(", {retried} retried"));
+    }
     // A flatmap writes any number of rows per source row: say how many.
     if report.lines_written != report.rows_written {
         text.push_str(&format!(
@@ -238,11 +301,56 @@ fn line(report: &Report, total: u64, elapsed: Duration) -> String {
             if report.lines_written == 1 { "" } else { "s" }
         ));
     }
+    let keys_rate = if secs > 0.0 {
+        report.keys_computed as f64 / secs
+    } else {
+        0.0
+    };
     text.push_str(&format!(
-        "); {}; {:.1}s, {:.1} rows/s",
+        "); {}; {:.1}s, {:.1} rows/s, {:.1} keys/s",
         keys(report),
         secs,
-        rate
+        rate,
+        keys_rate
     ));
     text
+}
+
+/// The time left at the recent rate (`done` rows in `over`), to the second;
+/// `None` while nothing moved or nothing is left.
+fn eta(done: u64, over: Duration, left: u64) -> Option<Duration> {
+    if done == 0 || left == 0 || over.is_zero() {
+        return None;
+    }
+    let secs = left as f64 * over.as_secs_f64() / done as f64;
+    Duration::try_from_secs_f64(secs.round()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_gives_rates_with_one_decimal_and_their_units() {
+        let mut report = Report::default();
+        report.rows_written = 10;
+        report.lines_written = 25;
+        report.keys_computed = 4;
+        let text = line(&report, 40, Duration::from_secs(4), 3);
+        assert!(text.starts_with("10/40 rows (10 written now"), "{text}");
+        assert!(text.contains(", 3 retried"), "{text}");
+        assert!(text.contains("; 25 rows added to DST"), "{text}");
+        assert!(text.ends_with("4.0s, 2.5 rows/s, 1.0 keys/s"), "{text}");
+    }
+
+    #[test]
+    fn the_eta_comes_from_the_recent_rate() {
+        // 10 rows in the last 5 s, 30 left: 15 s.
+        assert_eq!(
+            eta(10, Duration::from_secs(5), 30),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(eta(0, Duration::from_secs(5), 30), None, "nothing moved");
+        assert_eq!(eta(10, Duration::from_secs(5), 0), None, "nothing left");
+    }
 }

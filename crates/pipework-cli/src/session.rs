@@ -11,9 +11,14 @@ use pipework::jsonl::{CreateOptions, Failed, MapOptions, OnError, Report, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{OnErrorArg, RunArgs};
+use crate::budget::Budget;
+use crate::call::Calls;
+use crate::failure_log::FailureLog;
 use crate::interrupt::{Interrupt, Signal};
 use crate::process::{CommandError, Output, Runner};
 use crate::progress::Progress;
+use crate::rate::Limiter;
+use crate::retry::RetryPolicy;
 use crate::source::{Source, SpoolName, Stopped};
 
 /// One call of CMD, as the library awaits it (boxed: a process start costs
@@ -34,7 +39,7 @@ pub(crate) enum Outcome {
 /// One run of a subcommand.
 #[derive(Debug)]
 pub(crate) struct Session {
-    runner: Runner,
+    calls: Arc<Calls>,
     progress: Arc<Progress>,
     interrupt: Interrupt,
     jobs: usize,
@@ -49,13 +54,31 @@ impl Session {
     /// Resolves CMD (a missing command is an error before any work), then
     /// listens for interrupts and shows progress for writing `dst`; the rows
     /// to do come from [`Session::read_src`] or [`Session::total`].
-    pub(crate) async fn start(run: &RunArgs, dst: &Path) -> anyhow::Result<Session> {
+    ///
+    /// `key` is the key column, which the failure log names.
+    pub(crate) async fn start(run: &RunArgs, dst: &Path, key: &str) -> anyhow::Result<Session> {
         let kill = CancellationToken::new();
         let runner = Runner::new(&run.cmd, run.timeout, kill.clone())?;
         let progress = Arc::new(Progress::start());
         let interrupt = Interrupt::listen(kill, {
             let progress = progress.clone();
             move |message| progress.note(message)
+        });
+        // Cancelled by the first signal (its parent) or by a spent failure
+        // budget: the library starts nothing new, calls retry nothing.
+        let stop = interrupt.stop.child_token();
+        let calls = Arc::new(Calls {
+            runner,
+            rate: run.rate.map(Limiter::new),
+            retry: RetryPolicy {
+                retries: run.retries,
+                delay: run.retry_delay,
+            },
+            budget: Budget::new(run.max_failures, stop.clone()),
+            failures: FailureLog::new(dst),
+            key: key.to_owned(),
+            stop,
+            retried: progress.retried(),
         });
         let jobs = match run.jobs {
             Some(jobs) => jobs as usize,
@@ -66,7 +89,7 @@ impl Session {
             OnErrorArg::Skip => OnError::Skip,
         };
         Ok(Session {
-            runner,
+            calls,
             progress,
             interrupt,
             jobs,
@@ -113,11 +136,8 @@ impl Session {
     where
         T: Send + 'static,
     {
-        let runner = self.runner.clone();
-        move |request: Row| {
-            let runner = runner.clone();
-            Box::pin(async move { reply(runner.run(input(&request)?).await?) })
-        }
+        let calls = Arc::clone(&self.calls);
+        move |request: Row| Box::pin(Arc::clone(&calls).call(request, reply))
     }
 
     /// Options for `map_by_key` / `flatmap_by_key`.
@@ -130,7 +150,7 @@ impl Session {
             .on_error(self.on_error)
             .on_skip(move |error| skips.note(&shown(&spooled, &format!("skipped: {error}"))))
             .progress(move |report| progress.update(report))
-            .stop_token(self.interrupt.stop.clone())
+            .stop_token(self.calls.stop.clone())
             // Every call starts a process before its first `.await`: start
             // them on the runtime's workers, not one at a time on the task
             // that orders and writes rows.
@@ -146,7 +166,7 @@ impl Session {
             .on_error(self.on_error)
             .on_skip(move |error| skips.note(&shown(&spooled, &format!("skipped: {error}"))))
             .progress(move |report| progress.update(report))
-            .stop_token(self.interrupt.stop.clone())
+            .stop_token(self.calls.stop.clone())
             // Every call starts a process before its first `.await`: start
             // them on the runtime's workers, not one at a time on the task
             // that orders and writes rows.
@@ -164,7 +184,17 @@ impl Session {
     }
 
     async fn ended(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
-        self.runner.shutdown().await;
+        self.calls.runner.shutdown().await;
+        let completed = result.as_ref().is_ok_and(Report::is_complete);
+        let logged = self.calls.failures.finish(completed);
+        if logged > 0 {
+            // Printed with the summary below, before the verdict.
+            self.progress.footer(format!(
+                "{logged} failed key{} listed in {}",
+                if logged == 1 { " is" } else { "s are" },
+                self.calls.failures.path().display()
+            ));
+        }
         let dst = self.dst.as_path();
         let report = match result {
             Ok(report) => report,
@@ -196,6 +226,15 @@ impl Session {
             }
         };
         self.progress.finish(Some(&report));
+        if report.stopped && self.interrupt.happened().is_none() {
+            if let Some(why) = self.calls.budget.spent() {
+                self.progress.note(&format!(
+                    "{why}; {} is consistent: rerun the same command to retry the failed keys and do the rest",
+                    dst.display()
+                ));
+                return Ok(Outcome::Incomplete);
+            }
+        }
         if report.stopped {
             self.progress.note(&format!(
                 "interrupted; {} is consistent: rerun the same command to resume",
@@ -248,13 +287,6 @@ fn incomplete(report: &Report) -> String {
         (false, _) => invalid,
         (true, true) => format!("{failed}; {invalid}"),
     }
-}
-
-/// A row as CMD's stdin: one line of JSON.
-fn input(row: &Row) -> Result<Vec<u8>, CommandError> {
-    let mut bytes = serde_json::to_vec(row).map_err(|e| CommandError::Io(e.into()))?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod generate;
 mod inputs;
 mod liveness;
 mod map;
+mod paid_calls;
 mod process_tree;
 mod recovery;
 mod regression;

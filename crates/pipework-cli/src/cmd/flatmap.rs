@@ -8,7 +8,7 @@ use crate::session::{Outcome, Session};
 
 /// Runs `pipework flatmap`.
 pub(crate) async fn run(args: MapArgs) -> anyhow::Result<Outcome> {
-    let session = Session::start(&args.run, &args.dst).await?;
+    let session = Session::start(&args.run, &args.dst, &args.key).await?;
     let src = match session.read_src(&args.src).await? {
         Ok(src) => src,
         Err(stopped) => return Ok(stopped),

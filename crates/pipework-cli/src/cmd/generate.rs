@@ -16,7 +16,7 @@ pub(crate) async fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
     // Never negative (clap checked the range); usize may be 32 bits.
     let count = usize::try_from(args.count).context("--count is too large for this machine")?;
     let total = (keys.len() as u64).saturating_mul(count as u64);
-    let session = Session::start(&args.run, &args.dst).await?;
+    let session = Session::start(&args.run, &args.dst, &args.key).await?;
     session.total(total);
     let call = session.call(reply::one_object);
     let column = args.key.clone();

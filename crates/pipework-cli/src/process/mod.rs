@@ -51,6 +51,9 @@ pub(crate) enum CommandError {
     Killed,
     /// CMD exited successfully but printed the wrong thing.
     Output { problem: String, stderr: String },
+    /// CMD was not started: the run is stopping (a signal, or a spent
+    /// `--max-failures` budget).
+    NotStarted,
 }
 
 impl fmt::Display for CommandError {
@@ -71,6 +74,7 @@ impl fmt::Display for CommandError {
                 tail(f, stderr)
             }
             CommandError::Killed => write!(f, "the command was killed (interrupted)"),
+            CommandError::NotStarted => write!(f, "not started: the run is stopping"),
             CommandError::Output { problem, stderr } => {
                 write!(f, "the command {problem}")?;
                 tail(f, stderr)

@@ -1,6 +1,7 @@
 //! The harness of the CLI tests: a scratch directory, test commands written
 //! as POSIX sh scripts, and running the real `pipework` binary in it.
 
+pub(crate) mod http;
 pub(crate) mod processes;
 pub(crate) mod running;
 pub(crate) mod scripts;
