@@ -26,6 +26,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 status=0
+# GNU parallel, the cli-per-key scenario's peer: a Debian package, not a
+# Python one; installed where this runs as root.
+if ! command -v parallel >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup.sh: installing GNU parallel" >&2
+  apt-get install -y -qq parallel >&2 || { apt-get update -qq >&2 && apt-get install -y -qq parallel >&2; } || status=1
+fi
 for pin in "${pins[@]}"; do
   name="${pin%%==*}"
   want="${pin##*==}"

@@ -5,6 +5,7 @@
 mod bounded_tasks;
 mod buffered_sleep;
 mod buffered_trivial;
+mod cli_per_key;
 mod count_sink;
 mod dataflow_file;
 #[cfg(feature = "kafka")]

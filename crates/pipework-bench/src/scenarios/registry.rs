@@ -3,9 +3,9 @@
 #[cfg(feature = "kafka")]
 use super::dataflow_kafka;
 use super::{
-    buffered_sleep, buffered_trivial, dataflow_file, dataflow_recovery, jsonl_map, jsonl_map_keys,
-    jsonl_resume, pipeline_endless_rss, pipeline_io, pipeline_trivial, run_bounded_sleep,
-    run_bounded_trivial,
+    buffered_sleep, buffered_trivial, cli_per_key, dataflow_file, dataflow_recovery, jsonl_map,
+    jsonl_map_keys, jsonl_resume, pipeline_endless_rss, pipeline_io, pipeline_trivial,
+    run_bounded_sleep, run_bounded_trivial,
 };
 use crate::scenario::Scenario;
 
@@ -22,6 +22,8 @@ pub(crate) const ALL: &[&Scenario] = &[
     &jsonl_map_keys::SCENARIO,
     &jsonl_resume::SCENARIO,
     &jsonl_resume::WIDE,
+    &cli_per_key::SCENARIO,
+    &cli_per_key::RERUN,
     &dataflow_file::SCENARIO,
     &dataflow_recovery::SCENARIO,
     #[cfg(feature = "kafka")]
