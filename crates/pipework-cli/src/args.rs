@@ -49,6 +49,11 @@ pub(crate) enum Command {
     /// CMD with {COL: key, "index": i} for each missing row.
     #[command(after_help = AFTER_HELP)]
     Generate(GenerateArgs),
+    /// Show how far DST is (rows and keys done and left, the last run's
+    /// failures) without running or writing anything: `status SRC DST
+    /// --key COL` for map and flatmap, `status DST --key COL --keys FILE
+    /// --count N` for generate. Exit 0 if DST is complete, 1 if not.
+    Status(StatusArgs),
     /// Manage the recovery directory of a pipework dataflow (`-r DIR`).
     #[command(subcommand)]
     Recovery(RecoveryCommand),
@@ -89,6 +94,23 @@ pub(crate) struct MapArgs {
     pub(crate) keep: Vec<String>,
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// SRC and DST (map, flatmap), or DST alone with --keys (generate).
+    #[arg(value_name = "[SRC] DST", num_args = 1..=2, required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The key column.
+    #[arg(long, value_name = "COL")]
+    pub(crate) key: String,
+    /// For a DST made by generate: its keys file.
+    #[arg(long, value_name = "FILE", requires = "count")]
+    pub(crate) keys: Option<PathBuf>,
+    /// For a DST made by generate: the rows each key must have.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
 }
 
 /// Arguments of `generate`.

@@ -47,6 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Creating a few files needs no runtime.
     let command = match cli.command {
         Command::Recovery(command) => return cmd::recovery::run(command),
+        // Reads two files and prints: no runtime either.
+        Command::Status(args) => return cmd::status::run(args),
         command => command,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Flatmap(args) => cmd::flatmap::run(args).await,
             Command::Generate(args) => cmd::generate::run(args).await,
             Command::Recovery(command) => cmd::recovery::run(command),
+            Command::Status(args) => cmd::status::run(args),
         }
     })
 }

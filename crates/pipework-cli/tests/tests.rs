@@ -15,3 +15,4 @@ mod process_tree;
 mod recovery;
 mod regression;
 mod resume;
+mod status;

@@ -4,3 +4,4 @@ pub(crate) mod flatmap;
 pub(crate) mod generate;
 pub(crate) mod map;
 pub(crate) mod recovery;
+pub(crate) mod status;
