@@ -12,18 +12,48 @@ use crate::rate::Rate;
 /// Run a command once per key of a JSONL file, write the results to another
 /// JSONL file, and resume where it stopped when run again.
 #[derive(Debug, Parser)]
-#[command(name = "pipework", version, after_help = AFTER_HELP)]
+#[command(name = "pipework", version = VERSION, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+}
+
+/// The version, and the commit it was built from where the build knew it
+/// (set by `build.rs`).
+const VERSION: &str = env!("PIPEWORK_VERSION");
+
+/// Logging, for every subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Log what each call does on stderr: -v for each key's start, command
+    /// line, exit status and duration, retries and rate-limit waits; -vv
+    /// for more. `RUST_LOG` (e.g. `RUST_LOG=pipework=debug`) overrides it.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// How log lines are written: text, or one JSON object a line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, for log shippers.
+    Json,
 }
 
 /// What every run promises, at the end of `--help`.
-const AFTER_HELP: &str = "\
-Exit codes: 0 every row written; 1 some keys failed or rows were invalid \
-under --on-error skip; 2 usage, input or write errors, or DST in use by \
-another run; 128 + the signal when a signal stopped the run (130 Ctrl-C, \
-143 SIGTERM, 129 SIGHUP): DST is synced, rerun to resume.
+pub(crate) const AFTER_HELP: &str = "\
+Exit codes: 0 every row written; 1 some keys failed or rows were skipped \
+under --on-error skip, or --max-failures stopped the run; 2 a usage or \
+input error (or a failed key under --on-error raise); 3 DST is in use by \
+another run; 4 an I/O error (a full disk, a failing fsync); 128 + the \
+signal when a signal stopped the run (130 Ctrl-C, 143 SIGTERM, 129 \
+SIGHUP): DST is synced, rerun to resume.
 
 Signals: the first Ctrl-C, SIGTERM or SIGHUP starts no new command and \
 lets the running ones finish; the second kills them.
@@ -54,6 +84,12 @@ pub(crate) enum Command {
     /// --key COL` for map and flatmap, `status DST --key COL --keys FILE
     /// --count N` for generate. Exit 0 if DST is complete, 1 if not.
     Status(StatusArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or
+    /// powershell (see the README for where to put it).
+    Completions(CompletionsArgs),
+    /// Write the man pages: `pipework.1` to stdout, or with --dir a page
+    /// for every subcommand into DIR.
+    Man(ManArgs),
     /// Manage the recovery directory of a pipework dataflow (`-r DIR`).
     #[command(subcommand)]
     Recovery(RecoveryCommand),
@@ -94,6 +130,22 @@ pub(crate) struct MapArgs {
     pub(crate) keep: Vec<String>,
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write `pipework.1` and `pipework-SUBCOMMAND.1` pages here.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// Arguments of `status`.

@@ -7,12 +7,15 @@
 //! budget): a call waiting for its turn or for its retry gives up with
 //! [`CommandError::NotStarted`] or its last error.
 
+use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pipework::jsonl::Row;
 use serde_json::Value;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::debug;
 
 use crate::budget::Budget;
 use crate::failure_log::FailureLog;
@@ -45,27 +48,71 @@ impl Calls {
         reply: fn(Output) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
         let input = input(&request)?;
+        // For the logs: the key (and a generated row's index) as JSON.
+        let key = request
+            .get(&self.key)
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let index = request.get("index").map(Value::to_string);
         let mut bounds = self.retry.bounds();
         let mut attempts = 0u32;
         let result = loop {
             if let Some(rate) = &self.rate {
+                let waiting = Instant::now();
                 tokio::select! {
                     () = rate.turn() => {}
                     () = self.stop.cancelled() => break Err(CommandError::NotStarted),
                 }
+                debug!(
+                    key,
+                    ?index,
+                    waited_ms = millis(waiting.elapsed()),
+                    "rate limit: a turn to start"
+                );
             }
             if self.stop.is_cancelled() {
                 break Err(CommandError::NotStarted);
             }
             attempts += 1;
-            let error = match self.runner.run(input.clone()).await.and_then(reply) {
-                Ok(answer) => break Ok(answer),
+            debug!(
+                key,
+                ?index,
+                attempt = attempts,
+                command = self.runner.command_line(),
+                "starting"
+            );
+            let started = Instant::now();
+            let answer = self.runner.run(input.clone()).await.and_then(reply);
+            let took_ms = millis(started.elapsed());
+            let error = match answer {
+                Ok(answer) => {
+                    debug!(key, ?index, attempt = attempts, took_ms, exit = 0, "done");
+                    break Ok(answer);
+                }
                 Err(error) => error,
             };
+            match &error {
+                CommandError::Exit { status, .. } if status.code().is_some() => {
+                    let exit = status.code().unwrap_or_default();
+                    debug!(key, ?index, attempt = attempts, took_ms, exit, %error, "failed");
+                }
+                CommandError::Exit { status, .. } if status.signal().is_some() => {
+                    let signal = status.signal().unwrap_or_default();
+                    debug!(key, ?index, attempt = attempts, took_ms, signal, %error, "failed");
+                }
+                _ => debug!(key, ?index, attempt = attempts, took_ms, %error, "failed"),
+            }
             let Some(bound) = bounds.next().filter(|_| is_retryable(&error)) else {
                 break Err(error);
             };
             let wait = RetryPolicy::wait(bound, &error, &mut rand::rng());
+            debug!(
+                key,
+                ?index,
+                attempt = attempts,
+                wait_ms = millis(wait),
+                "retrying after a wait"
+            );
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.stop.cancelled() => break Err(error),
@@ -87,6 +134,11 @@ impl Calls {
         }
         result
     }
+}
+
+/// Whole milliseconds, for the logs.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A row as CMD's stdin: one line of JSON.

@@ -1,12 +1,14 @@
-//! The `pipework` binary: parse the arguments, run the subcommand, map the
-//! outcome to an exit code in one place ([`exit_code`]).
+//! The `pipework` binary: parse the arguments, start the logs, run the
+//! subcommand, map the outcome to an exit code in one place (`exit.rs`).
 
 mod args;
 mod budget;
 mod call;
 mod cmd;
+mod exit;
 mod failure_log;
 mod interrupt;
+mod logging;
 mod process;
 mod progress;
 mod rate;
@@ -23,24 +25,9 @@ use crate::args::{Cli, Command};
 use crate::session::Outcome;
 
 fn main() -> ExitCode {
-    exit_code(run(Cli::parse()))
-}
-
-/// Every exit code of `pipework`, decided here: 0 every row written, 1 some
-/// keys failed or rows were invalid under skip, 2 usage, input or write
-/// errors or DST in use by another run (the error is printed), and 128 + the
-/// signal's number when a signal stopped the run (DST synced, a rerun
-/// resumes): 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
-fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
-    match result {
-        Ok(Outcome::Complete) => ExitCode::SUCCESS,
-        Ok(Outcome::Incomplete) => ExitCode::from(1),
-        Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_code()),
-        Err(err) => {
-            progress::say(&format!("error: {err:#}"));
-            ExitCode::from(2)
-        }
-    }
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    exit::exit_code(run(cli))
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -49,6 +36,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Recovery(command) => return cmd::recovery::run(command),
         // Reads two files and prints: no runtime either.
         Command::Status(args) => return cmd::status::run(args),
+        Command::Completions(args) => return cmd::completions::run(&args),
+        Command::Man(args) => return cmd::man::run(&args),
         command => command,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,6 +50,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Generate(args) => cmd::generate::run(args).await,
             Command::Recovery(command) => cmd::recovery::run(command),
             Command::Status(args) => cmd::status::run(args),
+            Command::Completions(args) => cmd::completions::run(&args),
+            Command::Man(args) => cmd::man::run(&args),
         }
     })
 }

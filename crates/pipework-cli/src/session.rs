@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::args::{OnErrorArg, RunArgs};
 use crate::budget::Budget;
 use crate::call::Calls;
+use crate::exit::Rewritten;
 use crate::failure_log::FailureLog;
 use crate::interrupt::{Interrupt, Signal};
 use crate::process::{CommandError, Output, Runner};
@@ -178,9 +179,12 @@ impl Session {
     /// prints the summary and what to do next, and says how the run ended.
     pub(crate) async fn finish(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {
         let spooled = Arc::clone(&self.spooled);
-        self.ended(result)
-            .await
-            .map_err(|error| anyhow::anyhow!(shown(&spooled, &format!("{error:#}"))))
+        self.ended(result).await.map_err(|error| {
+            if spooled.get().is_none() {
+                return error;
+            }
+            anyhow::Error::new(Rewritten::new(&error, |text| shown(&spooled, text)))
+        })
     }
 
     async fn ended(self, result: Result<Report, Failed>) -> anyhow::Result<Outcome> {

@@ -54,7 +54,7 @@ fn failed_keys_under_skip_do_not_stall_the_run() {
 /// wrote every row. The second is refused at once, names the first's pid
 /// and writes nothing; the first completes alone.
 #[test]
-fn a_second_run_on_the_same_destination_exits_2_and_writes_nothing() {
+fn a_second_run_on_the_same_destination_exits_3_and_writes_nothing() {
     let env = Env::new();
     let rows: Vec<_> = (0..6).map(|i| json!({"id": i})).collect();
     env.write_rows("in.jsonl", &rows);
@@ -79,7 +79,7 @@ fn a_second_run_on_the_same_destination_exits_2_and_writes_nothing() {
     });
 
     let second = env.run(&args);
-    assert_code(&second, 2);
+    assert_code(&second, 3);
     assert_stderr(
         &second,
         &format!("out.jsonl is in use by another pipework run (pid {first_pid})"),
@@ -107,10 +107,10 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 }
 
 /// Issue 9, bug 2: a full disk hung the run in about half of the attempts.
-/// Now it exits 2 naming DST and the OS error, every time; once there is
+/// Now it exits 4 (an I/O error) naming DST and the OS error, every time; once there is
 /// room, the same command completes DST with every row once.
 #[test]
-fn a_full_disk_ends_the_run_with_exit_2_and_the_rerun_completes() {
+fn a_full_disk_ends_the_run_with_exit_4_and_the_rerun_completes() {
     let disk = match SmallDisk::mount("24k") {
         Ok(disk) => disk,
         Err(why) => {
@@ -129,7 +129,7 @@ fn a_full_disk_ends_the_run_with_exit_2_and_the_rerun_completes() {
     // It hung in about half of the attempts: try a few times.
     for _ in 0..3 {
         let run = env.run(&args);
-        assert_code(&run, 2);
+        assert_code(&run, 4);
         assert_stderr(&run, &dst_arg);
         assert_stderr(&run, "No space left on device");
     }

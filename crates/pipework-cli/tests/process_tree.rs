@@ -149,7 +149,7 @@ fn on_error_raise_leaves_nothing_of_the_calls_it_let_finish() {
 }
 
 /// A writer that fails (here: a full disk) aborts the running calls at
-/// once: their whole groups are killed, and the run exits 2.
+/// once: their whole groups are killed, and the run exits 4 (I/O).
 #[test]
 fn a_failed_writer_kills_the_running_commands_groups() {
     let disk = match SmallDisk::mount("12k") {
@@ -178,7 +178,7 @@ fn a_failed_writer_kills_the_running_commands_groups() {
     let run = env.run(&[
         "map", "in.jsonl", &dst, "--key", "id", "--jobs", "3", "--", "./cmd.sh",
     ]);
-    assert_code(&run, 2);
+    assert_code(&run, 4);
     assert!(
         run.stderr.contains("No space left on device"),
         "{}",

@@ -8,6 +8,7 @@ mod field_order;
 mod flatmap;
 mod generate;
 mod inputs;
+mod install;
 mod liveness;
 mod map;
 mod paid_calls;

@@ -136,6 +136,23 @@ impl Runner {
         })
     }
 
+    /// CMD as it runs, program and arguments, for the logs.
+    pub(crate) fn command_line(&self) -> String {
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|part| {
+                let part = part.to_string_lossy();
+                // Quoted only where a reader could not tell the parts apart.
+                if part.is_empty() || part.contains(|c: char| c.is_whitespace() || c == '"') {
+                    format!("{part:?}")
+                } else {
+                    part.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Runs CMD once with `input` on stdin and returns what it printed once
     /// its whole group is gone.
     ///

@@ -1,0 +1,14 @@
+//! `pipework completions SHELL`: a completion script made from the clap
+//! definition itself, so it always knows every option there is.
+
+use clap::CommandFactory;
+
+use crate::args::{Cli, CompletionsArgs};
+use crate::session::Outcome;
+
+/// Prints the completion script for `args.shell` on stdout.
+pub(crate) fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "pipework", &mut std::io::stdout());
+    Ok(Outcome::Complete)
+}
