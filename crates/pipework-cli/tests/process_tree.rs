@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use crate::support::small_disk::SmallDisk;
-use crate::support::{assert_code, Env};
+use crate::support::{assert_code, by_id, Env};
 
 /// How long a group on its way out may take: SIGTERM, the 2 s grace, then
 /// SIGKILL, with room for a loaded machine.
@@ -152,12 +152,8 @@ fn on_error_raise_leaves_nothing_of_the_calls_it_let_finish() {
 /// once: their whole groups are killed, and the run exits 4 (I/O).
 #[test]
 fn a_failed_writer_kills_the_running_commands_groups() {
-    let disk = match SmallDisk::mount("12k") {
-        Ok(disk) => disk,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(disk) = SmallDisk::mount_or_skip("12k") else {
+        return;
     };
     let env = Env::new();
     env.write_rows(
@@ -195,17 +191,7 @@ fn twice_kills_every_group_and_a_rerun_completes(signal: &str, code: i32) {
     let env = Env::new();
     keys(&env, 5);
     env.script("hold.sh", HOLD);
-    let args = [
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "3",
-        "--",
-        "./hold.sh",
-    ];
+    let args = by_id("map", &["--jobs", "3"], &["./hold.sh"]);
     let mut run = env.start(&args);
     env.wait_for_calls(3);
     run.signal(signal);
@@ -252,17 +238,7 @@ fn one_sigterm_lets_running_commands_finish_and_exits_143() {
     let env = Env::new();
     keys(&env, 4);
     env.script("hold.sh", HOLD);
-    let args = [
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "2",
-        "--",
-        "./hold.sh",
-    ];
+    let args = by_id("map", &["--jobs", "2"], &["./hold.sh"]);
     let mut run = env.start(&args);
     env.wait_for_calls(2);
     run.signal("TERM");
@@ -302,17 +278,7 @@ fn kill_9_of_pipework_takes_its_commands_with_it() {
     let env = Env::new();
     keys(&env, 3);
     env.script("hold.sh", HOLD);
-    let mut run = env.start(&[
-        "map",
-        "in.jsonl",
-        "out.jsonl",
-        "--key",
-        "id",
-        "--jobs",
-        "3",
-        "--",
-        "./hold.sh",
-    ]);
+    let mut run = env.start_by_id("map", &["--jobs", "3"], &["./hold.sh"]);
     env.wait_for_calls(3);
     run.signal("KILL");
     let _ = run.finish();

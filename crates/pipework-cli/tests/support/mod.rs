@@ -109,11 +109,12 @@ impl Env {
     /// Runs `pipework SUBCOMMAND in.jsonl out.jsonl --key id OPTIONS... -- CMD...`
     /// (`map` or `flatmap`), the shape of most tests.
     pub(crate) fn run_by_id(&self, subcommand: &str, options: &[&str], cmd: &[&str]) -> Run {
-        let mut args = vec![subcommand, "in.jsonl", "out.jsonl", "--key", "id"];
-        args.extend_from_slice(options);
-        args.push("--");
-        args.extend_from_slice(cmd);
-        self.run(&args)
+        self.run(&by_id(subcommand, options, cmd))
+    }
+
+    /// Starts the run [`Env::run_by_id`] would make, in the background.
+    pub(crate) fn start_by_id(&self, subcommand: &str, options: &[&str], cmd: &[&str]) -> Running {
+        self.start(&by_id(subcommand, options, cmd))
     }
 
     /// The rows of a JSONL file in the scratch directory (none if missing).
@@ -159,6 +160,15 @@ impl Env {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// `SUBCOMMAND in.jsonl out.jsonl --key id OPTIONS... -- CMD...`.
+pub(crate) fn by_id<'a>(subcommand: &'a str, options: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![subcommand, "in.jsonl", "out.jsonl", "--key", "id"];
+    args.extend_from_slice(options);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    args
 }
 
 /// The rows of a JSONL file; panics on a bad line.

@@ -34,6 +34,18 @@ impl SmallDisk {
         Ok(SmallDisk { dir })
     }
 
+    /// [`SmallDisk::mount`], or `None` after printing why the test that
+    /// wanted it is skipped.
+    pub(crate) fn mount_or_skip(size: &str) -> Option<SmallDisk> {
+        match SmallDisk::mount(size) {
+            Ok(disk) => Some(disk),
+            Err(why) => {
+                eprintln!("skipped: {why}");
+                None
+            }
+        }
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
