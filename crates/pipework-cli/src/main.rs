@@ -16,6 +16,7 @@ mod reply;
 mod retry;
 mod session;
 mod source;
+mod stdout;
 
 use std::process::ExitCode;
 

@@ -190,3 +190,28 @@ fn a_retry_and_a_rate_wait_are_logged() {
     assert!(run.stderr.contains("exit=5"), "{}", run.stderr);
     assert!(run.stderr.contains("rate limit"), "{}", run.stderr);
 }
+
+#[test]
+fn a_reader_that_stops_early_is_a_success_not_an_error() {
+    // `pipework man | grep -q TH`: the reader is gone before the page is
+    // written. Closing the read end first makes that certain.
+    let env = Env::new();
+    env.write("src.jsonl", "{\"k\":1}\n");
+    env.write("dst.jsonl", "{\"k\":1,\"v\":2}\n");
+    for args in [
+        &["man"][..],
+        &["completions", "bash"],
+        &["status", "src.jsonl", "dst.jsonl", "--key", "k"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = env
+            .pipework(args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .output()
+            .unwrap_or_else(|e| panic!("pipework {args:?}: {e}"));
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        assert!(output.stderr.is_empty(), "{args:?}: {output:?}");
+    }
+}

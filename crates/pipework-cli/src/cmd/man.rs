@@ -8,14 +8,17 @@ use clap::CommandFactory;
 
 use crate::args::{Cli, ManArgs};
 use crate::session::Outcome;
+use crate::stdout;
 
 /// Writes `pipework.1` to stdout, or every page into `args.dir`.
 pub(crate) fn run(args: &ManArgs) -> anyhow::Result<Outcome> {
     let command = Cli::command();
     match &args.dir {
-        None => clap_mangen::Man::new(command)
-            .render(&mut std::io::stdout())
-            .context("writing the man page")?,
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            stdout::print(&page, "the man page")?;
+        }
         Some(dir) => write_all(command, dir)?,
     }
     Ok(Outcome::Complete)

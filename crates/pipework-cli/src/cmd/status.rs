@@ -25,11 +25,12 @@ use serde_json::Value;
 use crate::args::StatusArgs;
 use crate::failure_log::failure_log_path;
 use crate::session::Outcome;
+use crate::stdout;
 
 /// Runs `pipework status`; prints the report on stdout.
 pub(crate) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
     let status = Status::of(&args)?;
-    print!("{status}");
+    stdout::print(status.to_string().as_bytes(), "the status")?;
     Ok(if status.complete() {
         Outcome::Complete
     } else {
