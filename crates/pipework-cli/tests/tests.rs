@@ -16,4 +16,5 @@ mod process_tree;
 mod recovery;
 mod regression;
 mod resume;
+mod resume_checks;
 mod status;

@@ -13,6 +13,17 @@
 //! lock the removed file while a third run creates and locks a new one. So
 //! after locking, a run checks that the path still names the file it locked,
 //! and starts over if it does not.
+//!
+//! A lock file is found by its name, and one destination can have many: a
+//! symlink to it, a hard link, `./out.jsonl` beside `out.jsonl`. So the lock
+//! that makes a run the only writer is taken on the destination itself, on
+//! its inode: every name of the file leads to it. The destination is created
+//! (empty) to be locked if it does not exist yet, as the run's writer would
+//! create it anyway; a name that does not lead to a file yet leads to the
+//! one it creates (a dangling symlink creates its target). `DST.lock`
+//! stays, to say who holds a destination when a second run comes by the
+//! same name; one that comes by another name is refused as surely, without
+//! the process id.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -30,6 +41,8 @@ const ATTEMPTS: usize = 16;
 pub(crate) struct DstLock {
     file: File,
     path: PathBuf,
+    /// The destination, open and locked: the lock on the file's identity.
+    dst: File,
 }
 
 /// Fails with [`Error::NotAFile`] if `dst` (through any symlinks) exists
@@ -111,17 +124,66 @@ impl DstLock {
             if !names_file(&path, &file) {
                 continue;
             }
+            // Taken before the pid is written: a run refused here must not
+            // say it holds the destination.
+            let dst_file = match lock_dst(dst) {
+                Ok(dst_file) => dst_file,
+                Err(e) => {
+                    // Ours, locked: removed as a run that ends removes it.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+            };
             file.set_len(0)
                 .and_then(|()| writeln!(file, "{}", std::process::id()))
                 .map_err(|e| Error::io("writing", &path, e))?;
-            return Ok(DstLock { file, path });
+            return Ok(DstLock {
+                file,
+                path,
+                dst: dst_file,
+            });
         }
-        Err(Error::io(
-            "locking",
-            &path,
-            std::io::Error::other("the lock file kept being replaced by other runs"),
-        ))
+        Err(replaced_under_us(&path))
     }
+}
+
+fn replaced_under_us(path: &Path) -> Error {
+    Error::io(
+        "locking",
+        path,
+        std::io::Error::other("the file kept being replaced by other runs"),
+    )
+}
+
+/// Opens `dst` (creating it empty if missing) and locks the file itself,
+/// so that a run coming by another name (a symlink, a hard link) finds it
+/// locked too. The holder then came by another name, whose lock file this
+/// run cannot know: the error names no process.
+fn lock_dst(dst: &Path) -> Result<File, Error> {
+    for _ in 0..ATTEMPTS {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(dst)
+            .map_err(|e| Error::io("opening", dst, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: dst.to_path_buf(),
+                    pid: None,
+                })
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("locking", dst, e)),
+        }
+        // A destination renamed over meanwhile (a reconciling run replaces
+        // it whole) is another file: lock that one.
+        if names_file(dst, &file) {
+            return Ok(file);
+        }
+    }
+    Err(replaced_under_us(dst))
 }
 
 impl Drop for DstLock {
@@ -130,6 +192,7 @@ impl Drop for DstLock {
         // now finds it gone or replaced once it locks it, see above). Failure
         // only leaves an unlocked file behind, which the next run reuses.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.dst.unlock();
         let _ = self.file.unlock();
     }
 }
@@ -205,6 +268,48 @@ mod tests {
             }
             assert!(!lock_path(&dst).exists(), "{}", dst.display());
         }
+    }
+
+    /// One destination, three names: the file, a symlink to it and a hard
+    /// link. A run holding one of them holds them all, and the refused run
+    /// leaves no lock file of its own behind.
+    #[test]
+    #[cfg(unix)]
+    fn a_destination_is_locked_under_every_name_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("out.jsonl");
+        std::fs::write(&dst, "").unwrap();
+        let (link, hard) = (dir.path().join("link"), dir.path().join("hard"));
+        std::os::unix::fs::symlink("out.jsonl", &link).unwrap();
+        std::fs::hard_link(&dst, &hard).unwrap();
+        for (held, other) in [(&dst, &link), (&link, &hard), (&hard, &dst), (&dst, &hard)] {
+            let lock = DstLock::acquire(held).unwrap();
+            match DstLock::acquire(other) {
+                Err(Error::Locked { path, pid: None }) => assert_eq!(&path, other),
+                found => panic!(
+                    "{} while {} is held: {found:?}",
+                    other.display(),
+                    held.display()
+                ),
+            }
+            assert!(!lock_path(other).exists(), "{}", other.display());
+            drop(lock);
+            drop(DstLock::acquire(other).unwrap());
+        }
+    }
+
+    /// A symlink to a destination that does not exist yet locks the file
+    /// it creates, which the target's own name then finds locked.
+    #[test]
+    #[cfg(unix)]
+    fn a_dangling_symlink_locks_the_file_it_leads_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dst, link) = (dir.path().join("out.jsonl"), dir.path().join("link"));
+        std::os::unix::fs::symlink("out.jsonl", &link).unwrap();
+        let lock = DstLock::acquire(&link).unwrap();
+        assert!(dst.is_file());
+        assert!(matches!(DstLock::acquire(&dst), Err(Error::Locked { .. })));
+        drop(lock);
     }
 
     #[test]

@@ -60,19 +60,35 @@ impl Shape for Map {
 }
 
 /// Errors if `src` and `dst` are the same file: appending to the file being
-/// read would never end.
+/// read would never end, and a rerun would find the source's rows "done".
+/// The same file, not the same name: two hard links, or a symlink, are one
+/// file (compared by device and inode; a `dst` that does not exist yet is
+/// no file at all).
 pub(crate) fn check_distinct(src: &Path, dst: &Path) -> Result<(), Error> {
-    let same = match (std::fs::canonicalize(src), std::fs::canonicalize(dst)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
+    if same_file(src, dst) {
         return Err(Error::InvalidOption {
             name: "dst",
             reason: "the destination is the source file",
         });
     }
     Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Errors if `row` sets the key column to something other than `key`.
@@ -202,4 +218,39 @@ where
         .map_err(|_| Error::Cancelled)??
     };
     by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None, lock).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The source under another name is still the source: a symlink or a
+    /// hard link to it is refused as the destination, a copy is not.
+    #[test]
+    #[cfg(unix)]
+    fn the_source_is_refused_as_the_destination_under_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.jsonl");
+        std::fs::write(&src, "{\"id\": 1}\n").unwrap();
+        let (link, hard, copy) = (
+            dir.path().join("link"),
+            dir.path().join("hard"),
+            dir.path().join("copy"),
+        );
+        std::os::unix::fs::symlink("in.jsonl", &link).unwrap();
+        std::fs::hard_link(&src, &hard).unwrap();
+        std::fs::copy(&src, &copy).unwrap();
+        for dst in [&src, &link, &hard] {
+            assert!(
+                matches!(
+                    check_distinct(&src, dst),
+                    Err(Error::InvalidOption { name: "dst", .. })
+                ),
+                "{}",
+                dst.display()
+            );
+        }
+        check_distinct(&src, &copy).unwrap();
+        check_distinct(&src, &dir.path().join("missing")).unwrap();
+    }
 }
