@@ -276,21 +276,34 @@ fn shown(spooled: &OnceLock<SpoolName>, text: &str) -> String {
 /// counts each key's rows already written, and a row that was skipped
 /// before would shift that count.)
 fn incomplete(report: &Report) -> String {
-    let (keys, rows) = (report.keys_failed, report.rows_invalid);
-    let failed = format!(
-        "{keys} key{} failed; rerun the same command to retry {}",
-        if keys == 1 { "" } else { "s" },
-        if keys == 1 { "it" } else { "them" }
+    let (keys, rows, lines) = (
+        report.keys_failed,
+        report.rows_invalid,
+        report.dst_lines_invalid,
     );
-    let invalid = format!(
-        "{rows} invalid source row{} left out (see above)",
-        if rows == 1 { " was" } else { "s were" }
-    );
-    match (keys > 0, rows > 0) {
-        (true, false) => failed,
-        (false, _) => invalid,
-        (true, true) => format!("{failed}; {invalid}"),
+    let mut parts = Vec::new();
+    if keys > 0 {
+        parts.push(format!(
+            "{keys} key{} failed; rerun the same command to retry {}",
+            if keys == 1 { "" } else { "s" },
+            if keys == 1 { "it" } else { "them" }
+        ));
     }
+    if rows > 0 || (keys == 0 && lines == 0) {
+        parts.push(format!(
+            "{rows} invalid source row{} left out (see above)",
+            if rows == 1 { " was" } else { "s were" }
+        ));
+    }
+    if lines > 0 {
+        parts.push(format!(
+            "{lines} line{} of DST could not be read and {} skipped (see above): fix or remove {}",
+            if lines == 1 { "" } else { "s" },
+            if lines == 1 { "was" } else { "were" },
+            if lines == 1 { "it" } else { "them" }
+        ));
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]

@@ -72,3 +72,22 @@ fn a_second_run_through_a_symlink_to_dst_is_refused_while_the_first_runs() {
     assert_eq!(env.calls().len(), 3);
     assert!(!env.path("link.jsonl.lock").exists());
 }
+
+/// A garbage line in the middle of DST, under `--on-error skip`: reported
+/// as skipped, and the exit code says the run is not complete (it was 0,
+/// although `--help` promises 1 when anything is skipped).
+#[test]
+fn a_skipped_dst_line_makes_the_exit_code_1() {
+    let env = Env::new();
+    three_keys(&env);
+    env.script("echo.sh", ECHO);
+    assert_code(&env.run_by_id("map", &[], &["./echo.sh"]), 0);
+    let rows = std::fs::read_to_string(env.path("out.jsonl")).unwrap();
+    let mut lines: Vec<&str> = rows.lines().collect();
+    lines.insert(1, "this is not json");
+    env.write("out.jsonl", &(lines.join("\n") + "\n"));
+    let run = env.run_by_id("map", &["--on-error", "skip"], &["./echo.sh"]);
+    assert_code(&run, 1);
+    assert_stderr(&run, "1 line of DST could not be read");
+    assert_eq!(env.calls().len(), 3, "no key is computed again");
+}

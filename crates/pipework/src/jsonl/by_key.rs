@@ -162,6 +162,7 @@ where
         ids,
         keys,
         replaced,
+        invalid_lines,
     } = resumed;
     let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), ids);
     let mut engine = Engine::<S, F>::new(src, dst, columns, opts, f, keys);
@@ -172,7 +173,10 @@ where
         &opts.common,
         lock,
         opts.concurrency,
-        Report::default(),
+        Report {
+            dst_lines_invalid: invalid_lines,
+            ..Report::default()
+        },
     );
     let report = run.drive(&mut engine, Some(rows)).await?;
     join_reader(src, reader, report).await

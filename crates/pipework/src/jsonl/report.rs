@@ -27,6 +27,9 @@ pub struct Report {
     pub keys_reused: u64,
     /// Calls of the user function that failed (under `Skip`).
     pub keys_failed: u64,
+    /// Lines of the destination that a resume skipped as bad input (under
+    /// `Skip`): rows it holds that a rerun cannot read, so not complete.
+    pub dst_lines_invalid: u64,
     /// Lines appended to the destination.
     pub lines_written: u64,
     /// True if the run ended early because its stop token was cancelled.
@@ -42,10 +45,15 @@ impl Report {
         self.rows_resumed + self.rows_written + self.rows_failed + self.rows_invalid
     }
 
-    /// True if every source row is in the destination: nothing failed, nothing
-    /// was skipped as invalid and the run was not stopped.
+    /// True if every source row is in the destination: nothing failed, no
+    /// source row or destination line was skipped as invalid and the run was
+    /// not stopped.
     pub fn is_complete(&self) -> bool {
-        self.rows_failed == 0 && self.rows_invalid == 0 && self.keys_failed == 0 && !self.stopped
+        self.rows_failed == 0
+            && self.rows_invalid == 0
+            && self.dst_lines_invalid == 0
+            && self.keys_failed == 0
+            && !self.stopped
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct Resumed {
     /// The keys whose result replaced kept columns, and which (a map's
     /// replaced log, read after the destination).
     pub(crate) replaced: ReplacedColumns,
+    /// Lines of the destination skipped as bad input (under `Skip`).
+    pub(crate) invalid_lines: u64,
 }
 
 /// What the destination holds of one key.
@@ -111,6 +113,7 @@ pub(crate) fn scan_map_dst(dst: &Path, key: &str, common: &Common) -> Result<Res
                         return Err(error);
                     }
                     common.skip_or_raise(error)?;
+                    found.invalid_lines += 1;
                 }
                 progress.at(chunk.bytes_read)?;
             }
