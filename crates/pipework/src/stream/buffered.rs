@@ -1,5 +1,15 @@
 //! `buffered(stream, n)`: run a stream on its own task with an exact-size
 //! buffer.
+//!
+//! A stage task is the loop an `mpsc` chain would write (reserve room,
+//! pull one item, send it) and nothing more on the hot path: cancelling a
+//! stage or its scope *aborts* its task (tokio drops the future at its next
+//! wait, with the stage mark set, so dropping its upstream cancels only
+//! that stage), instead of every wait also polling a `CancellationToken`.
+//! That token's `Notify` was about a sixth of a trivial stage's
+//! instructions (callgrind, 100k items through 3 stages: 593M before,
+//! 477M with this and the thread-local stage mark; the bare
+//! `mpsc::channel(1)` chain 455M).
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -10,7 +20,7 @@ use std::task::{Context, Poll};
 use futures::stream::FusedStream;
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::task::AbortHandle;
 
 use super::buffered_pipeline::Scope;
 use super::error::{Error, StagePanic};
@@ -77,7 +87,7 @@ where
 pub struct Buffered<T, E> {
     rx: mpsc::Receiver<Result<T, E>>,
     /// Stops this stage's task.
-    stage: CancellationToken,
+    stage: AbortHandle,
     scope: Arc<Scope>,
     index: usize,
     done: bool,
@@ -98,15 +108,12 @@ where
     Error::check_capacity(function, "size", size)?;
     let handle = Error::runtime(function)?;
     let index = scope.next_stage();
-    let stage = scope.token.child_token();
     let (tx, rx) = mpsc::channel(size);
     // The task catches panics of `stream` and reports them through the
-    // channel, and it ends on cancellation; the scope keeps it in its
-    // JoinSet only so that dropping the scope aborts it.
-    scope.spawn(
-        &handle,
-        as_stage_task(run_buffered(stream, tx, stage.clone(), index)),
-    );
+    // channel; it ends at the end of `stream`, after an error, when its
+    // buffer's reader is gone, or when it is aborted (its own stream
+    // dropped, or the scope cancelled).
+    let stage = scope.spawn(&handle, as_stage_task(run_buffered(stream, tx, index)));
     Ok(Buffered {
         rx,
         stage,
@@ -116,51 +123,22 @@ where
     })
 }
 
-/// Items a stage that never has to wait passes on between two looks at its
-/// cancel token.
-const CANCEL_CHECK_EVERY: u32 = 32;
-
 /// The body of a stage task: reserve room, pull, send; stop on an error,
-/// the end of the stream, a closed buffer or cancellation.
-async fn run_buffered<S, T, E>(
-    stream: S,
-    tx: mpsc::Sender<Result<T, E>>,
-    token: CancellationToken,
-    index: usize,
-) where
+/// the end of the stream or a closed buffer. Cancellation is an abort of
+/// the task (see the module docs), so nothing here waits on a token.
+async fn run_buffered<S, T, E>(stream: S, tx: mpsc::Sender<Result<T, E>>, index: usize)
+where
     S: Stream<Item = Result<T, E>>,
     E: From<StagePanic>,
 {
     let mut stream = pin!(stream);
-    let mut cancelled = pin!(token.cancelled());
-    let mut unchecked = 0;
     loop {
-        // The cancel token is polled only when the stage has to wait, where
-        // it is what ends the wait; polling it first on every item (it takes
-        // a lock) was a tenth of a trivial stage's cost. A stage that never
-        // waits looks at the token every `CANCEL_CHECK_EVERY` items.
-        unchecked += 1;
-        if unchecked == CANCEL_CHECK_EVERY {
-            unchecked = 0;
-            if token.is_cancelled() {
-                return;
-            }
-        }
         // Room first, then pull: this is what makes the prefetch exact.
-        let permit = tokio::select! {
-            biased;
-            permit = tx.reserve() => match permit {
-                Ok(permit) => permit,
-                // The stream was dropped: nobody wants more items.
-                Err(_) => return,
-            },
-            () = &mut cancelled => return,
+        let Ok(permit) = tx.reserve().await else {
+            // The stream was dropped: nobody wants more items.
+            return;
         };
-        let next = tokio::select! {
-            biased;
-            next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
-            () = &mut cancelled => return,
-        };
+        let next = AssertUnwindSafe(stream.next()).catch_unwind().await;
         match next {
             Ok(Some(Ok(item))) => permit.send(Ok(item)),
             Ok(Some(Err(error))) => {
@@ -191,7 +169,7 @@ impl<T, E> Stream for Buffered<T, E> {
                 self.done = true;
                 if !in_stage_task() {
                     // The error reached the consumer: the pipeline is over.
-                    self.scope.token.cancel();
+                    self.scope.cancel();
                 }
             }
             None => self.done = true,
@@ -216,9 +194,9 @@ impl<T, E> FusedStream for Buffered<T, E> {
 
 impl<T, E> Drop for Buffered<T, E> {
     fn drop(&mut self) {
-        self.stage.cancel();
+        self.stage.abort();
         if !in_stage_task() {
-            self.scope.token.cancel();
+            self.scope.cancel();
         }
     }
 }

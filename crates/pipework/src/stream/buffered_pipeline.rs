@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::Stream;
 use tokio::runtime::Handle;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::internal::lock;
@@ -18,13 +18,12 @@ use super::error::{Error, StagePanic};
 /// What the scope's stages share.
 #[derive(Debug)]
 pub(crate) struct Scope {
-    /// Cancelled when the consumer got an error or dropped a stage: every
-    /// stage task of the scope stops.
-    pub(crate) token: CancellationToken,
+    /// Cancelled when the consumer got an error or dropped a stage (see
+    /// [`Scope::cancel`]); a stage spawned after that is aborted at once.
+    token: CancellationToken,
     stages: AtomicUsize,
-    /// The stage tasks. Dropping the scope (its last stream) aborts any
-    /// still running, a second line behind `token` for a stage whose
-    /// upstream never yields to look at it.
+    /// The stage tasks. Cancelling the scope aborts them all, and so does
+    /// dropping the scope (its last stream).
     tasks: Mutex<JoinSet<()>>,
 }
 
@@ -37,15 +36,37 @@ impl Scope {
         })
     }
 
-    /// Spawns a stage task of this scope on `handle`.
-    pub(crate) fn spawn<F>(&self, handle: &Handle, task: F)
+    /// Spawns a stage task of this scope on `handle`; the handle it returns
+    /// cancels that stage alone.
+    pub(crate) fn spawn<F>(&self, handle: &Handle, task: F) -> AbortHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let mut tasks = lock(&self.tasks);
-        // Reap the stages that ended, so the set holds only live ones.
+        // Reap the stages that ended, so the set holds only live ones. A
+        // stage task catches its stream's panics and sends them on, so a
+        // join error here is only an abort we asked for.
         while tasks.try_join_next().is_some() {}
-        tasks.spawn_on(task, handle);
+        let stage = tasks.spawn_on(task, handle);
+        // Checked under the lock `cancel` takes after setting the token, so
+        // a stage spawned while the scope is being cancelled is aborted by
+        // one side or the other.
+        if self.token.is_cancelled() {
+            stage.abort();
+        }
+        stage
+    }
+
+    /// Cancels every stage task of the scope: each is aborted, so it stops
+    /// at its next wait (or at once if it is waiting), dropping its stream.
+    pub(crate) fn cancel(&self) {
+        self.token.cancel();
+        lock(&self.tasks).abort_all();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
     }
 
     /// The index of a new stage.
@@ -161,7 +182,7 @@ impl BufferedPipeline {
 
     /// Cancels every stage task of this scope now.
     pub fn cancel(&self) {
-        self.scope.token.cancel();
+        self.scope.cancel();
     }
 }
 
@@ -175,7 +196,7 @@ impl fmt::Debug for BufferedPipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufferedPipeline")
             .field("stages", &self.scope.stages.load(Ordering::Relaxed))
-            .field("cancelled", &self.scope.token.is_cancelled())
+            .field("cancelled", &self.scope.is_cancelled())
             .finish()
     }
 }
