@@ -1,0 +1,110 @@
+//! JSON text parsed straight into Python objects, dicts keeping the
+//! order of their fields as `json.loads` does (a `serde_json::Map` would
+//! sort them, and a row's field order is what a resumed line repeats).
+
+use std::fmt;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// `json.loads(text)` for one JSON value, parsed in Rust.
+///
+/// Raises `ValueError` on invalid JSON, with serde_json's line and column.
+#[pyfunction]
+pub(crate) fn loads(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
+    parse(py, text.as_bytes()).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Parses one JSON value (surrounding whitespace allowed).
+pub(crate) fn parse(py: Python<'_>, bytes: &[u8]) -> Result<Py<PyAny>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = ToPython { py }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+#[derive(Clone, Copy)]
+struct ToPython<'py> {
+    py: Python<'py>,
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for ToPython<'py> {
+    type Value = Py<PyAny>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+fn py_err<E: serde::de::Error>(err: PyErr) -> E {
+    E::custom(err.to_string())
+}
+
+impl<'de, 'py> Visitor<'de> for ToPython<'py> {
+    type Value = Py<PyAny>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.py)
+            .map_err(py_err)?
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.py)
+            .map_err(py_err)?
+            .into_any()
+            .unbind())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.py)
+            .map_err(py_err)?
+            .into_any()
+            .unbind())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.py)
+            .map_err(py_err)?
+            .into_any()
+            .unbind())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.py)
+            .map_err(py_err)?
+            .into_any()
+            .unbind())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.py.None())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.py);
+        while let Some(item) = seq.next_element_seed(self)? {
+            list.append(item).map_err(py_err)?;
+        }
+        Ok(list.into_any().unbind())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.py);
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            // A repeated name keeps its last value in the first one's
+            // place, as json.loads does.
+            dict.set_item(key, value).map_err(py_err)?;
+        }
+        Ok(dict.into_any().unbind())
+    }
+}
