@@ -1,9 +1,8 @@
 //! A destination file owned by one run: locked, appended to line by line,
 //! synced on close.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyValueError};
@@ -64,6 +63,21 @@ impl Appender {
         self.write_text(py, text)
     }
 
+    /// The destination's length in bytes: where the next row will start.
+    fn tell(&self, py: Python<'_>) -> PyResult<u64> {
+        let (_, file) = self.open.as_ref().ok_or_else(closed)?;
+        py.detach(|| file.metadata().map(|m| m.len()))
+            .map_err(|e| os_error(&self.path, e))
+    }
+
+    /// Cuts the destination to `length` bytes (rows past a flatmap's last
+    /// finished key belong to no key and are written again).
+    fn truncate(&mut self, py: Python<'_>, length: u64) -> PyResult<()> {
+        let (_, file) = self.open.as_ref().ok_or_else(closed)?;
+        py.detach(|| file.set_len(length))
+            .map_err(|e| os_error(&self.path, e))
+    }
+
     /// Syncs the file and releases the lock; later writes raise `ValueError`.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         let Some((lock, file)) = self.open.take() else {
@@ -96,9 +110,7 @@ impl Appender {
 
 impl Appender {
     fn write_text(&mut self, py: Python<'_>, text: String) -> PyResult<()> {
-        let Some((_, file)) = self.open.as_mut() else {
-            return Err(PyValueError::new_err("write to a closed destination"));
-        };
+        let (_, file) = self.open.as_mut().ok_or_else(closed)?;
         let path = &self.path;
         py.detach(|| file.write_all(text.as_bytes()))
             .map_err(|e| os_error(path, e))
@@ -117,36 +129,46 @@ impl Drop for Appender {
     }
 }
 
+fn closed() -> PyErr {
+    PyValueError::new_err("the destination is closed")
+}
+
 fn os_error(path: &Path, e: std::io::Error) -> PyErr {
     PyOSError::new_err(format!("{}: {e}", path.display()))
 }
 
 fn open_locked(path: &Path, lock_path: &Path) -> PyResult<(File, File)> {
+    let in_use = || {
+        PyBlockingIOError::new_err(format!(
+            "{} is in use by another run (locked: {})",
+            path.display(),
+            lock_path.display()
+        ))
+    };
     let mut lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(lock_path)
         .map_err(|e| os_error(lock_path, e))?;
-    // SAFETY: flock on a descriptor this function owns; no memory involved.
-    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Err(PyBlockingIOError::new_err(format!(
-                "{} is in use by another run (locked: {})",
-                path.display(),
-                lock_path.display()
-            )));
-        }
-        return Err(os_error(lock_path, err));
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(in_use()),
+        Err(TryLockError::Error(e)) => return Err(os_error(lock_path, e)),
     }
-    lock.set_len(0).map_err(|e| os_error(lock_path, e))?;
-    writeln!(lock, "{}", std::process::id()).map_err(|e| os_error(lock_path, e))?;
+    // The engine also locks the destination's inode, so that a run that
+    // reaches it by another name (a symlink, a hard link) is refused too.
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(|e| os_error(path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(in_use()),
+        Err(TryLockError::Error(e)) => return Err(os_error(path, e)),
+    }
+    lock.set_len(0).map_err(|e| os_error(lock_path, e))?;
+    writeln!(lock, "{}", std::process::id()).map_err(|e| os_error(lock_path, e))?;
     Ok((lock, file))
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// `json.loads(text)` for one JSON value, parsed in Rust.
@@ -50,39 +50,23 @@ impl<'de, 'py> Visitor<'de> for ToPython<'py> {
     }
 
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.py)
-            .map_err(py_err)?
-            .to_owned()
-            .into_any()
-            .unbind())
+        Ok(PyBool::new(self.py, v).to_owned().into_any().unbind())
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.py)
-            .map_err(py_err)?
-            .into_any()
-            .unbind())
+        Ok(PyInt::new(self.py, v).into_any().unbind())
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.py)
-            .map_err(py_err)?
-            .into_any()
-            .unbind())
+        Ok(PyInt::new(self.py, v).into_any().unbind())
     }
 
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.py)
-            .map_err(py_err)?
-            .into_any()
-            .unbind())
+        Ok(PyFloat::new(self.py, v).into_any().unbind())
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.py)
-            .map_err(py_err)?
-            .into_any()
-            .unbind())
+        Ok(PyString::new(self.py, v).into_any().unbind())
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
