@@ -11,12 +11,15 @@
 //!   Python objects, errors naming file and line, a torn last line cut off;
 //! - [`Appender`](appender::Appender): a destination locked against a
 //!   second writer, whole lines appended with the GIL released, synced on
-//!   close.
+//!   close;
+//! - [`ThreadedRun`](threaded::ThreadedRun): a paipa pipeline on
+//!   `pipework::pipeline`, the GIL released around every queue wait.
 
 mod appender;
 mod dumps;
 mod loads;
 mod reader;
+mod threaded;
 
 use pyo3::prelude::*;
 
@@ -27,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loads::loads, m)?)?;
     m.add_class::<reader::JsonlReader>()?;
     m.add_class::<appender::Appender>()?;
+    m.add_class::<threaded::ThreadedRun>()?;
     Ok(())
 }
