@@ -177,6 +177,7 @@ class Pipeline:
         self._run: Optional[Any] = None
         self._background: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
+        self._stopping = threading.Event()
 
     # Feeding -----------------------------------------------------------
 
@@ -279,7 +280,6 @@ class Pipeline:
         the ``put_iterable`` iterator) as itself."""
         run = self._start()
         try:
-            run.finish() if self._finished or self._source is not None else None
             self.count = run.wait()
         except KeyboardInterrupt:
             self.ok = False
@@ -307,7 +307,11 @@ class Pipeline:
         items, self._items = self._items, []
         self._run = run = _native.ThreadedRun(self._step_specs(), SkipEntry, items, self._source)
 
+        stopping = self._stopping = threading.Event()
+
         def wait() -> None:
+            # The run is fed through `put` until stop() finishes its input.
+            stopping.wait()
             try:
                 self.count = run.wait()
             except BaseException as e:  # handed to stop()
@@ -326,6 +330,7 @@ class Pipeline:
         run = self._run
         if run is not None:
             run.finish()
+        self._stopping.set()
         self._background.join()
         self._background = None
         self._run = None
