@@ -41,3 +41,25 @@ class Appender:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> bool: ...
+
+class ThreadedRun:
+    """A running paipa pipeline on ``pipework::pipeline`` (driven by
+    ``pipework.paipa.threaded.Pipeline``)."""
+
+    def __init__(
+        self,
+        steps: list[tuple[str, bool, int, int, bool, Any, Any, Any]],
+        skip: type,
+        items: list[tuple[bool, Any]],
+        source: Optional[Iterable[Any]] = None,
+        queue: int = 64,
+    ) -> None: ...
+    def put(self, value: Any, meta: bool = False) -> None:
+        """Puts one item into the running pipeline."""
+    def finish(self) -> None:
+        """Closes the input."""
+    @property
+    def alive(self) -> bool:
+        """Whether no step has failed and some thread still runs."""
+    def wait(self) -> int:
+        """Waits for the end; returns the count out of the last step."""

@@ -130,7 +130,7 @@ class _Calls:
         self.limit = limit
         self.on_error = on_error
         self.running: Set["asyncio.Task[Any]"] = set()
-        self.failures: List[BaseException] = []
+        self.failures: List[Exception] = []
 
     def start(self, row: dict) -> "asyncio.Task[Any]":
         task = asyncio.ensure_future(self.f(row))
@@ -145,6 +145,10 @@ class _Calls:
                 return
             exc = task.exception()
             if exc is None:
+                return
+            if not isinstance(exc, Exception):
+                # KeyboardInterrupt and friends end the run at once: the
+                # task group of the loop re-raises them.
                 return
             if self.on_error == "print":
                 print(f"Error applying f to {row}: {exc!r}", file=sys.stderr)
@@ -548,8 +552,8 @@ async def run_bounded_create_or_resume_jsonl_file(
     ``value_generator`` run ``limit`` at a time by ``run_bounded``; rows
     are appended in the order they finish."""
 
-    async def bounded(counts: List[Tuple[Any, int]]) -> AsyncIterator[Awaitable[dict]]:
-        async for fut in run_bounded(value_generator(counts), limit=limit):
+    async def bounded(new_value_counts: List[Tuple[Any, int]]) -> AsyncIterator[Awaitable[dict]]:
+        async for fut in run_bounded(value_generator(new_value_counts), limit=limit):
             yield fut
 
     await create_or_resume_jsonl_file(
