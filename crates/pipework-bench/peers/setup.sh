@@ -45,4 +45,12 @@ for pin in "${pins[@]}"; do
     status=1
   fi
 done
+# The pipework Python package, for the `pipework-py` system (the same peer
+# scripts run against it): built from this checkout every time, so the
+# figures are always the checkout's.
+echo "setup.sh: installing pipework from crates/pipework-py" >&2
+if ! "$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$here/../../pipework-py" >&2; then
+  echo "setup.sh: could not install crates/pipework-py" >&2
+  status=1
+fi
 exit "$status"

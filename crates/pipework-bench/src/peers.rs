@@ -66,3 +66,24 @@ pub(crate) fn command(python: &Path, script: &str, items: u64, input: Option<&Pa
     }
     command
 }
+
+/// The command that runs a peer script on `items` items against the
+/// `pipework` package: `peers/as_pipework.py` points the library's module
+/// names at `pipework.*`, then runs the script unchanged.
+pub(crate) fn on_pipework(
+    python: &Path,
+    script: &str,
+    items: u64,
+    input: Option<&Path>,
+) -> Command {
+    let mut command = Command::new(python);
+    let peers = crate_dir().join("peers");
+    command
+        .arg(peers.join("as_pipework.py"))
+        .arg(peers.join(script))
+        .arg(items.to_string());
+    if let Some(input) = input {
+        command.arg(input);
+    }
+    command
+}

@@ -59,8 +59,10 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
             for system in scenario.systems {
                 let program = match (&system.runner, &python) {
                     (Runner::Rust(_), _) => Ok(exe.clone()),
-                    (Runner::Python { .. }, None) => continue,
-                    (Runner::Python { .. }, Some(python)) => python.clone(),
+                    (Runner::Python { .. } | Runner::PipeworkPy { .. }, None) => continue,
+                    (Runner::Python { .. } | Runner::PipeworkPy { .. }, Some(python)) => {
+                        python.clone()
+                    }
                 };
                 let items = system.items(size);
                 let line = measure(scenario, system, items, program, &mut inputs, &settings);
@@ -118,6 +120,9 @@ fn measure(
             command
         }
         Runner::Python { script, .. } => peers::command(&program, script, items, input.as_deref()),
+        Runner::PipeworkPy { script, .. } => {
+            peers::on_pipework(&program, script, items, input.as_deref())
+        }
     };
     let mut seconds = Vec::with_capacity(settings.runs);
     let mut peak_rss_bytes = 0;

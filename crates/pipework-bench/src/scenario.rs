@@ -53,6 +53,16 @@ pub(crate) enum Runner {
         /// the contract names the smaller sizes).
         divisor: u64,
     },
+    /// The same peer script, unchanged, run against the `pipework` Python
+    /// package (`crates/pipework-py`, installed in the venv) with the
+    /// library's module names pointed at `pipework.*` by
+    /// `peers/as_pipework.py` (only with `--peers`).
+    PipeworkPy {
+        /// File name inside `peers/` of the peer script it runs.
+        script: &'static str,
+        /// As for [`Runner::Python`]: the same items as the peer.
+        divisor: u64,
+    },
 }
 
 impl Scenario {
@@ -76,13 +86,19 @@ impl System {
     pub(crate) fn items(&self, size: u64) -> u64 {
         match self.runner {
             Runner::Rust(_) => size,
-            Runner::Python { divisor, .. } => (size / divisor).max(1),
+            Runner::Python { divisor, .. } | Runner::PipeworkPy { divisor, .. } => {
+                (size / divisor).max(1)
+            }
         }
     }
 
-    /// Whether this is one of the Python libraries.
+    /// Whether this runs in Python (a library, or its script on the
+    /// `pipework` package): only with `--peers`.
     pub(crate) fn is_peer(&self) -> bool {
-        matches!(self.runner, Runner::Python { .. })
+        matches!(
+            self.runner,
+            Runner::Python { .. } | Runner::PipeworkPy { .. }
+        )
     }
 }
 

@@ -54,6 +54,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 10,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "asyncio_buffered_pipeline_trivial.py",
+                divisor: 10,
+            },
+        },
     ],
 };
 

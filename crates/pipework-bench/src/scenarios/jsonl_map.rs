@@ -43,6 +43,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 1,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "abstractions_jsonl_map.py",
+                divisor: 1,
+            },
+        },
     ],
 };
 

@@ -36,6 +36,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 1,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "paipa_io.py",
+                divisor: 1,
+            },
+        },
     ],
 };
 

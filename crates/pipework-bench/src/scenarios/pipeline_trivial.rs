@@ -40,6 +40,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 100,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "paipa_trivial.py",
+                divisor: 100,
+            },
+        },
     ],
 };
 

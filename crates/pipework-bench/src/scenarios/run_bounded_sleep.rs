@@ -37,6 +37,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 1,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "abstractions_run_bounded_sleep.py",
+                divisor: 1,
+            },
+        },
     ],
 };
 

@@ -36,6 +36,13 @@ pub(crate) const SCENARIO: Scenario = Scenario {
                 divisor: 10,
             },
         },
+        System {
+            name: "pipework-py",
+            runner: Runner::PipeworkPy {
+                script: "abstractions_run_bounded_trivial.py",
+                divisor: 10,
+            },
+        },
     ],
 };
 
