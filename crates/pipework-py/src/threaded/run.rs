@@ -1,19 +1,19 @@
 //! One run of a paipa pipeline: built from the Python step list, fed,
 //! waited for with `Ctrl-C` heard, its first exception raised as itself.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
-use pipework::pipeline::{Error, OnError, Pipeline, PipelineHandle, Report};
+use pipework::pipeline::{Error, Pipeline, PipelineHandle, Report};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyIterator;
 
 use super::class_step::{ClassStep, StepHooks};
 use super::failure::PyFailure;
-use super::item::Item;
+use super::item::{Batch, Entry, Outlet, BATCH, QUEUE_ITEMS};
 use super::iter_step::IterStep;
 
 /// How often a waiting `wait` looks at Python's signal flag: the run's end
@@ -21,40 +21,45 @@ use super::iter_step::IterStep;
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// The Python iterator given to `put_iterable`, pulled by the pipeline's
-/// feeder thread one item at a time with the GIL.
+/// feeder thread a batch at a time with the GIL (a batch of one when the
+/// first step has several threads, so they share the items).
 struct Source {
     iter: Py<PyIterator>,
+    batch: usize,
     error: Arc<Mutex<Option<PyErr>>>,
     interrupted: Arc<AtomicBool>,
     done: bool,
 }
 
 impl Iterator for Source {
-    type Item = Item;
+    type Item = Batch;
 
-    fn next(&mut self) -> Option<Item> {
+    fn next(&mut self) -> Option<Batch> {
         if self.done || self.interrupted.load(Ordering::Relaxed) {
             return None;
         }
-        let next = Python::attach(|py| {
-            self.iter
-                .bind(py)
-                .clone()
-                .next()
-                .map(|r| r.map(Bound::unbind))
+        let mut batch = Vec::with_capacity(self.batch);
+        Python::attach(|py| {
+            let iter = self.iter.bind(py);
+            while batch.len() < self.batch {
+                match iter.clone().next() {
+                    Some(Ok(value)) => batch.push(Entry {
+                        meta: false,
+                        value: value.unbind(),
+                    }),
+                    Some(Err(e)) => {
+                        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                        self.done = true;
+                        break;
+                    }
+                    None => {
+                        self.done = true;
+                        break;
+                    }
+                }
+            }
         });
-        match next {
-            Some(Ok(value)) => Some(Item::Regular(Arc::new(value))),
-            Some(Err(e)) => {
-                *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
-                self.done = true;
-                None
-            }
-            None => {
-                self.done = true;
-                None
-            }
-        }
+        (!batch.is_empty()).then_some(batch)
     }
 }
 
@@ -66,7 +71,8 @@ impl Iterator for Source {
 /// then returns the count of items out of the last step.
 #[pyclass(module = "pipework._native")]
 pub(crate) struct ThreadedRun {
-    handle: Mutex<Option<PipelineHandle<Item>>>,
+    handle: Mutex<Option<PipelineHandle<Batch>>>,
+    count: Arc<AtomicU64>,
     source_error: Arc<Mutex<Option<PyErr>>>,
     interrupted: Arc<AtomicBool>,
 }
@@ -93,58 +99,66 @@ impl ThreadedRun {
     /// teardown, failed)` tuples; `items` the `(is_meta, value)` pairs put
     /// before the start; `source` the iterator of `put_iterable`.
     #[new]
-    #[pyo3(signature = (steps, skip, items, source=None, queue=64))]
+    #[pyo3(signature = (steps, skip, items, source=None))]
     fn new(
         py: Python<'_>,
         steps: Vec<StepSpec>,
         skip: Py<PyAny>,
         items: Vec<(bool, Py<PyAny>)>,
         source: Option<Bound<'_, PyAny>>,
-        queue: usize,
     ) -> PyResult<Self> {
         if steps.is_empty() {
             return Err(PyValueError::new_err("a pipeline needs at least one step"));
         }
         let interrupted = Arc::new(AtomicBool::new(false));
         let source_error = Arc::new(Mutex::new(None));
-        let mut pipeline = Pipeline::<Item>::new();
-        for StepSpec(name, iterator, threads, retries, skip_failed, make, teardown, failed) in steps
+        let count = Arc::new(AtomicU64::new(0));
+        let threads: Vec<usize> = steps.iter().map(|spec| spec.2).collect();
+        // A one-thread step takes batches; a queue of batches holds about
+        // paipa's 64 items.
+        let batch_of = |step: usize| if threads[step] == 1 { BATCH } else { 1 };
+        let mut pipeline = Pipeline::<Batch>::new();
+        for (i, StepSpec(name, iterator, n, retries, skip_failed, make, teardown, failed)) in
+            steps.into_iter().enumerate()
         {
+            let last = i + 1 == threads.len();
             let hooks = StepHooks {
                 make,
                 teardown,
                 failed,
                 skip: skip.clone_ref(py),
                 interrupted: interrupted.clone(),
+                outlet: Outlet {
+                    split: !last && batch_of(i + 1) == 1,
+                    count: last.then(|| count.clone()),
+                },
             };
             pipeline = if iterator {
                 // A generator that raised is gone: its step cannot retry
                 // or skip an item, so its failure stops the run.
                 pipeline.step(IterStep { hooks })
             } else {
-                pipeline.step(ClassStep { hooks })
+                pipeline.step(ClassStep {
+                    hooks,
+                    retries,
+                    skip_failed,
+                })
             };
-            pipeline = pipeline.name(name).threads(threads).queue(queue);
-            if !iterator {
-                if skip_failed {
-                    pipeline = pipeline.on_error(OnError::Skip);
-                }
-                if retries > 0 {
-                    pipeline = pipeline.retries(retries);
-                }
-            }
+            let queue = (QUEUE_ITEMS / batch_of(i)).max(1);
+            pipeline = pipeline.name(name).threads(n).queue(queue);
         }
-        pipeline.put_all(items.into_iter().map(|(meta, value)| {
-            let value = Arc::new(value);
-            if meta {
-                Item::Meta(value)
-            } else {
-                Item::Regular(value)
-            }
-        }));
+        let first = batch_of(0);
+        let mut entries = items
+            .into_iter()
+            .map(|(meta, value)| Entry { meta, value })
+            .peekable();
+        while entries.peek().is_some() {
+            pipeline.put(entries.by_ref().take(first).collect());
+        }
         if let Some(source) = source {
             pipeline.put_iter(Source {
                 iter: source.try_iter()?.unbind(),
+                batch: first,
                 error: source_error.clone(),
                 interrupted: interrupted.clone(),
                 done: false,
@@ -153,6 +167,7 @@ impl ThreadedRun {
         let handle = py.detach(|| pipeline.spawn()).map_err(to_py_err)?;
         Ok(ThreadedRun {
             handle: Mutex::new(Some(handle)),
+            count,
             source_error,
             interrupted,
         })
@@ -161,12 +176,7 @@ impl ThreadedRun {
     /// Puts one item (a meta item if `meta`) into the running pipeline.
     #[pyo3(signature = (value, meta=false))]
     fn put(&self, py: Python<'_>, value: Py<PyAny>, meta: bool) -> PyResult<()> {
-        let value = Arc::new(value);
-        let item = if meta {
-            Item::Meta(value)
-        } else {
-            Item::Regular(value)
-        };
+        let item = vec![Entry { meta, value }];
         let guard = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
         let handle = guard
             .as_ref()
@@ -237,7 +247,7 @@ impl ThreadedRun {
         if let Some(e) = interrupt {
             return Err(e);
         }
-        let report = outcome.map_err(to_py_err)?;
+        outcome.map_err(to_py_err)?;
         if let Some(e) = self
             .source_error
             .lock()
@@ -246,7 +256,7 @@ impl ThreadedRun {
         {
             return Err(e);
         }
-        Ok(report.outputs())
+        Ok(self.count.load(Ordering::Relaxed))
     }
 }
 
