@@ -77,6 +77,13 @@ OnError = Literal["print", "raise"]
 
 PathLike = Union[str, Path]
 
+# Rows written in one `write` at most (they are written sooner when the
+# run next waits for a call).
+_WRITE_BATCH = 1024
+
+# A call still running (see map_by_key_jsonl_file).
+_PENDING = object()
+
 # Source rows read ahead of the oldest row not yet written. A row waits in
 # this window for its key's result, so the window bounds memory when one
 # call is slow; it is far larger than any sensible ``num_concurrent``.
@@ -252,27 +259,48 @@ async def map_by_key_jsonl_file(
             report(True)
 
         calls = _Calls(f, num_concurrent, on_error)
-        # Rows read but not written yet, in source order: (partial row, key).
+        # Each key's result once its call has finished (None: it failed).
+        resolved: Dict[Any, Optional[dict]] = {}
+        # Rows read but not placed yet, in source order: (partial row, key).
         pending: Deque[Tuple[dict, Any]] = collections.deque()
+        # Rows placed but not written: written together before the loop next
+        # waits (so a row never waits for a call to be handed to the OS),
+        # or every _WRITE_BATCH rows.
+        ready: List[dict] = []
+        failed = 0
 
-        def flush() -> None:
-            ready = []
-            failed = 0
+        def result_of(k: Any) -> Any:
+            """``k``'s result, None if it failed, _PENDING if running."""
+            if k in resolved:
+                return resolved[k]
+            task = results[k]
+            if not task.done():
+                return _PENDING
+            result = resolved[k] = _result_of(task)
+            return result
+
+        def write() -> None:
+            nonlocal failed
+            if ready:
+                out.write_rows(ready)
+                report(True, len(ready))
+                ready.clear()
+            if failed:
+                report(False, failed)
+                failed = 0
+
+        def place() -> None:
+            nonlocal failed
             while pending:
                 partial, k = pending[0]
-                task = results[k]
-                if not task.done():
+                result = result_of(k)
+                if result is _PENDING:
                     break
                 pending.popleft()
-                result = _result_of(task)
                 if result is None:
                     failed += 1
                 else:
                     ready.append({**partial, **result})
-            if ready:
-                out.write_rows(ready)
-                report(True, len(ready))
-            report(False, failed)
 
         try:
             for line, row in _native.JsonlReader(src):
@@ -285,26 +313,46 @@ async def map_by_key_jsonl_file(
                     continue
                 partial = _kept(row, keep_columns, src, line)
                 partial[key] = k
+                if not pending and k in resolved:
+                    # The common case once keys repeat: nothing waits ahead.
+                    result = resolved[k]
+                    if result is None:
+                        failed += 1
+                    else:
+                        ready.append({**partial, **result})
+                    if len(ready) >= _WRITE_BATCH:
+                        write()
+                    continue
                 if k not in results:
-                    await calls.wait_for_room()
-                    flush()
+                    if len(calls.running) >= num_concurrent:
+                        place()
+                        write()
+                        await calls.wait_for_room()
                     if calls.stopping:
                         break
                     results[k] = calls.start(row)
                 pending.append((partial, k))
-                flush()
+                place()
+                if len(ready) >= _WRITE_BATCH:
+                    write()
                 while len(pending) >= _WINDOW and not calls.stopping:
+                    write()
                     await calls.wait_one(results[pending[0][1]])
-                    flush()
+                    place()
+            place()
+            write()
             await calls.finish()
-            flush()
+            place()
+            write()
         except (asyncio.CancelledError, KeyboardInterrupt):
             await calls.cancel()
-            flush()
+            place()
+            write()
             raise
         except Exception:
             await calls.finish()
-            flush()
+            place()
+            write()
             raise
         calls.raise_failures("map_by_key_jsonl_file")
 
