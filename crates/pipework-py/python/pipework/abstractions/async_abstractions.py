@@ -85,6 +85,9 @@ async def run_bounded(
             if state["idle"] == 0 and state["live"] < limit and not state["exhausted"]:
                 start_worker()
             fut: "asyncio.Future[T]" = loop.create_future()
+            # Runs only if the awaitable gives the loop a turn (it waits).
+            waited = [False]
+            probe = loop.call_soon(waited.__setitem__, 0, True)
             try:
                 fut.set_result(await awaitable)
             except Exception as e:
@@ -93,10 +96,13 @@ async def run_bounded(
             finished.append(fut)
             state["idle"] += 1
             wake()
-            # Lets the other awaitables that are ready finish before this
-            # worker starts the next one, as a queue between a producer and
-            # the workers would.
-            await asyncio.sleep(0)
+            if waited[0]:
+                # It was woken with others, maybe (timers due together):
+                # those finish before this worker starts the next one, as
+                # with a queue between a producer and the workers.
+                await asyncio.sleep(0)
+            else:
+                probe.cancel()
 
     start_worker()
     try:
