@@ -9,8 +9,8 @@ any stage, or the cancellation of the consumer, cancels and awaits every
 stage task of the pipeline before it propagates, so no task outlives it.
 
 Cost: one task switch per item per stage, with no ``asyncio.Queue``
-(whose put and get each take a future); a stage waits on one
-``asyncio.Event`` for room and its consumer on one for an item.
+(whose put and get each take a future); a stage waits on one bare
+future for room and its consumer on one for an item.
 """
 
 import asyncio
@@ -24,32 +24,39 @@ __all__ = ["buffered_pipeline"]
 
 class _Buffer:
     """At most ``size`` items (or one final exception) between a stage task
-    and its consumer, each side waiting on an event the other sets."""
+    and its consumer. Each side has at most one waiter, so a wait is one
+    bare future the other side resolves (``asyncio.Event`` would add a
+    deque and a ``try``/``finally`` to every wait)."""
 
     def __init__(self, size: int):
         self.size = size
         self.items: Deque[Tuple[Optional[BaseException], Any]] = collections.deque()
-        self.readable = asyncio.Event()
-        self.writable = asyncio.Event()
-        self.writable.set()
+        self.loop = asyncio.get_running_loop()
+        self.getter: Optional["asyncio.Future[None]"] = None
+        self.putter: Optional["asyncio.Future[None]"] = None
 
     async def room(self) -> None:
-        """Waits until an item fits (ends: the consumer takes one)."""
-        await self.writable.wait()
+        """Waits until an item fits (ends: the consumer takes one, or the
+        stage task is cancelled)."""
+        while len(self.items) >= self.size:
+            self.putter = self.loop.create_future()
+            await self.putter
 
     def put(self, error: Optional[BaseException], value: Any) -> None:
         self.items.append((error, value))
-        self.readable.set()
-        if len(self.items) >= self.size:
-            self.writable.clear()
+        getter = self.getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
 
     async def get(self) -> Tuple[Optional[BaseException], Any]:
         """Waits for an item (ends: the stage task puts one, or its end)."""
-        await self.readable.wait()
+        while not self.items:
+            self.getter = self.loop.create_future()
+            await self.getter
         item = self.items.popleft()
-        if not self.items:
-            self.readable.clear()
-        self.writable.set()
+        putter = self.putter
+        if putter is not None and not putter.done():
+            putter.set_result(None)
         return item
 
 
