@@ -4,15 +4,15 @@
 //! `pipework.asyncio_buffered_pipeline`) keep the seed libraries' names and
 //! signatures; this extension holds the parts that do the work:
 //!
-//! - [`dumps`]: a row rendered exactly as Python's `json.dumps` renders it
+//! - `dumps`: a row rendered exactly as Python's `json.dumps` renders it
 //!   with its defaults, so files move between abstractions and pipework
 //!   byte for byte;
-//! - [`JsonlReader`](reader::JsonlReader): a JSONL file read row by row into
+//! - `JsonlReader` (`reader.rs`): a JSONL file read row by row into
 //!   Python objects, errors naming file and line, a torn last line cut off;
-//! - [`Appender`](appender::Appender): a destination locked against a
+//! - `Appender` (`appender.rs`): a destination locked against a
 //!   second writer, whole lines appended with the GIL released, synced on
 //!   close;
-//! - [`ThreadedRun`](threaded::ThreadedRun): a paipa pipeline on
+//! - `ThreadedRun` (`threaded.rs`): a paipa pipeline on
 //!   `pipework::pipeline`, the GIL released around every queue wait.
 
 mod appender;
