@@ -183,7 +183,9 @@ fn status_of_a_dst_in_use_names_the_run_and_changes_nothing() {
         "--",
         "./slow.sh",
     ]);
-    env.wait_for_calls(1);
+    // Both keys' calls start at once (-j is above 2) and log themselves:
+    // wait for both, or the second may log between the two snapshots.
+    env.wait_for_calls(2);
     let before = snapshot(&env);
     let (run, out) = status(&env, &["in.jsonl", "out.jsonl", "--key", "id"]);
     assert_code(&run, 1);
