@@ -102,6 +102,17 @@ def _check_on_error(on_error: str) -> None:
         raise ValueError(f'on_error must be "print" or "raise", got {on_error!r}')
 
 
+def _reporter(progress: Optional[Callable[[bool], None]]) -> Callable[..., None]:
+    """``report(ok, n=1)``: tells ``progress`` (if any) of ``n`` rows, each ok or not."""
+
+    def report(ok: bool, n: int = 1) -> None:
+        if progress is not None:
+            for _ in range(n):
+                progress(ok)
+
+    return report
+
+
 def _check_concurrency(num_concurrent: int) -> None:
     if not isinstance(num_concurrent, int) or num_concurrent < 1:
         raise ValueError(f"num_concurrent must be a positive int, got {num_concurrent!r}")
@@ -235,10 +246,7 @@ async def map_by_key_jsonl_file(
     keep_columns = list(keep_columns)
     kept = set(keep_columns)
 
-    def report(ok: bool, n: int = 1) -> None:
-        if progress is not None:
-            for _ in range(n):
-                progress(ok)
+    report = _reporter(progress)
 
     with _native.Appender(dst) as out:
         # Resume: per key, how many rows dst holds and the result its first
@@ -459,10 +467,7 @@ async def flatmap_by_key_jsonl_file(
     src, dst = Path(src), Path(dst)
     keep_columns = list(keep_columns)
 
-    def report(ok: bool, n: int = 1) -> None:
-        if progress is not None:
-            for _ in range(n):
-                progress(ok)
+    report = _reporter(progress)
 
     with _native.Appender(dst) as out:
         if _native.JsonlReader(dst, repair=True).repaired is not None:
