@@ -128,6 +128,18 @@ pub(crate) struct MapArgs {
     /// A source column to copy to every output row (repeatable).
     #[arg(long = "keep", value_name = "COL")]
     pub(crate) keep: Vec<String>,
+    /// Resume although CMD is not the command DST was begun with (DST's
+    /// manifest records it): the rows already there keep the old command's
+    /// answers, and the keys not answered yet get the new one's.
+    #[arg(long)]
+    pub(crate) accept_new_command: bool,
+    /// Rewrite DST to exactly what a fresh run over SRC as it is now would
+    /// write, reusing every answer DST holds: for a SRC edited other than
+    /// by appending rows, DST rows that stand for no SRC row, or a new set
+    /// of --keep columns. The new DST is written beside the old one and
+    /// renamed over it. map only.
+    #[arg(long)]
+    pub(crate) reconcile: bool,
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }

@@ -4,6 +4,7 @@
 mod args;
 mod budget;
 mod call;
+mod call_identity;
 mod cmd;
 mod exit;
 mod failure_log;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use pipework::jsonl::{CreateOptions, Failed, MapOptions, OnError, Report, Row};
+use pipework::jsonl::{Changed, CreateOptions, Error, Failed, MapOptions, OnError, Report, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{OnErrorArg, RunArgs};
@@ -149,7 +149,9 @@ impl Session {
             .keep_columns(keep.iter().cloned())
             .concurrency(self.jobs)
             .on_error(self.on_error)
-            .on_skip(move |error| skips.note(&shown(&spooled, &format!("skipped: {error}"))))
+            .on_skip(move |error| {
+                skips.note(&shown(&spooled, &format!("{}: {error}", label(error))))
+            })
             .progress(move |report| progress.update(report))
             .stop_token(self.calls.stop.clone())
             // Every call starts a process before its first `.await`: start
@@ -215,6 +217,9 @@ impl Session {
             }
             Err(Failed { error, report, .. }) => {
                 self.progress.finish(Some(&report));
+                if let Some(hint) = resume_hint(&error) {
+                    anyhow::bail!("nothing was written to {}: {error}; {hint}", dst.display());
+                }
                 // Errors before the first row (a bad option, a bad first
                 // line, a destination in use) leave it as it was.
                 if report.lines_written == 0 {
@@ -270,11 +275,42 @@ fn shown(spooled: &OnceLock<SpoolName>, text: &str) -> String {
     }
 }
 
+/// How a note from the library is labelled: a notice about how the run
+/// resumes is not a skipped row.
+fn label(error: &Error) -> &'static str {
+    match error {
+        Error::NoManifest { .. } | Error::NewCallAccepted { .. } => "note",
+        Error::CallVersionChanged { .. } => "warning",
+        _ => "skipped",
+    }
+}
+
+/// What the user can do about an error of the checks a resume makes before
+/// writing anything.
+fn resume_hint(error: &Error) -> Option<&'static str> {
+    Some(match error {
+        Error::Changed { what: Changed::KeyColumn | Changed::Operation, .. } => {
+            "DST's answers belong to the old keys: write to a new DST"
+        }
+        Error::Changed { what: Changed::KeptColumns, .. } => {
+            "rerun with the old --keep columns, or add --reconcile to rewrite DST with the new ones (every answer is reused)"
+        }
+        Error::Changed { what: Changed::Call, .. } => {
+            "add --accept-new-command to keep the old answers and let the new command answer the keys not answered yet, or write to a new DST to answer every key anew"
+        }
+        Error::SrcChanged { .. } => {
+            "add --reconcile to rewrite DST for SRC as it is now (every answer DST holds is reused; rows no longer in SRC are dropped)"
+        }
+        Error::UnmatchedRow { .. } => {
+            "add --reconcile to rewrite DST for SRC as it is now, dropping such rows (every other answer is reused)"
+        }
+        _ => return None,
+    })
+}
+
 /// What is missing from an incomplete run and what a rerun does about it:
 /// it retries failed keys, and skips invalid rows again. (Fixing an invalid
-/// row in place and rerunning into the same destination is not safe: resume
-/// counts each key's rows already written, and a row that was skipped
-/// before would shift that count.)
+/// row in place changes SRC: the rerun then needs `--reconcile`.)
 fn incomplete(report: &Report) -> String {
     let (keys, rows, lines) = (
         report.keys_failed,
@@ -291,8 +327,9 @@ fn incomplete(report: &Report) -> String {
     }
     if rows > 0 || (keys == 0 && lines == 0) {
         parts.push(format!(
-            "{rows} invalid source row{} left out (see above)",
-            if rows == 1 { " was" } else { "s were" }
+            "{rows} invalid source row{} left out (see above; after fixing {} in SRC, rerun with --reconcile)",
+            if rows == 1 { " was" } else { "s were" },
+            if rows == 1 { "it" } else { "them" }
         ));
     }
     if lines > 0 {
@@ -329,12 +366,12 @@ mod tests {
         );
         assert_eq!(
             incomplete(&report(0, 1)),
-            "1 invalid source row was left out (see above)"
+            "1 invalid source row was left out (see above; after fixing it in SRC, rerun with --reconcile)"
         );
         assert_eq!(
             incomplete(&report(2, 4)),
             "2 keys failed; rerun the same command to retry them; \
-             4 invalid source rows were left out (see above)"
+             4 invalid source rows were left out (see above; after fixing them in SRC, rerun with --reconcile)"
         );
     }
 }

@@ -261,6 +261,10 @@ fn the_progress_total_skips_blank_lines_and_flatmap_says_what_it_added() {
     assert_stderr(&run, "4 rows added to DST");
     assert_eq!(env.rows("out.jsonl").len(), 4);
 
+    // Another SRC altogether: into a new DST.
+    for made in ["out.jsonl", "out.jsonl.manifest", "out.jsonl.done"] {
+        let _ = std::fs::remove_file(env.path(made));
+    }
     env.write("in.jsonl", "{\"id\": 1}\n{\"id\": 1}\n");
     let run = env.run_by_id("flatmap", &[], &["./two.sh"]);
     assert_code(&run, 2);

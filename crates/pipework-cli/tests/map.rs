@@ -101,6 +101,11 @@ fn bad_input_exits_2_naming_file_and_line() {
     let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 2);
     assert_stderr(&run, "in.jsonl:2: invalid json");
+    // Another SRC altogether: into a new DST (the old one's row would stand
+    // for no row of it).
+    for made in ["out.jsonl", "out.jsonl.manifest"] {
+        std::fs::remove_file(env.path(made)).unwrap();
+    }
     env.write("in.jsonl", "{\"name\": 1}\n");
     let run = env.run_by_id("map", &[], &["./echo.sh"]);
     assert_code(&run, 2);

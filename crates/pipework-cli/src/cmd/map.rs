@@ -3,6 +3,7 @@
 use pipework::jsonl::map_by_key;
 
 use crate::args::MapArgs;
+use crate::call_identity::with_call;
 use crate::reply;
 use crate::session::{Outcome, Session};
 
@@ -14,7 +15,7 @@ pub(crate) async fn run(args: MapArgs) -> anyhow::Result<Outcome> {
         Err(stopped) => return Ok(stopped),
     };
     let f = session.call(reply::one_object);
-    let opts = session.map_options(&args.key, &args.keep);
+    let opts = with_call(session.map_options(&args.key, &args.keep), &args);
     let result = map_by_key(src.path(), &args.dst, f, opts).await;
     let outcome = session.finish(result).await;
     // The spool (if SRC was a stream) goes only now: the library is done.

@@ -23,6 +23,7 @@ use super::picked::Columns;
 use super::replaced::ReplacedColumns;
 use super::report::Report;
 use super::resume::{Resumed, Stored};
+use super::row_match::Matched;
 use super::run_loop::{Run, Work};
 use super::source::{spawn_reader, SrcRow};
 use super::stored::StoredRows;
@@ -73,12 +74,26 @@ enum Slot<K> {
     /// back when a row needs it, so that a resume holds no results and a
     /// fresh run only those in its cache.
     Stored(u64),
+    /// Reconciling: the old destination holds it, in the row starting at
+    /// this byte (see [`OldAnswers`]).
+    Old(u64),
     Running,
     Ready(Arc<K>),
     Failed,
     /// Keys are unique and the key's row is written: its result is dropped,
     /// or results would pile up for the whole run.
     Written,
+}
+
+impl<K> Slot<K> {
+    /// Where the result is stored, and whether in the old destination.
+    fn clone_at(&self) -> Option<(u64, bool)> {
+        match self {
+            Slot::Stored(at) => Some((*at, false)),
+            Slot::Old(at) => Some((*at, true)),
+            _ => None,
+        }
+    }
 }
 
 struct KeyState<K> {
@@ -116,7 +131,19 @@ struct Cache {
 struct Cached {
     id: usize,
     at: u64,
+    /// Read from the old destination, when reconciling.
+    old: bool,
     size: usize,
+}
+
+/// Reconciling: the destination being replaced, where the answers of the
+/// keys it holds are read from, with the columns it was made with.
+pub(crate) struct OldAnswers {
+    pub(crate) stored: StoredRows,
+    /// The key and the kept columns of the old destination (its manifest's).
+    pub(crate) columns: Arc<Columns>,
+    /// Its replaced log, by key number, in `columns`' indices.
+    pub(crate) replaced: ReplacedColumns,
 }
 
 /// What a cached result costs beyond [`Shape::size`]: its entry here, its
@@ -140,14 +167,18 @@ enum Head<K> {
     Waiting,
 }
 
-/// Runs the loop. `resumed` is what the destination already holds; `lock` is
+/// Runs the loop. `resumed` is what the destination already holds, and
+/// `matched` which source rows it holds where a count cannot say; `lock` is
 /// this run's hold on it, kept until the writer has closed it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<S, F, Fut, E>(
     src: &Path,
     dst: &Path,
     f: F,
     opts: &MapOptions,
     resumed: Resumed,
+    matched: Matched,
+    old: Option<OldAnswers>,
     log: Option<DoneLog>,
     lock: DstLock,
 ) -> Result<Report, Failed>
@@ -163,10 +194,20 @@ where
         keys,
         replaced,
         invalid_lines,
+        kept_sums: _,
     } = resumed;
     let (rows, reader) = spawn_reader(src.to_path_buf(), Arc::clone(&columns), ids);
     let mut engine = Engine::<S, F>::new(src, dst, columns, opts, f, keys);
     engine.replaced = replaced;
+    engine.matched = matched;
+    if old.is_some() {
+        for state in &mut engine.keys {
+            if let Slot::Stored(at) = state.slot {
+                state.slot = Slot::Old(at);
+            }
+        }
+    }
+    engine.old = old;
     let run = Run::new(
         dst,
         log,
@@ -222,6 +263,10 @@ struct Engine<S: Shape, F> {
     pending: VecDeque<Pending<S::Kept>>,
     /// The reader has sent its last batch.
     eof: bool,
+    /// The keys whose stored rows were matched to source rows one by one.
+    matched: Matched,
+    /// Reconciling: where the old destination's answers are read from.
+    old: Option<OldAnswers>,
 }
 
 impl<S, F, Fut, E> Work for Engine<S, F>
@@ -270,7 +315,7 @@ where
             };
             if S::REUSES_RESULTS {
                 let size = S::size(kept);
-                self.cache_result(id, at, size);
+                self.cache_result(id, at, false, size);
             }
         }
     }
@@ -324,6 +369,8 @@ where
             inbox: VecDeque::new(),
             pending: VecDeque::new(),
             eof: false,
+            matched: Matched::default(),
+            old: None,
         }
     }
 
@@ -370,7 +417,16 @@ where
             self.skip_row(run, error)?;
             return Ok(None);
         }
-        let needs_call = matches!(state.slot, Slot::NotStarted) && state.seen >= state.resumed;
+        // Which source rows the destination holds: a key's first `resumed`
+        // ones, or for the keys whose rows were matched one by one (see
+        // `row_match`), the lines that found a partner.
+        let resumed = if !self.matched.by_line.is_empty() && self.matched.by_line.contains(&src.id)
+        {
+            self.matched.lines.contains(&src.line)
+        } else {
+            state.seen < state.resumed
+        };
+        let needs_call = matches!(state.slot, Slot::NotStarted) && !resumed;
         if needs_call && !(run.at_risk.unwritten() < self.concurrency && run.calls.has_room()) {
             return Ok(Some(src));
         }
@@ -379,11 +435,15 @@ where
         if state.seen == 1 {
             state.first_line = src.line;
         }
-        if state.seen <= state.resumed {
+        if resumed {
             return self.count_resumed(run, src.id).map(|()| None);
         }
         if needs_call {
             return self.start_call(run, src).map(|()| None);
+        }
+        if self.keys[src.id].seen == 1 && matches!(self.keys[src.id].slot, Slot::Old(_)) {
+            // Reconciling: the answer comes from the old destination.
+            run.report.keys_reused += 1;
         }
         let ready = self.result_of(src.id)?;
         self.queue(src, ready, false);
@@ -409,33 +469,47 @@ where
     /// The key's result if it is known, read back from the destination if
     /// it is stored there.
     fn result_of(&mut self, id: usize) -> Result<Option<Arc<S::Kept>>, Error> {
-        if let Slot::Stored(at) = self.keys[id].slot {
-            let replaced = self.replaced.remove(&id).unwrap_or_default();
-            let row = self.stored.result_at(at, &self.columns, &replaced)?;
-            let kept = Arc::new(S::keep(S::stored(row), &self.columns));
-            self.keys[id].slot = Slot::Ready(Arc::clone(&kept));
-            let size = S::size(&kept);
-            self.cache_result(id, at, size);
-            return Ok(Some(kept));
-        }
-        Ok(match &self.keys[id].slot {
-            Slot::Ready(out) => Some(Arc::clone(out)),
-            _ => None,
-        })
+        let (at, row) = match (self.keys[id].slot.clone_at(), &mut self.old) {
+            (Some((at, false)), _) => {
+                let replaced = self.replaced.remove(&id).unwrap_or_default();
+                (at, self.stored.result_at(at, &self.columns, &replaced)?)
+            }
+            (Some((at, true)), Some(old)) => {
+                let replaced = old.replaced.get(&id).cloned().unwrap_or_default();
+                (at, old.stored.result_at(at, &old.columns, &replaced)?)
+            }
+            _ => {
+                return Ok(match &self.keys[id].slot {
+                    Slot::Ready(out) => Some(Arc::clone(out)),
+                    _ => None,
+                })
+            }
+        };
+        let from_old = matches!(self.keys[id].slot, Slot::Old(_));
+        let kept = Arc::new(S::keep(S::stored(row), &self.columns));
+        self.keys[id].slot = Slot::Ready(Arc::clone(&kept));
+        let size = S::size(&kept);
+        self.cache_result(id, at, from_old, size);
+        Ok(Some(kept))
     }
 
     /// Keeps a written key's result in the cache, dropping the oldest over
     /// the bound (rows already waiting hold their own reference).
-    fn cache_result(&mut self, id: usize, at: u64, size: usize) {
+    fn cache_result(&mut self, id: usize, at: u64, old: bool, size: usize) {
         let size = size + CACHED_OVERHEAD;
         self.cache.bytes += size;
-        self.cache.order.push_back(Cached { id, at, size });
+        self.cache.order.push_back(Cached { id, at, old, size });
         while self.cache.bytes > self.cache.bound {
             let Some(old) = self.cache.order.pop_front() else {
                 break;
             };
             self.cache.bytes -= old.size;
             if let Some(state) = self.keys.get_mut(old.id) {
+                if old.old {
+                    // The old destination's replaced log still says it.
+                    state.slot = Slot::Old(old.at);
+                    continue;
+                }
                 if let Slot::Ready(kept) = &state.slot {
                     let replaced = S::replaced(kept);
                     if !replaced.is_empty() {
@@ -568,7 +642,7 @@ where
         let id = front.id;
         let stored = matches!(
             self.keys.get(id).map(|state| &state.slot),
-            Some(Slot::Stored(_))
+            Some(Slot::Stored(_) | Slot::Old(_))
         );
         if front.ready.is_none() && stored {
             let ready = self.result_of(id)?;
@@ -719,10 +793,19 @@ mod tests {
                 dst_len: 0,
             };
             let lock = DstLock::acquire(&dst).unwrap();
-            let report =
-                run::<Unique, _, _, _>(&src, &dst, f, &opts, Resumed::default(), Some(log), lock)
-                    .await
-                    .unwrap();
+            let report = run::<Unique, _, _, _>(
+                &src,
+                &dst,
+                f,
+                &opts,
+                Resumed::default(),
+                Matched::default(),
+                None,
+                Some(log),
+                lock,
+            )
+            .await
+            .unwrap();
             assert_eq!(report.rows_written, 5000);
             let most = most.load(Ordering::SeqCst);
             // At most the keys started but not written, plus those in flight to
@@ -815,11 +898,21 @@ mod tests {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok::<_, Error>(Counted::new(&Arc::new(AtomicUsize::new(0)))) }
         };
-        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let resumed = scan_map_dst(&dst, &Columns::new("key", &[]), &opts.common).unwrap();
         let lock = DstLock::acquire(&dst).unwrap();
-        let report = run::<Repeated, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
-            .await
-            .unwrap();
+        let report = run::<Repeated, _, _, _>(
+            &src,
+            &dst,
+            f,
+            &opts,
+            resumed,
+            Matched::default(),
+            None,
+            None,
+            lock,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(&dst).unwrap(),
             rows_text(5000, 1000)
@@ -895,11 +988,21 @@ mod tests {
         let opts = MapOptions::new("key").concurrency(4).cache_bytes(bound);
         let f =
             move |_row: Row| async { Ok::<_, Error>(Counted::new(&Arc::new(AtomicUsize::new(0)))) };
-        let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+        let resumed = scan_map_dst(&dst, &Columns::new("key", &[]), &opts.common).unwrap();
         let lock = DstLock::acquire(&dst).unwrap();
-        let report = run::<Repeated, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
-            .await
-            .unwrap();
+        let report = run::<Repeated, _, _, _>(
+            &src,
+            &dst,
+            f,
+            &opts,
+            resumed,
+            Matched::default(),
+            None,
+            None,
+            lock,
+        )
+        .await
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&dst).unwrap(), text(passes));
         report
     }
@@ -992,12 +1095,22 @@ mod tests {
                     seen.fetch_max(LIVE.load(Ordering::SeqCst), Ordering::SeqCst);
                 });
             let f = doubled;
-            let resumed = scan_map_dst(&dst, "key", &opts.common).unwrap();
+            let resumed = scan_map_dst(&dst, &Columns::new("key", &[]), &opts.common).unwrap();
             let lock = DstLock::acquire(&dst).unwrap();
             let before = LIVE_READ_BACK.load(Ordering::SeqCst);
-            let report = run::<CountedMap, _, _, _>(&src, &dst, f, &opts, resumed, None, lock)
-                .await
-                .unwrap();
+            let report = run::<CountedMap, _, _, _>(
+                &src,
+                &dst,
+                f,
+                &opts,
+                resumed,
+                Matched::default(),
+                None,
+                None,
+                lock,
+            )
+            .await
+            .unwrap();
             assert_eq!(
                 (report.keys_computed, report.rows_written),
                 (KEYS, 2 * KEYS)
@@ -1042,10 +1155,19 @@ mod tests {
             let f = doubled;
             let lock = DstLock::acquire(&dst).unwrap();
             let before = LIVE_READ_BACK.load(Ordering::SeqCst);
-            let report =
-                run::<CountedMap, _, _, _>(&src, &dst, f, &opts, Resumed::default(), None, lock)
-                    .await
-                    .unwrap();
+            let report = run::<CountedMap, _, _, _>(
+                &src,
+                &dst,
+                f,
+                &opts,
+                Resumed::default(),
+                Matched::default(),
+                None,
+                None,
+                lock,
+            )
+            .await
+            .unwrap();
             assert_eq!(report.rows_written, 2 * FEW);
             assert_eq!(LIVE_READ_BACK.load(Ordering::SeqCst) - before, 0);
             assert_eq!(LIVE.load(Ordering::SeqCst), 0);

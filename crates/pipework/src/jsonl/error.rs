@@ -209,6 +209,92 @@ pub enum Error {
         /// What it is instead ("a FIFO", "a character device", ...).
         kind: &'static str,
     },
+    /// The destination was made differently from how this run would make
+    /// it (its manifest says how): reusing its rows would mix two kinds of
+    /// row in one file, so nothing is written.
+    #[error("{} was made with {what} {old}, and this run has {new}", path.display())]
+    Changed {
+        /// The destination.
+        path: PathBuf,
+        /// What differs.
+        what: Changed,
+        /// The destination's value (from its manifest).
+        old: String,
+        /// This run's value.
+        new: String,
+    },
+    /// The source changed before the end of what the destination was made
+    /// from: a row was edited, removed or moved (appending rows is fine).
+    /// Nothing is written; reconciling rewrites the destination for the new
+    /// source ([`MapOptions::reconcile`](super::MapOptions::reconcile)).
+    #[error("{} changed since {} was made from it: the first difference is {} (the destination covers its first {covered_lines} lines; appending rows is fine, any other change needs reconciling)", path.display(), dst.display(), line_range(*first_line, *last_line))]
+    SrcChanged {
+        /// The source.
+        path: PathBuf,
+        /// The destination.
+        dst: PathBuf,
+        /// The first line of the first range of lines that differs (1-based).
+        first_line: u64,
+        /// The last line of that range.
+        last_line: u64,
+        /// Lines of the source the destination's manifest covers.
+        covered_lines: u64,
+    },
+    /// A destination row stands for no source row: its key is not in the
+    /// source, its kept values match none of the key's source rows, or it
+    /// is one row too many for its key (a duplicate). Nothing is written;
+    /// reconciling drops such rows.
+    #[error("{}:{line}: the row of key {key} stands for no row of {}: {reason}", path.display(), src.display())]
+    UnmatchedRow {
+        /// The destination.
+        path: PathBuf,
+        /// Its 1-based line.
+        line: u64,
+        /// The row's key.
+        key: Value,
+        /// The source.
+        src: PathBuf,
+        /// Why it matches none.
+        reason: &'static str,
+    },
+    /// The destination has rows but no manifest (begun by abstractions or
+    /// an older pipework): it resumes by its rows alone, and a manifest is
+    /// written.
+    ///
+    /// Never returned: only passed to the skip callback.
+    #[error("{} has no manifest (begun by another tool or an older pipework): resuming by its key column alone; {} is written now", path.display(), super::manifest::manifest_path(path).display())]
+    NoManifest {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The run accepted a call that differs from the one the destination's
+    /// manifest names: rows already there keep the old call's answers.
+    ///
+    /// Never returned: only passed to the skip callback.
+    #[error("{}: the call changed from {old} to {new}; rows already there keep the old answers, new keys get the new call's", path.display())]
+    NewCallAccepted {
+        /// The destination.
+        path: PathBuf,
+        /// The manifest's call.
+        old: String,
+        /// This run's call.
+        new: String,
+    },
+    /// The call is the same but its version changed (for the CLI: the
+    /// script's content): rows already there keep the answers of the old one.
+    ///
+    /// Never returned: only passed to the skip callback.
+    #[error("{}: {call} changed since the destination was begun (version {old}, now {new}); rows already there keep the old answers", path.display())]
+    CallVersionChanged {
+        /// The destination.
+        path: PathBuf,
+        /// The call.
+        call: String,
+        /// The manifest's version.
+        old: String,
+        /// This run's version.
+        new: String,
+    },
     /// The run reached a state where nothing it waits for could ever happen.
     /// This is a bug in pipework, reported instead of waiting forever; the
     /// rows written so far stay, and a rerun resumes.
@@ -225,6 +311,40 @@ pub enum Error {
         /// Why it is rejected.
         reason: &'static str,
     },
+}
+
+/// What differs between a destination's manifest and a run, in
+/// [`Error::Changed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Changed {
+    /// `map` against `flatmap`.
+    Operation,
+    /// The key column.
+    KeyColumn,
+    /// The set of kept columns.
+    KeptColumns,
+    /// The call id ([`MapOptions::call_id`](super::MapOptions::call_id)).
+    Call,
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Changed::Operation => "operation",
+            Changed::KeyColumn => "key column",
+            Changed::KeptColumns => "kept columns",
+            Changed::Call => "call",
+        })
+    }
+}
+
+fn line_range(first: u64, last: u64) -> String {
+    if first == last {
+        format!("at line {first}")
+    } else {
+        format!("within lines {first}-{last}")
+    }
 }
 
 /// A run that ended with an error, and what it had done by then.

@@ -10,11 +10,13 @@ use super::by_key::{self, Shape};
 use super::done_log::{done_log_path, reconcile};
 use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
-use super::map_by_key::{check_distinct, check_key};
+use super::map_by_key::{check_distinct, check_key, finish};
 use super::options::MapOptions;
 use super::picked::Columns;
 use super::rendered::Rendered;
 use super::report::Report;
+use super::resume_checks::check_manifest;
+use super::row_match::{check_done_keys, Matched};
 use super::write::{Base, DoneLog, Item};
 use super::Row;
 
@@ -129,14 +131,46 @@ where
     opts.validate()?;
     let (src, dst) = (src.as_ref(), dst.as_ref());
     check_distinct(src, dst)?;
+    if opts.reconcile {
+        return Err(Error::InvalidOption {
+            name: "reconcile",
+            reason: "a flatmap cannot reconcile (a key's rows are not read back): move DST away to start over",
+        }
+        .into());
+    }
     let lock = DstLock::acquire(dst)?;
     let log = done_log_path(dst);
-    let (resumed, dst_len) = {
-        let (dst, log, common) = (dst.to_path_buf(), log.clone(), opts.common.clone());
-        tokio::task::spawn_blocking(move || reconcile(&dst, &log, &common))
-            .await
-            .map_err(|_| Error::Cancelled)??
+    let (resumed, dst_len, manifest) = {
+        let (src, dst, log, opts) = (
+            src.to_path_buf(),
+            dst.to_path_buf(),
+            log.clone(),
+            opts.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let manifest = check_manifest("flatmap", &src, &dst, &opts)?;
+            let (mut resumed, dst_len) = reconcile(&dst, &log, &opts.common)?;
+            let columns = Columns::new(&opts.key, &opts.keep_columns);
+            check_done_keys(&src, &dst, &columns, &mut resumed)?;
+            manifest.store(&dst)?;
+            Ok::<_, Error>((resumed, dst_len, manifest))
+        })
+        .await
+        .map_err(|_| Error::Cancelled)??
     };
     let log = DoneLog { path: log, dst_len };
-    by_key::run::<FlatMap, _, _, _>(src, dst, f, &opts, resumed, Some(log), lock).await
+    let held = lock.clone();
+    let report = by_key::run::<FlatMap, _, _, _>(
+        src,
+        dst,
+        f,
+        &opts,
+        resumed,
+        Matched::default(),
+        None,
+        Some(log),
+        lock,
+    )
+    .await?;
+    finish(src, dst, manifest, held, report).await
 }

@@ -36,9 +36,17 @@ use super::error::Error;
 /// between, so this is never reached unless runs start and end in a tight loop.
 const ATTEMPTS: usize = 16;
 
-/// The exclusive lock on one destination, held until dropped.
-#[derive(Debug)]
+/// The exclusive lock on one destination, held until its last clone is
+/// dropped (the writer holds one until it has closed the destination, the
+/// run another until it has written the manifest).
+#[derive(Debug, Clone)]
 pub(crate) struct DstLock {
+    /// Released when the last clone goes.
+    _held: std::sync::Arc<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
     file: File,
     path: PathBuf,
     /// The destination, open and locked: the lock on the file's identity.
@@ -138,9 +146,11 @@ impl DstLock {
                 .and_then(|()| writeln!(file, "{}", std::process::id()))
                 .map_err(|e| Error::io("writing", &path, e))?;
             return Ok(DstLock {
-                file,
-                path,
-                dst: dst_file,
+                _held: std::sync::Arc::new(Held {
+                    file,
+                    path,
+                    dst: dst_file,
+                }),
             });
         }
         Err(replaced_under_us(&path))
@@ -186,7 +196,7 @@ fn lock_dst(dst: &Path) -> Result<File, Error> {
     Err(replaced_under_us(dst))
 }
 
-impl Drop for DstLock {
+impl Drop for Held {
     fn drop(&mut self) {
         // Remove the file while still holding the lock (a run that opens it
         // now finds it gone or replaced once it locks it, see above). Failure

@@ -9,16 +9,20 @@ use serde_json::Value;
 use super::by_key::{self, Shape};
 use super::error::{BoxError, Error, Failed};
 use super::lock::DstLock;
+use super::manifest::Manifest;
 use super::options::MapOptions;
 use super::picked::Columns;
+use super::reconcile::reconcile_map;
 use super::rendered::Rendered;
 use super::replaced;
 use super::report::Report;
 use super::resume::scan_map_dst;
+use super::resume_checks::{check_manifest, record_src};
+use super::row_match::match_rows;
 use super::write::{Base, Item};
 use super::Row;
 
-struct Map;
+pub(crate) struct Map;
 
 impl Shape for Map {
     type Out = Row;
@@ -206,18 +210,60 @@ where
     let (src, dst) = (src.as_ref(), dst.as_ref());
     check_distinct(src, dst)?;
     let lock = DstLock::acquire(dst)?;
-    let resumed = {
-        let (dst, key, common) = (dst.to_path_buf(), opts.key.clone(), opts.common.clone());
-        let columns = Columns::new(&opts.key, &opts.keep_columns);
+    let has_rows = std::fs::metadata(dst).is_ok_and(|meta| meta.len() > 0);
+    if opts.reconcile && has_rows {
+        return reconcile_map(src, dst, f, &opts, lock).await;
+    }
+    let (resumed, matched, manifest) = {
+        let (src, dst, opts) = (src.to_path_buf(), dst.to_path_buf(), opts.clone());
         tokio::task::spawn_blocking(move || {
-            let mut resumed = scan_map_dst(&dst, &key, &common)?;
-            resumed.replaced = replaced::load(&dst, &mut resumed.ids, &columns, &common)?;
-            Ok::<_, Error>(resumed)
+            let manifest = check_manifest("map", &src, &dst, &opts)?;
+            let columns = Columns::new(&opts.key, &opts.keep_columns);
+            let mut resumed = scan_map_dst(&dst, &columns, &opts.common)?;
+            resumed.replaced = replaced::load(&dst, &mut resumed.ids, &columns, &opts.common)?;
+            let matched = match_rows(&src, &dst, &columns, &mut resumed)?;
+            manifest.store(&dst)?;
+            Ok::<_, Error>((resumed, matched, manifest))
         })
         .await
         .map_err(|_| Error::Cancelled)??
     };
-    by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, None, lock).await
+    let held = lock.clone();
+    let report =
+        by_key::run::<Map, _, _, _>(src, dst, f, &opts, resumed, matched, None, None, lock).await?;
+    finish(src, dst, manifest, held, report).await
+}
+
+/// Records the source's fingerprint in the manifest at the end of a run
+/// that read all of it (one not stopped), before the lock (`held`) is
+/// released.
+pub(crate) async fn finish(
+    src: &Path,
+    dst: &Path,
+    manifest: Manifest,
+    held: DstLock,
+    report: Report,
+) -> Result<Report, Failed> {
+    let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
+    let stopped = report.stopped;
+    let recorded = tokio::task::spawn_blocking(move || {
+        // A stopped run did not read all of the source; the manifest keeps
+        // the fingerprint it had.
+        let recorded = if stopped {
+            Ok(())
+        } else {
+            record_src(manifest, &src, &dst)
+        };
+        drop(held);
+        recorded
+    })
+    .await
+    .map_err(|_| Error::Cancelled)
+    .and_then(|recorded| recorded);
+    match recorded {
+        Ok(()) => Ok(report),
+        Err(error) => Err(Failed { error, report }),
+    }
 }
 
 #[cfg(test)]

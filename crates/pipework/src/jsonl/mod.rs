@@ -202,17 +202,22 @@ mod key_ids;
 #[cfg(test)]
 mod liveness_proptest;
 mod lock;
+mod manifest;
 mod map_by_key;
 mod options;
 mod picked;
 mod read;
 mod read_ahead;
+mod reconcile;
 mod rendered;
 mod replaced;
 mod report;
 mod resume;
+mod resume_checks;
+mod row_match;
 mod run_loop;
 mod source;
+mod src_fingerprint;
 mod stored;
 mod torn_line;
 #[cfg(test)]
@@ -227,7 +232,7 @@ pub type Row = serde_json::Map<String, serde_json::Value>;
 
 pub use self::checking::Checking;
 pub use self::create_or_resume::create_or_resume;
-pub use self::error::{BoxError, Error, Failed};
+pub use self::error::{BoxError, Changed, Error, Failed};
 pub use self::flatmap_by_key::flatmap_by_key;
 pub use self::map_by_key::map_by_key;
 pub use self::options::{

@@ -209,6 +209,10 @@ pub struct MapOptions {
     pub(crate) concurrency: usize,
     pub(crate) read_ahead: Option<usize>,
     pub(crate) cache_bytes: usize,
+    pub(crate) call: Option<String>,
+    pub(crate) call_version: Option<String>,
+    pub(crate) accept_new_call: bool,
+    pub(crate) reconcile: bool,
     pub(crate) common: Common,
 }
 
@@ -224,6 +228,10 @@ impl Default for MapOptions {
             concurrency: 16,
             read_ahead: None,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            call: None,
+            call_version: None,
+            accept_new_call: false,
+            reconcile: false,
             common: Common::default(),
         }
     }
@@ -287,6 +295,47 @@ impl MapOptions {
     /// writer). A flatmap keeps no results, keys being unique.
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
+        self
+    }
+
+    /// Names what makes the results (default: nothing), recorded in the
+    /// destination's manifest: a resume whose call id differs from the
+    /// manifest's stops with [`Error::Changed`] before writing anything,
+    /// unless [`accept_new_call`](Self::accept_new_call) is set. The CLI
+    /// passes the command line. Any text that changes when the answers
+    /// would will do: a model name and prompt version, an endpoint.
+    pub fn call_id(mut self, id: impl Into<String>) -> Self {
+        self.call = Some(id.into());
+        self
+    }
+
+    /// A version of the call whose change is worth a notice but does not
+    /// stop a resume ([`Error::CallVersionChanged`], to the skip callback):
+    /// the CLI passes a digest of the script the command runs.
+    pub fn call_version(mut self, version: impl Into<String>) -> Self {
+        self.call_version = Some(version.into());
+        self
+    }
+
+    /// Resumes although the call id differs from the manifest's: the rows
+    /// already there keep the old call's answers, the keys not yet answered
+    /// get the new call's ([`Error::NewCallAccepted`] says so to the skip
+    /// callback), and the manifest records the new id.
+    pub fn accept_new_call(mut self) -> Self {
+        self.accept_new_call = true;
+        self
+    }
+
+    /// Rewrites the destination to exactly what a fresh run over the
+    /// source as it is now would write, reusing every answer it holds
+    /// (a key's answer is taken from its first row), instead of stopping
+    /// when the source changed ([`Error::SrcChanged`]), when destination
+    /// rows stand for no source row ([`Error::UnmatchedRow`], dropped), or
+    /// when the kept columns changed. The new destination is written beside
+    /// the old one and renamed over it: a crash at any point leaves one or
+    /// the other. `map_by_key` only; `flatmap_by_key` refuses it.
+    pub fn reconcile(mut self) -> Self {
+        self.reconcile = true;
         self
     }
 

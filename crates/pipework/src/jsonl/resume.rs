@@ -19,14 +19,17 @@
 //! when it is already canonical, as most are.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::checking::CheckProgress;
 use super::error::Error;
 use super::key_ids::{KeyBatch, KeyIds};
 use super::options::Common;
+use super::picked::{Columns, PickedBatch};
 use super::read::{key_text_of_line, read_lines, Lines};
 use super::read_ahead::read_ahead;
 use super::replaced::ReplacedColumns;
+use super::row_match::kept_hash;
 use super::torn_line::repair;
 
 /// Destination lines parsed per chunk.
@@ -45,6 +48,9 @@ pub(crate) struct Resumed {
     pub(crate) replaced: ReplacedColumns,
     /// Lines of the destination skipped as bad input (under `Skip`).
     pub(crate) invalid_lines: u64,
+    /// By key number, the wrapping sum of the kept hashes of the key's rows
+    /// (see [`row_match`](super::row_match)); empty when no column is kept.
+    pub(crate) kept_sums: Vec<u64>,
 }
 
 /// What the destination holds of one key.
@@ -61,16 +67,22 @@ pub(crate) struct Stored {
 impl Resumed {
     /// Counts one stored row of each key of `batch`; the first row of the
     /// key at `batch[i]` would start at byte `starts[i]`.
-    fn count_batch(&mut self, batch: &KeyBatch, starts: &[u64]) {
-        let keys = &mut self.keys;
+    fn count_batch(&mut self, batch: &KeyBatch, starts: &[u64], hashes: &[u64]) {
+        let (keys, sums) = (&mut self.keys, &mut self.kept_sums);
         self.ids.number(batch, |index, id, new| {
             if new {
                 keys.push(Stored {
                     rows: 0,
                     at: Some(starts[index]),
                 });
+                if !hashes.is_empty() {
+                    sums.push(0);
+                }
             }
             keys[id].rows += 1;
+            if let Some(hash) = hashes.get(index) {
+                sums[id] = sums[id].wrapping_add(*hash);
+            }
         });
     }
 
@@ -87,9 +99,14 @@ impl Resumed {
 }
 
 /// Repairs a torn last line of `dst`, then counts its rows per key and
-/// notes where each key's first row is. A missing `dst` is an empty one.
+/// notes where each key's first row is; with kept columns among `columns`,
+/// also sums each key's kept hashes. A missing `dst` is an empty one.
 /// The lines are parsed on a thread of their own, ahead of the counting.
-pub(crate) fn scan_map_dst(dst: &Path, key: &str, common: &Common) -> Result<Resumed, Error> {
+pub(crate) fn scan_map_dst(
+    dst: &Path,
+    columns: &Arc<Columns>,
+    common: &Common,
+) -> Result<Resumed, Error> {
     let mut found = Resumed::default();
     if let Some(notice) = repair(dst)? {
         common.notify(&notice)?;
@@ -104,10 +121,10 @@ pub(crate) fn scan_map_dst(dst: &Path, key: &str, common: &Common) -> Result<Res
     let mut progress = CheckProgress::start(common, lines.len()?)?;
     let mut buf = Vec::new();
     read_ahead(
-        || DstChunk::parse(&mut lines, &mut buf, key, dst),
+        || DstChunk::parse(&mut lines, &mut buf, columns, dst),
         |next| {
             while let Some(chunk) = next() {
-                found.count_batch(&chunk.keys, &chunk.starts);
+                found.count_batch(&chunk.keys, &chunk.starts, &chunk.hashes);
                 for error in chunk.errors {
                     if !error.is_bad_input() {
                         return Err(error);
@@ -129,6 +146,8 @@ struct DstChunk {
     keys: KeyBatch,
     /// Where each key's row starts in the destination.
     starts: Vec<u64>,
+    /// Each row's kept hash, when columns are kept.
+    hashes: Vec<u64>,
     /// The lines that are not rows, in order, and an I/O error last.
     errors: Vec<Error>,
     /// Bytes of the destination read by the end of the chunk.
@@ -137,21 +156,40 @@ struct DstChunk {
 
 impl DstChunk {
     /// Parses the next [`CHUNK`] lines of `lines`; `None` at the end.
-    fn parse(lines: &mut Lines, buf: &mut Vec<u8>, key: &str, dst: &Path) -> Option<DstChunk> {
+    fn parse(
+        lines: &mut Lines,
+        buf: &mut Vec<u8>,
+        columns: &Arc<Columns>,
+        dst: &Path,
+    ) -> Option<DstChunk> {
         let mut chunk = DstChunk {
             keys: KeyBatch::default(),
             starts: Vec::with_capacity(CHUNK),
+            hashes: Vec::new(),
             errors: Vec::new(),
             bytes_read: 0,
         };
+        let mut kept = (columns.names().len() > 1).then(|| PickedBatch::new(Arc::clone(columns)));
+        let mut scratch = Vec::new();
         for _ in 0..CHUNK {
             let Some(line) = lines.next_into(buf) else {
                 break;
             };
-            let parsed =
-                line.and_then(|line| key_text_of_line(buf, key, dst, line, &mut chunk.keys));
+            let parsed = line
+                .and_then(|line| key_text_of_line(buf, columns.key(), dst, line, &mut chunk.keys));
             match parsed {
-                Ok(()) => chunk.starts.push(lines.line_start()),
+                Ok(()) => {
+                    chunk.starts.push(lines.line_start());
+                    if let Some(picked) = &mut kept {
+                        // The line is a row (its key was found): picking it
+                        // cannot fail where finding the key did not.
+                        let hash = match picked.pick(buf) {
+                            Ok((row, _)) => kept_hash(picked, row, &[], &mut scratch),
+                            Err(_) => 0,
+                        };
+                        chunk.hashes.push(hash);
+                    }
+                }
                 Err(e) => chunk.errors.push(e),
             }
         }
