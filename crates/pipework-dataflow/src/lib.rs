@@ -20,4 +20,8 @@ pub use execution::{
     DEFAULT_EPOCH_INTERVAL,
 };
 pub use flow::{Dataflow, Flow, Stream};
+pub use operators::{
+    MapAsyncError, MapAsyncOptions, OnError, Order, SkipCount, DEFAULT_CAPACITY,
+    DEFAULT_MAX_RETRY_DELAY,
+};
 pub use timely::ExchangeData;

@@ -1,6 +1,6 @@
 //! What every operator of one worker shares while the dataflow is built and run.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use super::EpochGate;
 use pipework::internal::caught;
 
 use crate::execution::{Failure, RunError};
+use crate::operators::WorkerRuntime;
 use crate::recovery::Resume;
 
 /// One worker's view of the dataflow being built: ids in use, input count,
@@ -26,6 +27,9 @@ pub(crate) struct WorkerContext {
     pub(crate) recovery: Option<Arc<Resume>>,
     steps: RefCell<HashSet<String>>,
     inputs: Cell<usize>,
+    /// The tokio runtime of this worker's `map_async` steps, made by the
+    /// first one that needs it.
+    runtime: OnceCell<Result<Rc<WorkerRuntime>, String>>,
 }
 
 impl WorkerContext {
@@ -47,6 +51,7 @@ impl WorkerContext {
             recovery,
             steps: RefCell::new(HashSet::new()),
             inputs: Cell::new(0),
+            runtime: OnceCell::new(),
         }
     }
 
@@ -66,6 +71,14 @@ impl WorkerContext {
 
     pub(crate) fn input_count(&self) -> usize {
         self.inputs.get()
+    }
+
+    /// This worker's tokio runtime, started on first use; the error text
+    /// if it cannot be started.
+    pub(crate) fn runtime(&self) -> Result<Rc<WorkerRuntime>, String> {
+        self.runtime
+            .get_or_init(|| WorkerRuntime::start(self.worker_index).map(Rc::new))
+            .clone()
     }
 
     /// The first epoch of this run: 0, or the one after the resume epoch.

@@ -16,7 +16,14 @@ mod input_readers;
 mod inspect;
 mod key_on;
 mod map;
+mod map_async;
 mod output;
 mod redistribute;
 mod stateful_map;
 mod step;
+
+pub(crate) use map_async::WorkerRuntime;
+pub use map_async::{
+    MapAsyncError, MapAsyncOptions, OnError, Order, SkipCount, DEFAULT_CAPACITY,
+    DEFAULT_MAX_RETRY_DELAY,
+};
