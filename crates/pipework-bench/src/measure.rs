@@ -125,7 +125,7 @@ fn run(args: &[OsString]) -> anyhow::Result<Measurement> {
     let Some(found) = found.system(&system) else {
         bail!("scenario `{scenario}` has no system `{system}`");
     };
-    let Runner::Rust(work) = found.runner else {
+    let (Runner::Rust(work) | Runner::RustScaled { work, .. }) = found.runner else {
         bail!("system `{system}` of `{scenario}` is a Python peer, not a Rust system");
     };
     work(&Job { items, input })

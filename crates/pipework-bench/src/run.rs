@@ -58,7 +58,7 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
         for &size in scenario.sizes(options.quick) {
             for system in scenario.systems {
                 let program = match (&system.runner, &python) {
-                    (Runner::Rust(_), _) => Ok(exe.clone()),
+                    (Runner::Rust(_) | Runner::RustScaled { .. }, _) => Ok(exe.clone()),
                     (Runner::Python { .. } | Runner::PipeworkPy { .. }, None) => continue,
                     (Runner::Python { .. } | Runner::PipeworkPy { .. }, Some(python)) => {
                         python.clone()
@@ -111,7 +111,7 @@ fn measure(
         Err(error) => return failed(format!("{error:#}")),
     };
     let command = || match system.runner {
-        Runner::Rust(_) => {
+        Runner::Rust(_) | Runner::RustScaled { .. } => {
             let mut command = Command::new(&program);
             command.args([SUBCOMMAND, scenario.name, system.name, &items.to_string()]);
             if let Some(input) = &input {

@@ -45,6 +45,14 @@ pub(crate) enum Runner {
     /// Rust code inside this binary, reached through the hidden `__run`
     /// subcommand.
     Rust(fn(&Job) -> anyhow::Result<Measurement>),
+    /// Rust code as for [`Runner::Rust`], on `size / divisor` items: a
+    /// baseline too slow for the full size (its items/s is what compares).
+    RustScaled {
+        /// The system's code.
+        work: fn(&Job) -> anyhow::Result<Measurement>,
+        /// The run gets `size / divisor` items.
+        divisor: u64,
+    },
     /// A script in `peers/`, run by the venv's Python (only with `--peers`).
     Python {
         /// File name inside `peers/`.
@@ -86,9 +94,9 @@ impl System {
     pub(crate) fn items(&self, size: u64) -> u64 {
         match self.runner {
             Runner::Rust(_) => size,
-            Runner::Python { divisor, .. } | Runner::PipeworkPy { divisor, .. } => {
-                (size / divisor).max(1)
-            }
+            Runner::RustScaled { divisor, .. }
+            | Runner::Python { divisor, .. }
+            | Runner::PipeworkPy { divisor, .. } => (size / divisor).max(1),
         }
     }
 

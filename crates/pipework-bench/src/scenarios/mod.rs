@@ -7,6 +7,7 @@ mod buffered_sleep;
 mod buffered_trivial;
 mod cli_per_key;
 mod count_sink;
+mod dataflow_async;
 mod dataflow_file;
 #[cfg(feature = "kafka")]
 mod dataflow_kafka;

@@ -3,9 +3,9 @@
 #[cfg(feature = "kafka")]
 use super::dataflow_kafka;
 use super::{
-    buffered_sleep, buffered_trivial, cli_per_key, dataflow_file, dataflow_recovery, jsonl_map,
-    jsonl_map_keys, jsonl_resume, pipeline_endless_rss, pipeline_io, pipeline_trivial,
-    run_bounded_sleep, run_bounded_trivial,
+    buffered_sleep, buffered_trivial, cli_per_key, dataflow_async, dataflow_file,
+    dataflow_recovery, jsonl_map, jsonl_map_keys, jsonl_resume, pipeline_endless_rss, pipeline_io,
+    pipeline_trivial, run_bounded_sleep, run_bounded_trivial,
 };
 use crate::scenario::Scenario;
 
@@ -26,6 +26,7 @@ pub(crate) const ALL: &[&Scenario] = &[
     &cli_per_key::RERUN,
     &dataflow_file::SCENARIO,
     &dataflow_recovery::SCENARIO,
+    &dataflow_async::SCENARIO,
     #[cfg(feature = "kafka")]
     &dataflow_kafka::SCENARIO,
 ];
