@@ -599,3 +599,27 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+#[test]
+fn calls_on_a_runtime_that_is_shut_down_fail_instead_of_hanging() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    runtime.shutdown_background();
+    let options = MapAsyncOptions::new().runtime(handle);
+    let flow = Dataflow::new("gone", move |flow| {
+        flow.input("inp", TestingSource::new(0..3u32))
+            .map_async("call", options.clone(), |n: u32| async move {
+                Ok::<_, std::io::Error>(n)
+            })
+            .output("out", TestingSink::new());
+    });
+    let err = run(&flow, &ExecutionConfig::single()).unwrap_err();
+    assert!(
+        matches!(call_error(&err, "call"), MapAsyncError::Runtime { .. }),
+        "{err}"
+    );
+}

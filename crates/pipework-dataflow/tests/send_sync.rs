@@ -4,7 +4,10 @@
 use pipework_dataflow::connectors::{
     DirSink, DirSource, FileSink, FileSource, TestingSink, TestingSource,
 };
-use pipework_dataflow::{ConfigError, Dataflow, ExecutionArgs, ExecutionConfig, RunError};
+use pipework_dataflow::{
+    ConfigError, Dataflow, ExecutionArgs, ExecutionConfig, MapAsyncError, MapAsyncOptions,
+    RunError, SkipCount,
+};
 
 fn is_send_sync<T: Send + Sync>() {}
 
@@ -21,4 +24,8 @@ fn dataflows_configs_errors_and_connectors_are_send_and_sync() {
     is_send_sync::<DirSink>();
     is_send_sync::<TestingSource<u32>>();
     is_send_sync::<TestingSink<u32>>();
+    // Captured by the build closure, which every worker thread shares.
+    is_send_sync::<MapAsyncOptions>();
+    is_send_sync::<SkipCount>();
+    is_send_sync::<MapAsyncError>();
 }

@@ -18,6 +18,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
+use timely::scheduling::SyncActivator;
 use tokio::task::JoinSet;
 
 use super::call::call;
@@ -29,6 +30,39 @@ use crate::execution::RunError;
 use crate::flow::Stream;
 use crate::inputs::BoxError;
 use crate::recovery::Record;
+
+/// Where a call task reports its outcome: the operator's channel, then a
+/// wake-up. A task dropped before it reports (its runtime shut down under
+/// it, or it was never run) reports that instead, so the operator never
+/// waits for a call that will not end.
+struct Report<U> {
+    seq: u64,
+    to: Option<(mpsc::Sender<Outcome<U>>, Arc<SyncActivator>)>,
+}
+
+/// A call's sequence number and outcome.
+type Outcome<U> = (u64, Result<Vec<U>, MapAsyncError>);
+
+impl<U> Report<U> {
+    fn send(mut self, outcome: Result<Vec<U>, MapAsyncError>) {
+        if let Some((tx, activator)) = self.to.take() {
+            // Both fail only once the operator is gone, and then nobody
+            // waits for the outcome.
+            let _ = tx.send((self.seq, outcome));
+            let _ = activator.activate();
+        }
+    }
+}
+
+impl<U> Drop for Report<U> {
+    fn drop(&mut self) {
+        if let Some((tx, activator)) = self.to.take() {
+            let message = "the call was dropped before it ended: its runtime shut down".to_owned();
+            let _ = tx.send((self.seq, Err(MapAsyncError::Runtime { message })));
+            let _ = activator.activate();
+        }
+    }
+}
 
 /// The run error for `err` in step `step`.
 fn step_error(step: &str, err: MapAsyncError) -> RunError {
@@ -218,7 +252,7 @@ where
             OutputBuilder::<u64, CapacityContainerBuilder<Vec<Record>>>::from(snap_out);
         builder.build(move |mut capabilities| {
             let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
-            let (done_tx, done_rx) = mpsc::channel::<(u64, Result<Vec<U>, MapAsyncError>)>();
+            let (done_tx, done_rx) = mpsc::channel::<Outcome<U>>();
             // Dropping the set (with the operator, when the dataflow ends
             // or the worker unwinds) aborts every call still in it.
             let mut tasks: JoinSet<()> = JoinSet::new();
@@ -297,18 +331,17 @@ where
                 }
                 while let Some((seq, item)) = pending.start_next() {
                     let f = Arc::clone(&f);
-                    let done_tx = done_tx.clone();
-                    let activator = Arc::clone(&activator);
+                    let report = Report {
+                        seq,
+                        to: Some((done_tx.clone(), Arc::clone(&activator))),
+                    };
                     // Ends when the call does (a result, its last failure or
                     // timeout, a panic caught), or when it is aborted: by a
                     // failed run or by dropping `tasks` with the operator.
                     tasks.spawn_on(
                         async move {
                             let outcome = call(&*f, item, policy).await;
-                            // Both fail only once the operator is gone, and
-                            // then nobody waits for the outcome.
-                            let _ = done_tx.send((seq, outcome));
-                            let _ = activator.activate();
+                            report.send(outcome);
                         },
                         handle,
                     );

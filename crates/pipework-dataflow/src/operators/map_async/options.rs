@@ -173,7 +173,8 @@ impl MapAsyncOptions {
 
     /// Runs the calls on this runtime instead of the worker's own one (a
     /// single-thread runtime started for each worker with a `map_async`
-    /// step). The runtime must outlive the run.
+    /// step). Calls on a runtime that shuts down before they end fail with
+    /// [`MapAsyncError::Runtime`](super::MapAsyncError::Runtime).
     pub fn runtime(mut self, handle: Handle) -> Self {
         self.runtime = Some(handle);
         self
