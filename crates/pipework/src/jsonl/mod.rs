@@ -80,10 +80,37 @@
 //! At most `concurrency` (or `limit`) keys are ever started but not yet
 //! written, so a crash costs at most that many repeated calls.
 //!
-//! Resume takes the source to be the file it was: a rerun skips invalid
-//! rows again. Editing the source between runs (fixing a row that was
-//! skipped, inserting or reordering rows) can shift the per-key counts and
-//! misplace rows, so write a new destination after such an edit.
+//! # What a resume checks
+//!
+//! A resume never guesses; before it writes anything it checks, and stops
+//! with an error naming what changed (the destination left as it was):
+//! - **How the destination was made.** `DST.manifest` (written and synced
+//!   before the first row) records the operation, the key column, the kept
+//!   columns and the call ([`MapOptions::call_id`]; the CLI passes its
+//!   command line). Another key column, set of kept columns or call is
+//!   [`Error::Changed`]; [`MapOptions::accept_new_call`] accepts a new call
+//!   for the keys not answered yet, and a new [`MapOptions::call_version`]
+//!   (the CLI: a script's content) is a notice. A destination without a
+//!   manifest (begun by abstractions, or an older pipework) resumes by its
+//!   rows alone, with a notice ([`Error::NoManifest`]).
+//! - **The source.** The manifest also holds the source's fingerprint as
+//!   the last complete run read it. Rows appended since are new work; any
+//!   other change (an edited, removed, inserted or moved row) is
+//!   [`Error::SrcChanged`] naming the first line that differs.
+//! - **Each row, by content.** Which source row a destination row stands
+//!   for is decided by its key and kept values, not by counting a key's
+//!   rows: a row deleted from the destination is written again with its own
+//!   values, and a destination row that stands for no source row (a key no
+//!   longer in the source, a duplicate, a stale kept value) is
+//!   [`Error::UnmatchedRow`] naming its line. Per-key counts and hashes keep
+//!   this within a resume's bounds: see `row_match.rs`.
+//!
+//! [`MapOptions::reconcile`] turns the last two errors (and a changed set
+//! of kept columns) into a rewrite: the destination becomes exactly what a
+//! fresh run over the source as it is now writes, reusing every answer it
+//! holds, through a new file renamed over it. A source that is a stream
+//! (a pipe, a FIFO) cannot be read twice: it gets neither the fingerprint
+//! nor the matching by content (the CLI copies a stream to a file first).
 //!
 //! # What a resume trusts
 //!
@@ -91,8 +118,8 @@
 //! fields have no order (RFC 8259): `jq -S`, Python's
 //! `json.dumps(sort_keys=True)`, pandas or a database export may have
 //! rewritten it. A resume of `map_by_key` trusts, of each row, only its key
-//! column (which key it stands for); of each key, how many rows it has and
-//! that its first row holds `f`'s result. That result is the row without
+//! and kept columns (which source row it stands for); of each key, that its
+//! first row holds `f`'s result. That result is the row without
 //! the key and without the kept columns, which are the source's, except the
 //! kept columns `f` replaced (it returned a field of that name): those are
 //! listed in `DST.replaced`, the replaced log, one line per key whose result
