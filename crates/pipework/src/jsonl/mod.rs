@@ -197,8 +197,10 @@ mod checking;
 mod create_or_resume;
 mod done_log;
 mod error;
+mod exact_value;
 mod flatmap_by_key;
 mod key_ids;
+mod key_number;
 #[cfg(test)]
 mod liveness_proptest;
 mod lock;
@@ -234,6 +236,7 @@ pub use self::checking::Checking;
 pub use self::create_or_resume::create_or_resume;
 pub use self::error::{BoxError, Changed, Error, Failed};
 pub use self::flatmap_by_key::flatmap_by_key;
+pub(crate) use self::key_ids::canonical_raw as canonical_key;
 pub use self::map_by_key::map_by_key;
 pub use self::options::{
     CreateOptions, Durability, MapOptions, OnError, ProgressCallback, SkipCallback,
