@@ -1,4 +1,5 @@
-//! The text a key stands for, as the jsonl engine compares keys.
+//! The text a key stands for, as the jsonl engine compares keys, and
+//! values parsed as the engine parses rows.
 
 /// The canonical text of the key whose JSON text is `raw`: two keys are
 /// one key exactly when their canonical texts are equal (`1`, `1.0` and
@@ -10,6 +11,18 @@ pub fn key_text(raw: &str) -> Option<String> {
     crate::jsonl::canonical_key(raw, &mut text)?.ok()?;
     // Canonical texts are JSON text or built of ASCII digits and signs.
     String::from_utf8(text).ok()
+}
+
+/// Parses `text` as one JSON value, as `serde_json::from_str` does, but
+/// keeping each number's text as written under `exact-numbers` (which
+/// serde_json's `arbitrary_precision` does but for exponents, `1E5`
+/// becoming `1e+5`): how the CLI reads what CMD prints.
+///
+/// # Errors
+///
+/// serde_json's, for text that is not one JSON value.
+pub fn parse_value(text: &str) -> Result<serde_json::Value, serde_json::Error> {
+    crate::jsonl::parse_exact(text)
 }
 
 #[cfg(test)]

@@ -16,6 +16,6 @@ mod panic_message;
 pub use self::caught::caught;
 pub use self::first_error::FirstError;
 #[cfg(feature = "jsonl")]
-pub use self::key_text::key_text;
+pub use self::key_text::{key_text, parse_value};
 pub use self::lock::lock;
 pub use self::panic_message::panic_message;

@@ -5,8 +5,8 @@
 //! allocation or more per field and most of the reader's and the writer's
 //! time, so the reader copies each picked value's JSON text, as it stands in
 //! the source line, into one buffer per batch of rows, and the writer copies
-//! it out again. Only the key is parsed, because keys are compared as JSON
-//! values (`1` and `1.0` differ, `"\u0061"` and `"a"` do not).
+//! it out again. Only the key is parsed, because keys are compared by value
+//! (`1` and `1.0` are one key, and so are `"\u0061"` and `"a"`).
 //!
 //! Every value of the line is still checked as strictly as parsing it into a
 //! `Value` would (see [`Strict`]), so a line is accepted here exactly when
