@@ -123,6 +123,8 @@ pub(crate) struct MapArgs {
     /// The destination JSONL file (created, or resumed if it exists).
     pub(crate) dst: PathBuf,
     /// The key column: rows with the same value share one run of CMD.
+    /// Numbers are equal by exact value (1, 1.0 and 1e0 are one key; -0 is
+    /// 0); a string never equals a number ("10" is not 10).
     #[arg(long, value_name = "COL")]
     pub(crate) key: String,
     /// A source column to copy to every output row (repeatable).

@@ -51,9 +51,12 @@ pub(crate) fn objects(output: Output) -> Result<Vec<Row>, CommandError> {
         .collect()
 }
 
+/// The values CMD printed, each number as CMD wrote it (see
+/// [`pipework::internal::parse_value`]).
 fn values(output: &Output) -> Result<Vec<Value>, CommandError> {
     serde_json::Deserializer::from_slice(&output.stdout)
-        .into_iter::<Value>()
+        .into_iter::<&serde_json::value::RawValue>()
+        .map(|raw| raw.and_then(|raw| pipework::internal::parse_value(raw.get())))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             let shown = String::from_utf8_lossy(&output.stdout);

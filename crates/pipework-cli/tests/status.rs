@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::support::{assert_code, assert_stderr, scripts, Env, Run};
 
 /// `pipework status ARGS`, with what it printed on stdout.
-fn status(env: &Env, args: &[&str]) -> (Run, String) {
+pub(crate) fn status(env: &Env, args: &[&str]) -> (Run, String) {
     let mut command = env.pipework(&[&["status"], args].concat());
     command.stdout(std::process::Stdio::piped());
     let output = command

@@ -83,7 +83,13 @@ impl<'de, 'py> Visitor<'de> for ToPython<'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
+        let mut first = true;
         while let Some(key) = map.next_key::<String>()? {
+            if first && key == NUMBER_TOKEN && *ARBITRARY_PRECISION {
+                let text: String = map.next_value()?;
+                return number(self.py, &text).map_err(py_err);
+            }
+            first = false;
             let value = map.next_value_seed(self)?;
             // A repeated name keeps its last value in the first one's
             // place, as json.loads does.
@@ -91,4 +97,29 @@ impl<'de, 'py> Visitor<'de> for ToPython<'py> {
         }
         Ok(dict.into_any().unbind())
     }
+}
+
+/// The one field of the map serde_json hands a visitor for a number that
+/// is no 64-bit integer when its `arbitrary_precision` feature is on (a
+/// build that also holds the `pipework` CLI turns it on: cargo unifies
+/// features); the value is the number's text.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Whether this build's serde_json has `arbitrary_precision`: only then is
+/// a map with [`NUMBER_TOKEN`] a number rather than the user's object.
+static ARBITRARY_PRECISION: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    serde_json::from_str::<serde_json::Value>("100000000000000000000001")
+        .is_ok_and(|n| n.to_string().ends_with("0001"))
+});
+
+/// The number `text` as `json.loads` makes it: an `int` (of any size) for
+/// an integer, else a `float`.
+fn number(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
+    if text.bytes().all(|b| b == b'-' || b.is_ascii_digit()) {
+        return Ok(py.get_type::<PyInt>().call1((text,))?.unbind());
+    }
+    let value: f64 = text
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("number {text}: {e}")))?;
+    Ok(PyFloat::new(py, value).into_any().unbind())
 }

@@ -335,7 +335,9 @@ fn read_done_log(log: &Path, len: u64) -> anyhow::Result<Keys> {
             continue;
         };
         if record["end"].as_u64().is_some_and(|end| end <= len) {
-            done.insert(record["key"].to_string(), Found::default());
+            if let Some(key) = pipework::internal::key_text(&record["key"].to_string()) {
+                done.insert(key, Found::default());
+            }
         }
     }
     Ok(done)
@@ -355,23 +357,15 @@ fn holder(lock: &Path) -> Option<String> {
     }
 }
 
-/// The JSON text of `line`'s `key` column, if the line is a JSON object
-/// that has one (a string, number or boolean); the other fields are
-/// checked but not built. The text is the key's own, but for a string with
-/// escapes, which is written the way the library compares it
-/// (`"\u0061"` is `"a"`).
+/// The canonical text of `line`'s `key` column, if the line is a JSON
+/// object that has one (a string, number or boolean); the other fields are
+/// checked but not built. Keys the library holds equal have one text:
+/// `"\u0061"` is `"a"`, and `1`, `1.0` and `1e0` are one number.
 fn key_of(line: &[u8], key: &str) -> Option<String> {
     let mut parser = serde_json::Deserializer::from_slice(line);
     let raw = KeyColumn(key).deserialize(&mut parser).ok()??;
     parser.end().ok()?;
-    let text = raw.get();
-    match text.as_bytes().first()? {
-        b'"' if text.contains('\\') => serde_json::from_str::<Value>(text)
-            .ok()
-            .map(|v| v.to_string()),
-        b'"' | b'-' | b'0'..=b'9' | b't' | b'f' => Some(text.to_owned()),
-        _ => None,
-    }
+    pipework::internal::key_text(raw.get())
 }
 
 /// Picks one column's raw text out of an object.

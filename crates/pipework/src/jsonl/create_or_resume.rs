@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::checking::CheckProgress;
 use super::error::{BoxError, Error, Failed};
-use super::key_ids::{canonical, KeyBatch, KeyIds};
+use super::key_ids::{canonical, same_key, KeyBatch, KeyIds};
 use super::lock::DstLock;
 use super::options::{Common, CreateOptions};
 use super::read::{key_text_of_line, read_lines};
@@ -268,7 +268,7 @@ fn finish(
 ) -> Result<Row, Error> {
     match outcome {
         Ok(Ok(mut row)) => match row.get(key_name) {
-            Some(found) if *found != key => Err(Error::KeyChanged {
+            Some(found) if !same_key(found, &key) => Err(Error::KeyChanged {
                 key,
                 column: key_name.to_owned(),
                 found: found.clone(),

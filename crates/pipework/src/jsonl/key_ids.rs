@@ -3,13 +3,14 @@
 //! The reader looks up the key of every source row, and a resume looks up
 //! the key of every destination row, so this map is on the hot path and
 //! holds every distinct key for the whole run: its size is most of a run's
-//! memory per key. Each key is stored once, as its canonical JSON text (what
-//! `serde_json` writes for the parsed value) in one shared buffer, which
-//! costs the text's bytes rather than a 32-byte `Value` and a heap block of
-//! its own. Two keys are equal as JSON values exactly
-//! when their canonical texts are equal (`1` and `1.0` differ, `"\u0061"`
-//! and `"a"` do not), except `-0.0` and `0.0`, which `Value` holds equal and
-//! which are written the same here.
+//! memory per key. Each key is stored once, as its canonical text in one
+//! shared buffer, which costs the text's bytes rather than a 32-byte `Value`
+//! and a heap block of its own. Two keys are equal exactly when their
+//! canonical texts are: a string is what `serde_json` writes for it
+//! (`"\u0061"` and `"a"` are one key), a number the text
+//! [`key_number`](super::key_number) gives its exact value (`1`, `1.0` and
+//! `10e-1` are one key, `-0` and `0` too), and a string never equals a
+//! number (`"10"` and `10` are two keys).
 //!
 //! The table is written here rather than taken from `hashbrown` because a
 //! lookup among a million keys is a cache miss (and, on a virtual machine,
@@ -32,6 +33,8 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 use serde_json::Value;
+
+use super::key_number;
 
 /// Lookups whose slots are being fetched while one is probed: enough to
 /// keep the memory busy, few enough that the slots are still in the cache
@@ -304,14 +307,18 @@ fn prefetch(slot: &u64) {
     let _ = slot;
 }
 
-/// Writes the text that stands for `key`: equal for keys `Value` holds equal.
+/// Writes the text that stands for `key`: equal exactly for equal keys. A
+/// number's text is [`key_number`]'s canonical text for the number `key`
+/// holds (all of its digits with `exact-numbers`, else the nearest `f64`
+/// for what is not a 64-bit integer), so `1` and `1.0` are one key; strings
+/// and booleans are written as JSON, so `10` and `"10"` are two.
 pub(crate) fn canonical(key: &Value, out: &mut Vec<u8>) {
     if let Value::Number(n) = key {
-        if n.is_f64() && n.as_f64() == Some(0.0) {
-            // `-0.0 == 0.0` as values, but they are written apart.
-            out.extend_from_slice(b"0.0");
+        let text = n.to_string();
+        if key_number::write_canonical(text.as_bytes(), out) {
             return;
         }
+        unreachable!("serde_json wrote the number {text} as no JSON number");
     }
     // Writing a `Value` into a Vec cannot fail: no I/O, string keys.
     if let Err(e) = serde_json::to_writer(out, key) {
@@ -319,11 +326,20 @@ pub(crate) fn canonical(key: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Whether `a` and `b` are one key (see [`canonical`]): a result may repeat
+/// its key as `1.0` for the key `1`.
+pub(crate) fn same_key(a: &Value, b: &Value) -> bool {
+    let (mut a_text, mut b_text) = (Vec::new(), Vec::new());
+    canonical(a, &mut a_text);
+    canonical(b, &mut b_text);
+    a_text == b_text
+}
+
 /// Writes the canonical text of a key given as the JSON text `raw` of a
 /// string, number or boolean, as [`canonical`] writes it for the parsed
 /// value, and checks it as strictly as parsing does. Most keys are plain
-/// strings and integers, whose text is already canonical: those are copied
-/// without being parsed. `None` if `raw` is not a string, number or
+/// strings and short integers, whose text is already canonical: those are
+/// copied without being parsed. `None` if `raw` is not a string, number or
 /// boolean.
 pub(crate) fn canonical_raw(raw: &str, out: &mut Vec<u8>) -> Option<Result<(), serde_json::Error>> {
     let bytes = raw.as_bytes();
@@ -332,8 +348,8 @@ pub(crate) fn canonical_raw(raw: &str, out: &mut Vec<u8>) -> Option<Result<(), s
         b'"' => !bytes.contains(&b'\\'),
         b't' | b'f' => true,
         b'n' | b'[' | b'{' => return None,
-        // An integer that fits in 64 bits is written with the same digits,
-        // except `-0`, which is the integer 0.
+        // An integer of at most `PLAIN_DIGITS` digits is its own canonical
+        // text, except `-0`, which is 0.
         b'-' => is_short_integer(&bytes[1..]) && bytes != b"-0",
         _ => is_short_integer(bytes),
     };
@@ -341,12 +357,22 @@ pub(crate) fn canonical_raw(raw: &str, out: &mut Vec<u8>) -> Option<Result<(), s
         out.extend_from_slice(bytes);
         return Some(Ok(()));
     }
+    // With exact numbers, every number's text parses, and its value is the
+    // text's: its canonical text comes straight from it.
+    if cfg!(feature = "exact-numbers")
+        && matches!(bytes[0], b'-' | b'0'..=b'9')
+        && key_number::write_canonical(bytes, out)
+    {
+        return Some(Ok(()));
+    }
     Some(serde_json::from_str::<Value>(raw).map(|key| canonical(&key, out)))
 }
 
 /// Digits only, few enough to fit in an `i64` or `u64` whatever they are.
 fn is_short_integer(digits: &[u8]) -> bool {
-    !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit)
+    !digits.is_empty()
+        && digits.len() <= key_number::PLAIN_DIGITS
+        && digits.iter().all(u8::is_ascii_digit)
 }
 #[cfg(test)]
 mod tests {
@@ -356,7 +382,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn numbers_keys_in_order_of_first_appearance_as_json_values() {
+    fn numbers_keys_in_order_of_first_appearance_numbers_by_value() {
         let mut ids = KeyIds::default();
         let seen: Vec<(usize, bool)> = [
             json!(10),
@@ -379,16 +405,17 @@ mod tests {
                 (0, true),
                 (1, true),
                 (0, false),
+                (0, false),
                 (2, true),
+                (1, false),
+                (1, false),
                 (3, true),
-                (1, false),
-                (1, false),
-                (4, true),
-                (4, false),
-                (5, true),
+                (3, false),
+                (3, false),
             ]
         );
-        assert_eq!(ids.get(&json!(10.0)), Some(2));
+        assert_eq!(ids.get(&json!(10.0)), Some(0));
+        assert_eq!(ids.get(&json!(1e1)), Some(0));
         assert_eq!(ids.get(&json!("11")), None);
     }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::by_key::{self, Shape};
 use super::error::{BoxError, Error, Failed};
+use super::key_ids::same_key;
 use super::lock::DstLock;
 use super::manifest::Manifest;
 use super::options::MapOptions;
@@ -98,7 +99,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Errors if `row` sets the key column to something other than `key`.
 pub(crate) fn check_key(row: &Row, key: &Value, column: &str) -> Result<(), Error> {
     match row.get(column) {
-        Some(found) if found != key => Err(Error::KeyChanged {
+        Some(found) if !same_key(found, key) => Err(Error::KeyChanged {
             key: key.clone(),
             column: column.to_owned(),
             found: found.clone(),

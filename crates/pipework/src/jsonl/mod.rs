@@ -36,10 +36,31 @@
 //!
 //! # Keys
 //!
-//! The key column must hold a string, number or boolean. Keys are compared as
-//! JSON values: `10` and `"10"` are different keys, and so are `10` and
-//! `10.0`. The key column of every output row is the source's key; a result
-//! that sets it to something else is an error ([`Error::KeyChanged`]).
+//! The key column must hold a string, number or boolean. Keys compare as in
+//! a Python `dict`: strings by their characters (`"\u0061"` is `"a"`),
+//! numbers by exact value, whatever the spelling (`1`, `1.0`, `1e0` and
+//! `10e-1` are one key; `-0`, `0` and `0.0` are one key; `1e2` is `100`),
+//! and a string never equals a number (`10` and `"10"` are two keys). The
+//! value is read from the number's text, digit by digit, so two integers
+//! that differ are two keys however long (`10000000000000000000000` and
+//! `10000000000000000000001`). Without the `exact-numbers` feature serde_json
+//! holds a number that is no 64-bit integer as the nearest `f64` (and
+//! refuses one beyond its range, such as `1e400`), and keys compare as that
+//! `f64`. The key column of every output row is the source's key, spelt as
+//! the source spells it; a result that sets it to another key is an error
+//! ([`Error::KeyChanged`]), one that repeats it (`1.0` for `1`) is not.
+//!
+//! # Numbers
+//!
+//! The key and kept columns reach the destination as the source spells
+//! them. With the `exact-numbers` feature (serde_json's `arbitrary_precision`,
+//! which the `pipework` CLI turns on), the rows `f` gets hold every number
+//! as its text too (`123456789012345678901234567890`,
+//! `1.000000000000000000001`, `-0`, `1E400`), and so do errors naming a key.
+//! Without it, they hold serde_json's `f64` or 64-bit integer. The feature
+//! changes serde_json for the whole build (cargo unifies features): any
+//! crate of the build that deserializes numbers through serde's untagged or
+//! internally tagged enums, or a `#[serde(flatten)]`, sees them as maps.
 //!
 //! # Crash safety
 //!
@@ -224,8 +245,10 @@ mod checking;
 mod create_or_resume;
 mod done_log;
 mod error;
+mod exact_value;
 mod flatmap_by_key;
 mod key_ids;
+mod key_number;
 #[cfg(test)]
 mod liveness_proptest;
 mod lock;
@@ -260,7 +283,9 @@ pub type Row = serde_json::Map<String, serde_json::Value>;
 pub use self::checking::Checking;
 pub use self::create_or_resume::create_or_resume;
 pub use self::error::{BoxError, Changed, Error, Failed};
+pub(crate) use self::exact_value::parse_value as parse_exact;
 pub use self::flatmap_by_key::flatmap_by_key;
+pub(crate) use self::key_ids::canonical_raw as canonical_key;
 pub use self::map_by_key::map_by_key;
 pub use self::options::{
     CreateOptions, Durability, MapOptions, OnError, ProgressCallback, SkipCallback,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::error::{kind_of, Error};
+use super::exact_value::parse_value_bytes;
 use super::key_ids::{canonical, canonical_raw, KeyBatch};
 use super::picked::pick_key;
 use super::Row;
@@ -79,7 +80,7 @@ impl Iterator for Rows {
 
 /// Parses one line as a JSON object.
 pub(crate) fn parse_row(bytes: &[u8], path: &Path, line: u64) -> Result<Row, Error> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match parse_value_bytes(bytes) {
         Ok(Value::Object(row)) => Ok(row),
         Ok(other) => Err(Error::NotAnObject {
             path: path.to_path_buf(),

@@ -304,7 +304,7 @@ mod tests {
         ];
         let text = format!(
             "{}{{\"key\": 9, \"columns\": [\"a\"]}}\n{}\n{}{}{{\"key\": \"2\", \"columns\": [\"a\"]}}\n{}",
-            kept_lines[0], kept_lines[1], kept_lines[2], kept_lines[3], "{\"key\": 1.0, \"columns\": [\"a\"]}\n"
+            kept_lines[0], kept_lines[1], kept_lines[2], kept_lines[3], "{\"key\": 1.5, \"columns\": [\"a\"]}\n"
         );
         std::fs::write(&log, text).unwrap();
         let mut ids = ids(&[json!(2), json!("café"), json!(3), json!(1)]);
