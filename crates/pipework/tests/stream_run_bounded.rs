@@ -388,3 +388,83 @@ async fn futures_pending_on_first_poll_run_as_tasks() {
     .await;
     assert_eq!(out, [true; 4]);
 }
+
+/// A future that keeps its guard until it is dropped, even after it has
+/// returned `Ready` (as hand-written futures may): waits `polls` polls,
+/// then returns its value, or panics.
+struct Holding {
+    _guard: Alive,
+    value: u64,
+    polls: u8,
+    panics: bool,
+}
+
+impl std::future::Future for Holding {
+    type Output = Result<u64, Never>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.polls > 0 {
+            self.polls -= 1;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        assert!(!self.panics, "task {} panics", self.value);
+        std::task::Poll::Ready(Ok(self.value))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Ready futures reuse one allocation in turn (`TaskSet::start_in`);
+    /// whatever mix of ready, waiting and panicking futures, each yields
+    /// its result once, and a finished future is dropped by the time its
+    /// result is yielded: the futures alive never outnumber the tasks not
+    /// yet yielded.
+    #[test]
+    fn finished_futures_are_dropped_by_the_time_their_result_is_yielded(
+        inputs in proptest::collection::vec((0u8..3, proptest::bool::weighted(0.2)), 0..80),
+        limit in 1usize..8,
+        workers in 1usize..=2,
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .build()
+            .unwrap();
+        let alive = Arc::new(AtomicUsize::new(0));
+        let (ok, panicked, worst) = rt.block_on(async {
+            let made = alive.clone();
+            let tasks = stream::iter(inputs.clone().into_iter().enumerate()).map(
+                move |(i, (polls, panics))| Holding {
+                    _guard: Alive::new(&made),
+                    value: i as u64,
+                    polls,
+                    panics,
+                },
+            );
+            let mut results = run_bounded(tasks, limit).unwrap();
+            let (mut ok, mut panicked, mut worst) = (Vec::new(), Vec::new(), 0isize);
+            while let Some(result) = results.next().await {
+                // Alive futures, less the tasks still counted by the stream.
+                let excess = alive.load(Ordering::SeqCst) as isize - results.running() as isize;
+                worst = worst.max(excess);
+                match result {
+                    Ok(value) => ok.push(value),
+                    Err(TaskError::Panicked { task, .. }) => panicked.push(task),
+                    Err(other) => panic!("unexpected {other:?}"),
+                }
+            }
+            (ok, panicked, worst)
+        });
+        let mut all: Vec<u64> = ok.iter().chain(&panicked).copied().collect();
+        all.sort_unstable();
+        prop_assert_eq!(all, (0..inputs.len() as u64).collect::<Vec<_>>());
+        let expected_panics = inputs.iter().filter(|(_, p)| *p).count();
+        prop_assert_eq!(panicked.len(), expected_panics);
+        prop_assert!(worst <= 0, "{} finished futures still alive", worst);
+        prop_assert_eq!(alive.load(Ordering::SeqCst), 0);
+    }
+}

@@ -13,7 +13,6 @@ use futures::stream::{FusedStream, FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::{Error, StagePanic};
 use super::stage_task::as_stage_task;
@@ -160,11 +159,10 @@ pub struct ConcurrentMapUnordered<Y, E> {
     stage: StageEnd<Y, E>,
 }
 
-/// The consumer's end of a concurrent stage: the channel, and a guard that
-/// cancels the stage task when dropped.
+/// The consumer's end of a concurrent stage: the channel, and the set
+/// holding the stage task, which aborts it when dropped.
 struct StageEnd<Y, E> {
     rx: mpsc::Receiver<Result<Y, E>>,
-    _cancel_on_drop: DropGuard,
     _abort_on_drop: JoinSet<()>,
     concurrency: usize,
 }
@@ -281,17 +279,18 @@ where
     Error::check_capacity(function, "concurrency", concurrency)?;
     let handle = Error::runtime(function)?;
     let (tx, rx) = mpsc::channel(concurrency);
-    let token = CancellationToken::new();
-    let task =
-        run_concurrent::<Q, _, _, _, _, _, _>(stream, f, tx, token.clone(), concurrency, function);
+    let task = run_concurrent::<Q, _, _, _, _, _, _>(stream, f, tx, concurrency, function);
     // The task catches every panic of user code and reports it through the
-    // channel, and it ends on cancellation; the JoinSet is there so that
-    // dropping the stream also aborts it.
+    // channel. It ends when its input and its futures are done, when the
+    // consumer's end of the channel is gone, or when it is aborted: dropping
+    // the stream drops this JoinSet, which aborts it (tokio drops the task's
+    // future, with the futures in flight and `stream`, at its next wait).
+    // Aborting, not a cancellation token polled by the task's `select!`,
+    // keeps the hot path to the work itself.
     let mut task_set = JoinSet::new();
     task_set.spawn_on(as_stage_task(task), &handle);
     Ok(StageEnd {
         rx,
-        _cancel_on_drop: token.drop_guard(),
         _abort_on_drop: task_set,
         concurrency,
     })
@@ -307,7 +306,6 @@ async fn run_concurrent<Q, S, X, Y, E, F, Fut>(
     stream: S,
     mut f: F,
     tx: mpsc::Sender<Result<Y, E>>,
-    token: CancellationToken,
     concurrency: usize,
     function: &'static str,
 ) where
@@ -319,7 +317,6 @@ async fn run_concurrent<Q, S, X, Y, E, F, Fut>(
     E: From<StagePanic> + Send + 'static,
 {
     let mut stream = pin!(stream);
-    let mut cancelled = pin!(token.cancelled());
     let mut in_flight = Q::default();
     let mut finished: VecDeque<Result<Y, E>> = VecDeque::new();
     let mut input_done = false;
@@ -331,7 +328,6 @@ async fn run_concurrent<Q, S, X, Y, E, F, Fut>(
         }
         tokio::select! {
             biased;
-            () = &mut cancelled => return,
             permit = tx.reserve(), if !finished.is_empty() => match permit {
                 Ok(permit) => {
                     if let Some(result) = finished.pop_front() {

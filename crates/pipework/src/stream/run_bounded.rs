@@ -10,7 +10,7 @@ use futures::Stream;
 use pin_project_lite::pin_project;
 
 use super::error::{Error, TaskError};
-use super::task_set::{Finished, Joined, TaskSet};
+use super::task_set::{Finished, Joined, TaskBox, TaskSet};
 
 /// Runs the futures of `tasks` as spawned tokio tasks, at most `limit` at
 /// once, and yields their results in completion order.
@@ -155,6 +155,9 @@ pin_project! {
         limit: usize,
         pulled: u64,
         source_error: Option<E>,
+        // The allocation of the last task that finished at its first poll,
+        // to start the next one in.
+        spare: Option<TaskBox<Fut>>,
     }
 }
 
@@ -182,6 +185,7 @@ where
             limit,
             pulled: 0,
             source_error: None,
+            spare: None,
         })
     }
 
@@ -217,6 +221,11 @@ where
     /// each in the task set.
     fn fill(self: Pin<&mut Self>, cx: &mut Context<'_>) {
         let mut this = self.project();
+        if !this.set.has_room() {
+            return;
+        }
+        let handle = this.set.handle();
+        let _runtime = handle.enter();
         while this.set.has_room() {
             let Some(tasks) = this.tasks.as_mut().as_pin_mut() else {
                 return;
@@ -224,7 +233,7 @@ where
             match tasks.poll_next(cx) {
                 Poll::Ready(Some(item)) => match (this.classify)(item) {
                     Ok(future) => {
-                        this.set.start(*this.pulled, future);
+                        this.set.start_in(*this.pulled, future, this.spare);
                         *this.pulled += 1;
                     }
                     Err(error) => {

@@ -15,7 +15,17 @@
 //! and a join notification are most of the cost of a cheap call (a cache hit,
 //! a no-op), and skipping them made 1M ready futures several times faster.
 //! Otherwise it is spawned into a `JoinSet`, whose task polls it again at
-//! once with its own waker (which is why the first poll needs none). A
+//! once with its own waker (which is why the first poll needs none).
+//!
+//! A future is boxed before its first poll, because a polled future may
+//! not move. [`start_in`](TaskSet::start_in) lets a caller starting many
+//! futures of one type (`run_bounded`) keep the box of a future that its
+//! first poll finished and start the next one in it: the finished future is
+//! dropped at once (the box holds an `Option`), and its allocation is used
+//! again, so a ready future costs no allocation and no free. Together with
+//! entering the runtime once per refill rather than once per future, that
+//! halved the instructions a ready future costs (597 to 324 under callgrind,
+//! against 589 for futures' `buffer_unordered`). A
 //! finished task keeps its slot until it is taken, so memory is O(`limit`)
 //! whatever the consumer's pace. `spawn_every_task` turns the first poll off,
 //! for futures that do CPU work or start a process before their first
@@ -24,8 +34,10 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures::future::CatchUnwind;
 use futures::FutureExt;
 use tokio::runtime::Handle;
 use tokio::task::{JoinError, JoinSet};
@@ -97,20 +109,54 @@ where
     where
         F: Future<Output = T> + Send + 'static,
     {
+        // Futures may expect the runtime's context (timers, I/O) even
+        // when the caller is polled elsewhere.
+        let _runtime = self.handle.enter();
+        self.start_in(tag, task, &mut None);
+    }
+
+    /// The set's runtime, to enter for [`start_in`](Self::start_in):
+    /// futures may expect its context (timers, I/O) even when the caller is
+    /// polled elsewhere. Entering once for many starts spares a
+    /// thread-local swap and a handle clone per task.
+    pub(crate) fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Starts `task` in `slot`'s allocation if there is one, and gives the
+    /// allocation back in `slot` if the task finished at its first poll:
+    /// a caller starting many tasks of one type then allocates nothing for
+    /// the ready ones. Call it inside the [`handle`](Self::handle)'s runtime. The caller
+    /// checks [`has_room`](Self::has_room) first.
+    pub(crate) fn start_in<F>(&mut self, tag: K, task: F, slot: &mut Option<TaskBox<F>>)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
         debug_assert!(self.has_room(), "a task started in a full TaskSet");
-        let mut run = Box::pin(AssertUnwindSafe(task).catch_unwind());
+        let task = Some(AssertUnwindSafe(task).catch_unwind());
+        let mut run = match slot.take() {
+            Some(mut run) => {
+                run.set(task);
+                run
+            }
+            None => Box::pin(task),
+        };
         if !self.spawn_all {
-            // Futures may expect the runtime's context (timers, I/O) even
-            // when the caller is polled elsewhere.
-            let _runtime = self.handle.enter();
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            if let Poll::Ready(out) = run.as_mut().poll(&mut cx) {
+            if let Poll::Ready(out) = poll_slot(run.as_mut(), &mut cx) {
                 self.ready.push_back((tag, out.map_err(panic_text)));
+                // The finished future is dropped now, as a spawned one
+                // would be, not when the allocation is used again.
+                run.set(None);
+                *slot = Some(run);
                 return;
             }
         }
         self.running.spawn_on(
-            async move { (tag, run.await.map_err(panic_text)) },
+            async move {
+                let out = std::future::poll_fn(|cx| poll_slot(run.as_mut(), cx)).await;
+                (tag, out.map_err(panic_text))
+            },
             &self.handle,
         );
     }
@@ -139,6 +185,22 @@ where
             return Poll::Ready(Some(Ok(done)));
         }
         self.running.poll_join_next(cx)
+    }
+}
+
+/// The allocation of a started task: its future with panics caught, or
+/// `None` between two tasks. See [`TaskSet::start_in`].
+pub(crate) type TaskBox<F> = Pin<Box<Option<CatchUnwind<AssertUnwindSafe<F>>>>>;
+
+/// Polls the future in `slot`. An empty slot is never polled (every task
+/// is put in before its first poll); it would read as a panic, not a hang.
+fn poll_slot<F: Future>(
+    slot: Pin<&mut Option<CatchUnwind<AssertUnwindSafe<F>>>>,
+    cx: &mut Context<'_>,
+) -> Poll<std::thread::Result<F::Output>> {
+    match slot.as_pin_mut() {
+        Some(run) => run.poll(cx),
+        None => Poll::Ready(Err(Box::new("pipework: a task slot was polled empty"))),
     }
 }
 
