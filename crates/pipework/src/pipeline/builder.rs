@@ -17,7 +17,7 @@ use super::fn_step::{ChunkStep, FilterMapStep, FlatMapStep, MapStep};
 use super::handle::{PipelineHandle, Running, StepRuntime};
 use super::input::InputState;
 use super::outputs::Outputs;
-use super::queue::queue;
+use super::queue::{queue, Envelope};
 use super::report::Report;
 use super::step::Step;
 use super::step_spec::{
@@ -407,7 +407,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
         if has_channel || !(self.finished || has_iter) {
             return Err(Error::InputOpen);
         }
-        self.start(Target::Discard)?.stop()
+        self.start(|_| Target::Discard)?.stop()
     }
 
     /// Starts the pipeline in the background.
@@ -417,7 +417,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     /// [`Error::InvalidConfig`], a step's `setup` failing, or a thread that
     /// could not be spawned.
     pub fn spawn(self) -> Result<PipelineHandle<In>, Error> {
-        self.start(Target::Discard)
+        self.start(|_| Target::Discard)
     }
 
     /// Starts the pipeline in the background and returns the last step's
@@ -427,15 +427,25 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
     ///
     /// As for [`spawn`](Pipeline::spawn).
     pub fn outputs(self) -> Result<Outputs<In, Out>, Error> {
-        let (tx, rx) = queue::<Out>(DEFAULT_QUEUE);
-        let handle = self.start(Target::Queue(tx))?;
-        Ok(Outputs::new(rx, handle))
+        let mut outputs = None;
+        let handle = self.start(|control| {
+            let (tx, rx) = queue::<Envelope<Out>>(DEFAULT_QUEUE, control);
+            outputs = Some(rx);
+            Target::Queue(tx)
+        })?;
+        match outputs {
+            Some(rx) => Ok(Outputs::new(rx, handle)),
+            None => Err(no_step()),
+        }
     }
 
     /// Starts the pipeline: checks its settings, runs the steps' `setup`
     /// hooks, launches their threads from the last back to the first, then
     /// the feeders of its input.
-    fn start(self, last_target: Target<Out>) -> Result<PipelineHandle<In>, Error> {
+    fn start(
+        self,
+        last_target: impl FnOnce(&Control) -> Target<Out>,
+    ) -> Result<PipelineHandle<In>, Error> {
         if let Some(why) = self.misconfigured {
             return Err(Error::InvalidConfig(why));
         }
@@ -450,7 +460,7 @@ impl<In: Send + 'static, Out: Send + 'static, Prev> Pipeline<In, Out, Prev> {
             control: &control,
             launched: Vec::with_capacity(self.steps.len()),
         };
-        let Target::Queue(first_tx) = (self.wiring)(last_target, &mut launch) else {
+        let Target::Queue(first_tx) = (self.wiring)(last_target(&control), &mut launch) else {
             return Err(no_step());
         };
         let Launch {

@@ -1,36 +1,28 @@
 //! The shutdown protocol shared by every thread of one pipeline run.
 //!
 //! Cancelling sets a flag that every thread checks before each queue
-//! operation, drops the cancel channels' senders (one per thread), and
-//! wakes every registered [`Wake`]r (ordered mode's reorder windows). No
-//! thread polls a flag on a timer.
+//! operation, wakes every thread blocked on a queue (each queue is a
+//! registered [`Wake`]r, and every queue wait checks the flag under the
+//! queue's lock), then every reorder window, and drops the cancel channels'
+//! senders (one per feeder of an external channel, which waits in a
+//! `select` with it). No thread polls a flag on a timer.
 //!
-//! Step threads block in plain `recv`/`send` on their queues
-//! ([`Control::recv`], [`Control::send`]); a `select` with a cancel channel
-//! there would register with two waker lists per wait, which halved the
-//! throughput of a trivial pipeline. They wake on cancel because their
-//! queue closes: a thread waiting to receive sees its queue close when the
-//! threads before it have exited, a thread waiting to send when the threads
-//! after it have. The threads that start that cascade — feeders and callers
-//! of `put` ([`Control::send_watching`], [`Control::recv_until`]) — do wait
-//! on their own cancel channel (after a short plain wait, when sending),
-//! and `stop`/`abort` close the `put` side.
+//! Queues are woken before reorder windows: a thread releasing ordered
+//! outputs waits for room in the next queue while it holds its window's
+//! lock, which the window's wake takes.
 //!
 //! `tests/pipeline_shutdown_model.rs` models this protocol with shuttle.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, Sender};
 
 use super::error::Error;
+use super::queue::{Empty, Receiver as QueueReceiver, Refused, Sender as QueueSender};
 use crate::internal::{lock, FirstError};
-
-/// How long a feeder waits for room in a plain `send` before it waits in a
-/// `select` that also watches its cancel channel: the most a cancel can be
-/// late for a feeder blocked on a full queue.
-const PLAIN_WAIT: Duration = Duration::from_millis(1);
 
 /// Never sent: the cancel channel only ever disconnects.
 enum Never {}
@@ -60,8 +52,11 @@ struct Shared {
     /// for the step threads, one for `put`, and one per feeder thread.
     cancel_txs: Mutex<Vec<Sender<Never>>>,
     first_error: FirstError<Error>,
-    /// What must be woken on cancel (reorder windows); their count is at
-    /// most the number of steps, fixed when the pipeline starts.
+    /// Queues to wake on cancel, woken first; one per step and one for
+    /// the outputs, fixed when the pipeline starts.
+    queues: Mutex<Vec<Weak<dyn Wake>>>,
+    /// What else must be woken on cancel (reorder windows); their count is
+    /// at most the number of steps, fixed when the pipeline starts.
     wakers: Mutex<Vec<Weak<dyn Wake>>>,
 }
 
@@ -91,6 +86,7 @@ impl Control {
             cancelled: AtomicBool::new(false),
             cancel_txs: Mutex::new(Vec::new()),
             first_error: FirstError::default(),
+            queues: Mutex::new(Vec::new()),
             wakers: Mutex::new(Vec::new()),
         }))
     }
@@ -128,6 +124,10 @@ impl Control {
     pub(crate) fn cancel(&self) {
         self.shared.cancelled.store(true, Ordering::Release);
         drop(std::mem::take(&mut *lock(&self.shared.cancel_txs)));
+        let queues = lock(&self.shared.queues).clone();
+        for queue in queues.iter().filter_map(Weak::upgrade) {
+            queue.wake();
+        }
         for waker in lock(&self.shared.wakers).iter() {
             if let Some(waker) = waker.upgrade() {
                 waker.wake();
@@ -162,44 +162,36 @@ impl Control {
         lock(&self.shared.wakers).push(waker);
     }
 
-    /// Receives the next item; `None` once the channel is drained and all its
-    /// senders are gone, or once the run is cancelled.
-    ///
-    /// This blocks in a plain `recv`, not a `select` with the cancel channel:
-    /// registering with two channels' wakers per wait cost half the
-    /// throughput of a trivial pipeline. A thread blocked here on cancel
-    /// wakes when every sender of its queue is gone: the threads of the
-    /// step before exit on the cancel flag, step by step from the feeders,
-    /// whose own waits do watch the cancel channel.
-    pub(crate) fn recv<T>(&self, rx: &Receiver<T>) -> Option<T> {
-        if self.is_cancelled() {
-            return None;
-        }
-        rx.recv().ok()
+    /// Registers a queue, to be woken on cancel before the other wakers.
+    pub(crate) fn register_queue(&self, queue: Weak<dyn Wake>) {
+        lock(&self.shared.queues).push(queue);
     }
 
-    /// Like [`recv`](Control::recv), but gives up after `timeout`: `Err(())`
-    /// if no item came in that time, `Ok(None)` at the end of the input or
-    /// on cancel.
-    pub(crate) fn recv_timeout<T>(
+    /// Takes up to `max` ready items into `chunk` (see
+    /// [`QueueReceiver::recv_chunk`]), giving up after `timeout` if one is
+    /// given: `Err(())` if no item came in that time, `Ok(false)` at the end
+    /// of the input or on cancel.
+    pub(crate) fn recv_chunk<T>(
         &self,
-        rx: &Receiver<T>,
-        timeout: Duration,
-    ) -> Result<Option<T>, ()> {
+        rx: &mut QueueReceiver<T>,
+        chunk: &mut VecDeque<T>,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<bool, ()> {
         if self.is_cancelled() {
-            return Ok(None);
+            return Ok(false);
         }
-        match rx.recv_timeout(timeout) {
-            Ok(item) => Ok(Some(item)),
-            Err(RecvTimeoutError::Timeout) => Err(()),
-            Err(RecvTimeoutError::Disconnected) => Ok(None),
+        match rx.recv_chunk(chunk, max, timeout, Some(self)) {
+            Ok(()) => Ok(true),
+            Err(Empty::Closed) => Ok(false),
+            Err(Empty::TimedOut) => Err(()),
         }
     }
 
-    /// Sends `v`, blocking while the channel is full. Gives `v` back if the
+    /// Sends `v`, blocking while the queue is full. Gives `v` back if the
     /// run is cancelled or every receiver is gone; the latter means whoever
     /// consumed the pipeline's output has left, so the run is cancelled.
-    pub(crate) fn send<T>(&self, tx: &Sender<T>, v: T) -> Result<(), T> {
+    pub(crate) fn send<T>(&self, tx: &QueueSender<T>, v: T) -> Result<(), T> {
         match self.send_quiet(tx, v) {
             Ok(()) => Ok(()),
             Err(SendError::Cancelled(v)) => Err(v),
@@ -210,56 +202,34 @@ impl Control {
         }
     }
 
+    /// Sends every item of `batch` (see [`QueueSender::send_all`]); on
+    /// `Err`, what was not sent is left in `batch`, and the run is
+    /// cancelled if every receiver is gone.
+    pub(crate) fn send_all<T>(
+        &self,
+        tx: &QueueSender<T>,
+        batch: &mut VecDeque<T>,
+    ) -> Result<(), ()> {
+        match tx.send_all(batch, self) {
+            Ok(()) => Ok(()),
+            Err(Refused::Cancelled) => Err(()),
+            Err(Refused::Disconnected) => {
+                self.cancel();
+                Err(())
+            }
+        }
+    }
+
     /// Like [`send`](Control::send), but leaves cancelling the run when
     /// every receiver is gone to the caller: for callers holding a lock
     /// that [`cancel`](Control::cancel) takes.
-    pub(crate) fn send_quiet<T>(&self, tx: &Sender<T>, v: T) -> Result<(), SendError<T>> {
+    pub(crate) fn send_quiet<T>(&self, tx: &QueueSender<T>, v: T) -> Result<(), SendError<T>> {
         if self.is_cancelled() {
             return Err(SendError::Cancelled(v));
         }
-        // A plain `send`, as in `recv`: a thread blocked here on cancel
-        // wakes when the threads of the next step, which exit on the cancel
-        // flag, have all dropped their receivers.
-        tx.send(v)
-            .map_err(|e| SendError::Disconnected(e.into_inner()))
-    }
-
-    /// Sends `v` from a thread that is not a step's (a feeder or a caller of
-    /// `put`): waits on the cancel channel too, because such a thread may
-    /// be the only one left that holds the queue open.
-    ///
-    /// It first waits up to [`PLAIN_WAIT`] in a plain `send`, and only then
-    /// in a `select` with the cancel channel. A fast source finds its queue
-    /// full at nearly every item, and a `select` per item (registering with
-    /// two channels' waker lists, whose locks the step thread taking from
-    /// the queue contends for) cost a trivial pipeline a third of its
-    /// throughput; the plain wait sees room within microseconds. A cancel
-    /// that comes during the plain wait is seen when it times out.
-    pub(crate) fn send_watching<T>(&self, tx: &Sender<T>, v: T) -> Result<(), T> {
-        if self.is_cancelled() {
-            return Err(v);
-        }
-        let result = match tx.send_timeout(v, PLAIN_WAIT) {
-            Ok(()) => return Ok(()),
-            Err(SendTimeoutError::Disconnected(v)) => Err(v),
-            Err(SendTimeoutError::Timeout(v)) if self.is_cancelled() => Err(v),
-            Err(SendTimeoutError::Timeout(v)) => {
-                let mut sel = crossbeam_channel::Select::new();
-                let send_idx = sel.send(tx);
-                sel.recv(&self.cancel_rx);
-                let op = sel.select();
-                if op.index() == send_idx {
-                    op.send(tx, v).map_err(|e| e.into_inner())
-                } else {
-                    // The cancel channel only ever disconnects.
-                    let _disconnected = op.recv(&self.cancel_rx);
-                    Err(v)
-                }
-            }
-        };
-        if result.is_err() {
-            self.cancel();
-        }
-        result
+        tx.send(v, self).map_err(|(v, why)| match why {
+            Refused::Cancelled => SendError::Cancelled(v),
+            Refused::Disconnected => SendError::Disconnected(v),
+        })
     }
 }

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::Sender;
+use std::collections::VecDeque;
 
 use super::control::Control;
 use super::error::Stopped;
-use super::queue::Envelope;
+use super::queue::{Envelope, Sender};
 
 /// Where a step's outputs go.
 pub(crate) enum Target<T> {
@@ -18,10 +18,19 @@ pub(crate) enum Target<T> {
     Queue(Sender<Envelope<T>>),
 }
 
+/// The outputs a thread holds back until the end of its chunk (see
+/// `queue.rs`), and how many it may hold: one per input of the chunk it
+/// has started, so what it holds never outnumbers the inputs it took.
+pub(crate) struct Pending<'a, T> {
+    pub(crate) outputs: &'a mut VecDeque<Envelope<T>>,
+    pub(crate) cover: usize,
+}
+
 enum Mode<'a, T> {
     Direct {
         target: &'a Target<T>,
         control: &'a Control,
+        pending: Option<Pending<'a, T>>,
     },
     /// Ordered mode: outputs of one input are collected, then released in
     /// input order by the step's reorder buffer.
@@ -53,7 +62,30 @@ impl<'a, T> Emitter<'a, T> {
         emitted: &'a AtomicU64,
     ) -> Self {
         Emitter {
-            mode: Mode::Direct { target, control },
+            mode: Mode::Direct {
+                target,
+                control,
+                pending: None,
+            },
+            emitted,
+            stopped: false,
+        }
+    }
+
+    /// Like [`direct`](Emitter::direct), but outputs wait in `pending`
+    /// (up to its cover) for the thread to hand them on together.
+    pub(crate) fn chunked(
+        target: &'a Target<T>,
+        control: &'a Control,
+        emitted: &'a AtomicU64,
+        pending: Pending<'a, T>,
+    ) -> Self {
+        Emitter {
+            mode: Mode::Direct {
+                target,
+                control,
+                pending: Some(pending),
+            },
             emitted,
             stopped: false,
         }
@@ -78,18 +110,38 @@ impl<'a, T> Emitter<'a, T> {
             return Err(Stopped(item));
         }
         match &mut self.mode {
-            Mode::Direct { target, control } => match target {
-                Target::Discard => {
+            Mode::Direct {
+                target,
+                control,
+                pending,
+            } => match (target, pending) {
+                (Target::Discard, _) => {
                     if control.is_cancelled() {
                         self.stopped = true;
                         return Err(Stopped(item));
                     }
                 }
-                Target::Queue(tx) => {
+                (Target::Queue(tx), None) => {
                     if let Err(refused) = control.send(tx, Envelope { seq: 0, item }) {
                         self.stopped = true;
                         return Err(Stopped(refused.item));
                     }
+                }
+                (Target::Queue(tx), Some(pending)) => {
+                    // More outputs than inputs taken (a fan-out): hand on
+                    // what waits first, so the thread holds no more items
+                    // than one at a time would.
+                    if pending.outputs.len() >= pending.cover
+                        && control.send_all(tx, pending.outputs).is_err()
+                    {
+                        self.stopped = true;
+                        return Err(Stopped(item));
+                    }
+                    if control.is_cancelled() {
+                        self.stopped = true;
+                        return Err(Stopped(item));
+                    }
+                    pending.outputs.push_back(Envelope { seq: 0, item });
                 }
             },
             Mode::Collect(buffer) => buffer.push(item),
@@ -138,7 +190,7 @@ mod tests {
     #[test]
     fn emit_gives_the_item_back_once_the_next_step_is_gone() {
         let control = Control::new();
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crate::pipeline::queue::queue(1, &control);
         let target = Target::Queue(tx);
         let emitted = AtomicU64::new(0);
         let mut out = Emitter::direct(&target, &control, &emitted);

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
 use super::control::Control;
 use super::error::Error;
-use super::queue::Envelope;
+use super::queue::{Envelope, Sender};
 use crate::internal::caught;
 use crate::internal::lock;
 
@@ -56,12 +56,12 @@ impl<In> FirstQueue<In> {
     fn put_via(&self, item: In, control: &Control) -> Result<(), In> {
         match &self.next_seq {
             None => control
-                .send_watching(&self.tx, Envelope { seq: 0, item })
+                .send(&self.tx, Envelope { seq: 0, item })
                 .map_err(|e| e.item)?,
             Some(next) => {
                 let mut seq = lock(next);
                 control
-                    .send_watching(&self.tx, Envelope { seq: *seq, item })
+                    .send(&self.tx, Envelope { seq: *seq, item })
                     .map_err(|e| e.item)?;
                 *seq += 1;
             }

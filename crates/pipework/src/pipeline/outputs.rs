@@ -1,13 +1,12 @@
 //! [`Outputs`]: the last step's outputs as an iterator.
 
+use std::collections::VecDeque;
 use std::fmt;
-
-use crossbeam_channel::Receiver;
 
 use super::error::Error;
 use super::handle::PipelineHandle;
 use super::input::Input;
-use super::queue::Envelope;
+use super::queue::{Envelope, Receiver, MAX_CHUNK};
 use super::report::Report;
 
 /// The outputs of a running pipeline's last step, from
@@ -23,6 +22,8 @@ use super::report::Report;
 #[must_use = "iterators do nothing unless consumed"]
 pub struct Outputs<In: Send + 'static, Out> {
     rx: Option<Receiver<Envelope<Out>>>,
+    /// Outputs taken from the queue in one chunk, handed out one by one.
+    chunk: VecDeque<Envelope<Out>>,
     handle: Option<PipelineHandle<In>>,
     report: Option<Report>,
 }
@@ -39,6 +40,7 @@ impl<In: Send + 'static, Out> Outputs<In, Out> {
     pub(crate) fn new(rx: Receiver<Envelope<Out>>, handle: PipelineHandle<In>) -> Self {
         Outputs {
             rx: Some(rx),
+            chunk: VecDeque::new(),
             handle: Some(handle),
             report: None,
         }
@@ -73,9 +75,14 @@ impl<In: Send + 'static, Out> Iterator for Outputs<In, Out> {
     type Item = Result<Out, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let rx = self.rx.as_ref()?;
-        match rx.recv() {
-            Ok(env) => Some(Ok(env.item)),
+        if let Some(env) = self.chunk.pop_front() {
+            return Some(Ok(env.item));
+        }
+        let rx = self.rx.as_mut()?;
+        // No cancel check: the outputs end when the last step's threads
+        // are all gone, after what they sent, as a channel's would.
+        match rx.recv_chunk(&mut self.chunk, MAX_CHUNK, None, None) {
+            Ok(()) => self.chunk.pop_front().map(|env| Ok(env.item)),
             Err(_) => {
                 // The last step's threads have all ended: the run is over.
                 self.rx = None;
@@ -98,6 +105,7 @@ impl<In: Send + 'static, Out> Drop for Outputs<In, Out> {
         // queue then sees its consumer gone and the run is cancelled, so the
         // handle's drop below does not wait forever.
         self.rx = None;
+        self.chunk.clear();
         if let Some(handle) = self.handle.take() {
             if let Err(error) = handle.abort() {
                 tracing::debug!(%error, "pipeline outputs dropped after a failure");

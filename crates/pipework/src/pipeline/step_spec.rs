@@ -3,12 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Receiver;
-
 use super::control::Control;
 use super::emitter::Target;
 use super::error::{BoxError, Error};
-use super::queue::{queue, Envelope};
+use super::queue::{queue, Envelope, Receiver};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
@@ -100,7 +98,7 @@ where
 {
     Box::new(move |target, launch| {
         let config = launch.configs[index].clone();
-        let (tx, rx) = queue::<S::In>(config.queue);
+        let (tx, rx) = queue::<Envelope<S::In>>(config.queue, launch.control);
         let cloner = *lock(&cloner);
         let launched = launch_threads(step, config, cloner, rx, target, launch);
         launch.launched.push(launched);

@@ -6,13 +6,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crossbeam_channel::Receiver;
+use std::collections::VecDeque;
 
 use super::control::Control;
-use super::emitter::{Emitter, Target};
+use super::emitter::{Emitter, Pending, Target};
 use super::error::SkipEntry;
 use super::error::{BoxError, Error};
-use super::queue::Envelope;
+use super::queue::{Envelope, Receiver, MAX_CHUNK};
 use super::reorder::Reorder;
 use super::report::StepCounters;
 use super::step::{Step, ThreadInfo};
@@ -80,7 +80,7 @@ pub(crate) fn run_user_code<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Resul
 pub(crate) fn worker<S: Step>(
     step: Arc<S>,
     info: ThreadInfo,
-    rx: Receiver<Envelope<S::In>>,
+    mut rx: Receiver<Envelope<S::In>>,
     output: Delivery<S::Out>,
     config: Arc<WorkerConfig<S::In>>,
     counters: Arc<StepCounters>,
@@ -96,7 +96,7 @@ pub(crate) fn worker<S: Step>(
                     counters: &counters,
                     control: &control,
                 };
-                thread.run(state, &rx, &output);
+                thread.run(state, &mut rx, &output);
             }
             Err(f) => control.fail(Error::HookFailed {
                 step: info.step.clone(),
@@ -143,7 +143,17 @@ struct StepThread<'a, S: Step> {
 impl<S: Step> StepThread<'_, S> {
     /// Takes items until the input ends or the run is cancelled, then runs
     /// `thread_shutdown`.
-    fn run(&self, mut state: S::State, rx: &Receiver<Envelope<S::In>>, output: &Delivery<S::Out>) {
+    ///
+    /// A step of one thread takes its items in chunks and hands on a
+    /// chunk's outputs together before it takes the next (see `queue.rs`);
+    /// a step of several takes one item at a time, so no thread keeps
+    /// items another could be working on.
+    fn run(
+        &self,
+        mut state: S::State,
+        rx: &mut Receiver<Envelope<S::In>>,
+        output: &Delivery<S::Out>,
+    ) {
         let StepThread {
             step,
             info,
@@ -157,15 +167,22 @@ impl<S: Step> StepThread<'_, S> {
             Delivery::Direct(_) => step.idle_timeout(),
             Delivery::Ordered(_) => None,
         };
+        let max_chunk = if info.threads == 1 { MAX_CHUNK } else { 1 };
+        let mut chunk = VecDeque::new();
+        let mut pending = VecDeque::new();
         let mut armed = false;
         loop {
-            let next = match idle_after {
-                Some(timeout) if armed => control.recv_timeout(rx, timeout),
-                _ => Ok(control.recv(rx)),
-            };
-            let env = match next {
-                Ok(Some(env)) => env,
-                Ok(None) => break,
+            if let Delivery::Direct(target) = output {
+                if let Target::Queue(tx) = &**target {
+                    if !pending.is_empty() && control.send_all(tx, &mut pending).is_err() {
+                        return;
+                    }
+                }
+            }
+            let timeout = idle_after.filter(|_| armed);
+            match control.recv_chunk(rx, &mut chunk, max_chunk, timeout) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(()) => {
                     armed = false;
                     if let Delivery::Direct(target) = output {
@@ -183,31 +200,39 @@ impl<S: Step> StepThread<'_, S> {
                     }
                     continue;
                 }
-            };
+            }
             armed = true;
-            StepCounters::add(&counters.input);
-            let flow = match output {
-                Delivery::Direct(target) => {
-                    let mut out = Emitter::direct(target, control, &counters.output);
-                    self.process_item(&mut state, env.item, &mut out)
-                }
-                Delivery::Ordered(reorder) => {
-                    let mut buffer = Vec::new();
-                    let mut out = Emitter::collect(&mut buffer, &counters.output);
-                    let flow = self.process_item(&mut state, env.item, &mut out);
-                    match flow {
-                        ControlFlow::Continue(()) => {
-                            match reorder.complete(env.seq, buffer, control) {
-                                Ok(()) => flow,
-                                Err(_stopped) => ControlFlow::Break(()),
-                            }
-                        }
-                        ControlFlow::Break(()) => flow,
+            let mut cover = 0;
+            while let Some(env) = chunk.pop_front() {
+                cover += 1;
+                StepCounters::add(&counters.input);
+                let flow = match output {
+                    Delivery::Direct(target) => {
+                        let pending = Pending {
+                            outputs: &mut pending,
+                            cover,
+                        };
+                        let mut out = Emitter::chunked(target, control, &counters.output, pending);
+                        self.process_item(&mut state, env.item, &mut out)
                     }
+                    Delivery::Ordered(reorder) => {
+                        let mut buffer = Vec::new();
+                        let mut out = Emitter::collect(&mut buffer, &counters.output);
+                        let flow = self.process_item(&mut state, env.item, &mut out);
+                        match flow {
+                            ControlFlow::Continue(()) => {
+                                match reorder.complete(env.seq, buffer, control) {
+                                    Ok(()) => flow,
+                                    Err(_stopped) => ControlFlow::Break(()),
+                                }
+                            }
+                            ControlFlow::Break(()) => flow,
+                        }
+                    }
+                };
+                if flow.is_break() {
+                    return;
                 }
-            };
-            if flow.is_break() {
-                return;
             }
         }
         if control.is_cancelled() {
