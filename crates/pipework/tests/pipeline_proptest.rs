@@ -227,3 +227,44 @@ proptest! {
         prop_assert_eq!(out, (0..total).collect::<Vec<_>>());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Fan-out through steps of one thread, which take their input in
+    /// chunks and hold back a chunk's outputs: an item emitting more
+    /// outputs than its chunk has inputs makes the thread hand on what it
+    /// holds first. Whatever the fan-outs, thread counts and queues, the
+    /// outputs are `Iterator::flat_map`'s, in order when ordered.
+    #[test]
+    fn fan_out_steps_equal_iterator_flat_map(
+        input in proptest::collection::vec(0u64..1_000, 0..200),
+        fan_outs in proptest::collection::vec((0u64..5, 1usize..=2, 0usize..=4), 1..4),
+        ordered in any::<bool>(),
+    ) {
+        let mut pipeline = Pipeline::new();
+        for &(fan, threads, queue) in &fan_outs {
+            pipeline = pipeline
+                .flat_map(move |x: u64| (0..(x + fan) % 5).map(move |k| x * 5 + k))
+                .threads(threads)
+                .queue(queue);
+        }
+        if ordered {
+            pipeline = pipeline.ordered();
+        }
+        pipeline.put_iter(input.clone());
+        let mut out: Vec<u64> = pipeline.into_iter().collect::<Result<_, _>>().unwrap();
+        let mut expected = input.clone();
+        for &(fan, _, _) in &fan_outs {
+            expected = expected
+                .into_iter()
+                .flat_map(|x| (0..(x + fan) % 5).map(move |k| x * 5 + k))
+                .collect();
+        }
+        if !ordered {
+            out.sort_unstable();
+            expected.sort_unstable();
+        }
+        prop_assert_eq!(out, expected);
+    }
+}

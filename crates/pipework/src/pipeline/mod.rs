@@ -28,12 +28,21 @@
 //!
 //! # Steps, queues and threads
 //!
-//! A [`Pipeline`] is a chain of steps. Each step has its own input queue (a
-//! bounded [`crossbeam_channel`] of [`DEFAULT_QUEUE`] items unless set with
+//! A [`Pipeline`] is a chain of steps. Each step has its own input queue
+//! (bounded: [`DEFAULT_QUEUE`] items unless set with
 //! [`queue`](Pipeline::queue)) and runs on [`threads`](Pipeline::threads)
 //! threads that take items from it, process them, and put the outputs into
 //! the next step's queue. A full queue blocks the step feeding it: slow steps
 //! slow down the steps before them instead of letting memory grow.
+//!
+//! Items cross a queue in **chunks**. A step of one thread takes every item
+//! that is ready in its queue (up to 32) at once, processes them in order,
+//! and hands their outputs on together before it takes more; a step of
+//! several threads takes one item at a time, so no thread keeps items that
+//! an idle one could work on. The lock and the wake-up of a sleeping
+//! thread then come once a chunk instead of once an item. The price: an
+//! output of a one-thread step waits for the rest of its chunk, that is
+//! for items that were already queued behind it.
 //!
 //! Step kinds: [`map`](Pipeline::map) (one output per input),
 //! [`filter_map`](Pipeline::filter_map) (skip an item by returning `None`),
@@ -64,7 +73,10 @@
 //! Items in flight never exceed the sum of the queue capacities (with the
 //! [`outputs`](Pipeline::outputs) iterator's queue of [`DEFAULT_QUEUE`]),
 //! plus one item per thread being processed, plus one item held by each
-//! feeder; `tests/pipeline_proptest.rs` checks this bound, which is tight.
+//! feeder, all counted in items: a chunk's items beyond the first, and the
+//! outputs held back for it, stay counted against the queue they came from
+//! until their thread takes its next chunk. `tests/pipeline_proptest.rs`
+//! checks this bound, which is tight.
 //! An [`ordered`](Pipeline::ordered) pipeline adds up to `queue + threads`
 //! finished items per step waiting for an earlier one, where a finished
 //! item is all the outputs one input gave.
@@ -91,8 +103,13 @@
 //!
 //! # Cost, and when to use something else
 //!
-//! Each item costs a queue hand-over per step (tens to hundreds of
-//! nanoseconds); see `pipework-bench`'s `pipeline-trivial`. For CPU-bound
+//! Each item costs a queue hand-over per step: a push and a pop in a
+//! `VecDeque`, with a lock and at most a wake-up per chunk. On a shared
+//! 2-core machine, `pipework-bench pipeline-trivial` (3 one-thread steps,
+//! `x + 1`, 10M items: 5 threads on 2 cores) ran at 1.65–2.18M items/s,
+//! 1.90–2.17× a hand-written crossbeam pipeline of the same shape in the
+//! same runs (0.71–0.90× when items crossed crossbeam channels one at a
+//! time). For CPU-bound
 //! work on data already in memory, use rayon; for async I/O with thousands
 //! of concurrent calls, use [`stream`](crate) stages on tokio instead of
 //! thousands of threads.
