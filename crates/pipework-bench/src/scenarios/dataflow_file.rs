@@ -8,16 +8,23 @@
 //! worker in this thread (`pipework-w1`) and with two worker threads
 //! (`pipework-w2`). A file is one partition, so the second worker has no
 //! lines to read: the w2 line shows what the second worker costs, not a
-//! speed-up.
+//! speed-up. The `-dir4` systems read the same lines from a directory of
+//! 4 files (the input's quarters, one partition each) with `DirSource`, so
+//! two workers have two files each: `pipework-w2-dir4` over
+//! `pipework-w1-dir4` is the speed-up of a second worker.
+//!
+//! The size, 20M lines (about 0.4 GB), makes each Rust system run for more
+//! than a second; bytewax reads a tenth of it (2M lines), and its rate is
+//! compared as for the other Python peers.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
-use pipework_dataflow::connectors::FileSource;
+use pipework_dataflow::connectors::{DirSource, FileSource};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig};
 
 use super::count_sink::{CountSink, Totals};
@@ -27,8 +34,8 @@ use crate::scenario::{Runner, Scenario, System};
 pub(crate) const SCENARIO: Scenario = Scenario {
     name: "dataflow-file",
     work: "N-line file -> map(len) -> count",
-    sizes: &[2_000_000],
-    quick_sizes: &[20_000],
+    sizes: &[20_000_000],
+    quick_sizes: &[200_000],
     ideal_seconds: None,
     check,
     input: Some(write_input),
@@ -42,6 +49,14 @@ pub(crate) const SCENARIO: Scenario = Scenario {
             runner: Runner::Rust(pipework_w2),
         },
         System {
+            name: "pipework-w1-dir4",
+            runner: Runner::Rust(pipework_w1_dir4),
+        },
+        System {
+            name: "pipework-w2-dir4",
+            runner: Runner::Rust(pipework_w2_dir4),
+        },
+        System {
             name: "bufread-loop",
             runner: Runner::Rust(bufread_loop),
         },
@@ -49,7 +64,7 @@ pub(crate) const SCENARIO: Scenario = Scenario {
             name: "bytewax",
             runner: Runner::Python {
                 script: "bytewax_file.py",
-                divisor: 1,
+                divisor: 10,
             },
         },
     ],
@@ -81,17 +96,45 @@ fn decimal_digits(mut i: u64) -> u64 {
     digits
 }
 
+/// Files in the directory of the `-dir4` systems.
+const PARTS: u64 = 4;
+
+/// The directory beside the input file holding its lines in [`PARTS`]
+/// files.
+fn parts_dir(path: &Path) -> PathBuf {
+    let mut dir = path.as_os_str().to_owned();
+    dir.push(".parts");
+    PathBuf::from(dir)
+}
+
+/// Writes the input file, and the same lines split in [`PARTS`] files of
+/// consecutive lines in [`parts_dir`].
 pub(crate) fn write_input(lines: u64, path: &Path) -> io::Result<()> {
+    let dir = parts_dir(path);
+    std::fs::create_dir_all(&dir)?;
     let mut out = BufWriter::new(File::create(path)?);
+    let mut parts = (0..PARTS)
+        .map(|p| {
+            Ok(BufWriter::new(File::create(
+                dir.join(format!("part-{p}.txt")),
+            )?))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
     let mut buf = Vec::new();
     for i in 0..lines {
         line(i, &mut buf);
         buf.push(b'\n');
         out.write_all(&buf)?;
+        // Line i goes to part i * PARTS / lines: consecutive quarters.
+        let part = (u128::from(i) * u128::from(PARTS) / u128::from(lines)) as usize;
+        parts[part].write_all(&buf)?;
     }
-    out.into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()
+    for file in std::iter::once(out).chain(parts) {
+        file.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()?;
+    }
+    Ok(())
 }
 
 fn pipework_w1(job: &Job) -> anyhow::Result<Measurement> {
@@ -100,6 +143,14 @@ fn pipework_w1(job: &Job) -> anyhow::Result<Measurement> {
 
 fn pipework_w2(job: &Job) -> anyhow::Result<Measurement> {
     pipework(job, ExecutionConfig::threads(2)?)
+}
+
+fn pipework_w1_dir4(job: &Job) -> anyhow::Result<Measurement> {
+    pipework_dir(job, ExecutionConfig::single())
+}
+
+fn pipework_w2_dir4(job: &Job) -> anyhow::Result<Measurement> {
+    pipework_dir(job, ExecutionConfig::threads(2)?)
 }
 
 fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
@@ -111,8 +162,29 @@ fn pipework(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
             .map("len", |line: String| line.len() as u64)
             .output("count", sink.clone());
     });
+    timed(&flow, &config, &totals)
+}
+
+fn pipework_dir(job: &Job, config: ExecutionConfig) -> anyhow::Result<Measurement> {
+    let dir = parts_dir(job.input()?);
+    let totals = Totals::default();
+    let sink = CountSink(totals.clone());
+    let flow = Dataflow::new("dataflow-file-dir4", move |flow| {
+        flow.input("lines", DirSource::new(&dir))
+            .map("len", |line: String| line.len() as u64)
+            .output("count", sink.clone());
+    });
+    timed(&flow, &config, &totals)
+}
+
+/// Runs `flow` and reads the sink's totals.
+fn timed(
+    flow: &Dataflow,
+    config: &ExecutionConfig,
+    totals: &Totals,
+) -> anyhow::Result<Measurement> {
     let start = Instant::now();
-    run(&flow, &config)?;
+    run(flow, config)?;
     let seconds = start.elapsed().as_secs_f64();
     Ok(Measurement {
         items: totals.count.load(Ordering::Acquire),
