@@ -196,7 +196,7 @@ impl<T> Sender<T> {
             if self.shared.has_room(&st) {
                 break;
             }
-            st = self.wait_for_room(st);
+            st = self.wait_for_room(st, control);
         }
         let was_empty = st.items.is_empty();
         st.items.push_back(v);
@@ -222,7 +222,7 @@ impl<T> Sender<T> {
                 return Err(Refused::Disconnected);
             }
             if !self.shared.has_room(&st) {
-                st = self.wait_for_room(st);
+                st = self.wait_for_room(st, control);
                 continue;
             }
             let was_empty = st.items.is_empty();
@@ -236,7 +236,12 @@ impl<T> Sender<T> {
         Ok(())
     }
 
-    fn wait_for_room<'a>(&'a self, st: MutexGuard<'a, State<T>>) -> MutexGuard<'a, State<T>> {
+    /// Waits until there may be room; the caller checks again.
+    fn wait_for_room<'a>(
+        &'a self,
+        st: MutexGuard<'a, State<T>>,
+        control: &Control,
+    ) -> MutexGuard<'a, State<T>> {
         // Give the receivers the processor first: on a machine with fewer
         // cores than threads, the one that would make room is often the
         // one waiting to run, and a sleep and a wake-up cost more than this.
@@ -249,7 +254,9 @@ impl<T> Sender<T> {
             }
         }
         let mut st = self.shared.lock();
-        if self.shared.has_room(&st) || st.receivers == 0 {
+        // The cancel flag is checked again under the lock before sleeping:
+        // a cancel during the yields woke no one.
+        if self.shared.has_room(&st) || st.receivers == 0 || control.is_cancelled() {
             return st;
         }
         st.waiting_senders += 1;
