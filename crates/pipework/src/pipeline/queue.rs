@@ -22,10 +22,10 @@
 //! one item at a time. A step with several threads takes one item at a
 //! time: a chunk would keep items from idle threads while its thread works.
 //!
-//! A sender may add an item while `items + outstanding < capacity +
-//! waiting`, where `waiting` counts receivers blocked with nothing to take:
-//! an item given to a waiting receiver is that receiver's own, as with a
-//! zero-capacity channel, so a queue of capacity 0 is a rendezvous.
+//! A sender may add an item while `items + outstanding < capacity`. A
+//! queue of capacity 0 is a rendezvous: there a sender may add an item
+//! for each receiver blocked with nothing to take, as with crossbeam's
+//! zero-capacity channel; that item is the receiver's own.
 //!
 //! # Waking
 //!
@@ -95,7 +95,15 @@ impl<T> Shared<T> {
     }
 
     fn has_room(&self, st: &State<T>) -> bool {
-        st.items.len() + st.outstanding < self.capacity + st.waiting_receivers
+        // Only a rendezvous counts waiting receivers, as crossbeam's
+        // zero-capacity channel does; a queue with capacity holds at most
+        // that many items, whoever waits.
+        let rendezvous = if self.capacity == 0 {
+            st.waiting_receivers
+        } else {
+            0
+        };
+        st.items.len() + st.outstanding < self.capacity + rendezvous
     }
 
     /// After a sender added items: wake a receiver if one waits.
