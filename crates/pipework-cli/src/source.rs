@@ -206,14 +206,16 @@ fn count_rows(
         if let Some(file) = &mut copy_to {
             file.write_all(&buf[..n])?;
         }
-        for &byte in &buf[..n] {
-            if byte == b'\n' {
-                rows += u64::from(in_row);
-                in_row = false;
-            } else if !byte.is_ascii_whitespace() {
-                in_row = true;
-            }
+        let block = &buf[..n];
+        let has_text = |part: &[u8]| part.iter().any(|byte| !byte.is_ascii_whitespace());
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', block) {
+            // Most lines start with `{`: `has_text` reads one byte of them.
+            rows += u64::from(in_row || has_text(&block[start..end]));
+            in_row = false;
+            start = end + 1;
         }
+        in_row = in_row || has_text(&block[start..]);
         read += n as u64;
         if read - reported >= REPORT_EVERY {
             report(read);

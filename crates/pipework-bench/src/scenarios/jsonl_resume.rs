@@ -103,7 +103,21 @@ fn write_pair(
             .map_err(io::IntoInnerError::into_error)?
             .sync_all()?;
     }
-    Ok(())
+    record_manifest(src)
+}
+
+/// Reruns once over the pair, unmeasured, so that DST gets the manifest a
+/// real run leaves (with SRC's fingerprint): the measured reruns then check
+/// the manifest, verify SRC against it and match rows by content, as a
+/// user's resume does, instead of taking the no-manifest path.
+fn record_manifest(src: &Path) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(map_by_key(src, dst_of(src), never, MapOptions::new("id")))
+        .map(drop)
+        .map_err(io::Error::other)
 }
 
 /// A function a complete rerun must never call.
@@ -154,6 +168,9 @@ mod tests {
         ] {
             let src = dir.path().join(format!("in-{rows}.jsonl"));
             write(rows, &src).unwrap();
+            let manifest =
+                std::fs::read_to_string(format!("{}.manifest", dst_of(&src).display())).unwrap();
+            assert!(manifest.contains("\"dst\":{"), "{manifest}");
             let measured = rerun(&Job {
                 items: rows,
                 input: Some(src),

@@ -15,7 +15,7 @@ use super::options::MapOptions;
 use super::picked::Columns;
 use super::rendered::Rendered;
 use super::report::Report;
-use super::resume_checks::check_manifest;
+use super::resume_checks::{check_manifest, Checked};
 use super::row_match::{check_done_keys, Matched};
 use super::write::{Base, DoneLog, Item};
 use super::Row;
@@ -148,11 +148,19 @@ where
             opts.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let manifest = check_manifest("flatmap", &src, &dst, &opts)?;
+            let Checked {
+                manifest,
+                as_left,
+                stored,
+            } = check_manifest("flatmap", &src, &dst, &opts)?;
             let (mut resumed, dst_len) = reconcile(&dst, &log, &opts.common)?;
             let columns = Columns::new(&opts.key, &opts.keep_columns);
-            check_done_keys(&src, &dst, &columns, &mut resumed)?;
-            manifest.store(&dst)?;
+            if !as_left {
+                check_done_keys(&src, &dst, &columns, &mut resumed)?;
+            }
+            if !stored {
+                manifest.store(&dst)?;
+            }
             Ok::<_, Error>((resumed, dst_len, manifest))
         })
         .await

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::dst_digest::DstDigest;
 use super::error::{Changed, Error};
 use super::options::MapOptions;
 use super::replaced::sync_dir;
@@ -58,6 +59,10 @@ pub(crate) struct Manifest {
     pub(crate) call_version: Option<String>,
     /// The source as the last run that ended read it.
     pub(crate) src: Option<SrcFingerprint>,
+    /// The destination as the last run that read all of its source left
+    /// it (absent from manifests written before it was recorded).
+    #[serde(default)]
+    pub(crate) dst: Option<DstDigest>,
 }
 
 impl Manifest {
@@ -77,6 +82,7 @@ impl Manifest {
             call: opts.call.clone(),
             call_version: opts.call_version.clone(),
             src: None,
+            dst: None,
         }
     }
 

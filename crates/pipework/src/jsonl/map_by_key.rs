@@ -18,8 +18,8 @@ use super::rendered::Rendered;
 use super::replaced;
 use super::report::Report;
 use super::resume::scan_map_dst;
-use super::resume_checks::{check_manifest, record_src};
-use super::row_match::match_rows;
+use super::resume_checks::{check_manifest, record_src, Checked};
+use super::row_match::{match_rows, Matched};
 use super::write::{Base, Item};
 use super::Row;
 
@@ -218,12 +218,22 @@ where
     let (resumed, matched, manifest) = {
         let (src, dst, opts) = (src.to_path_buf(), dst.to_path_buf(), opts.clone());
         tokio::task::spawn_blocking(move || {
-            let manifest = check_manifest("map", &src, &dst, &opts)?;
+            let Checked {
+                manifest,
+                as_left,
+                stored,
+            } = check_manifest("map", &src, &dst, &opts)?;
             let columns = Columns::new(&opts.key, &opts.keep_columns);
             let mut resumed = scan_map_dst(&dst, &columns, &opts.common)?;
             resumed.replaced = replaced::load(&dst, &mut resumed.ids, &columns, &opts.common)?;
-            let matched = match_rows(&src, &dst, &columns, &mut resumed)?;
-            manifest.store(&dst)?;
+            let matched = if as_left {
+                Matched::default()
+            } else {
+                match_rows(&src, &dst, &columns, &mut resumed)?
+            };
+            if !stored {
+                manifest.store(&dst)?;
+            }
             Ok::<_, Error>((resumed, matched, manifest))
         })
         .await
@@ -246,14 +256,14 @@ pub(crate) async fn finish(
     report: Report,
 ) -> Result<Report, Failed> {
     let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
-    let stopped = report.stopped;
+    let (stopped, wrote_nothing) = (report.stopped, report.rows_written == 0);
     let recorded = tokio::task::spawn_blocking(move || {
         // A stopped run did not read all of the source; the manifest keeps
         // the fingerprint it had.
         let recorded = if stopped {
             Ok(())
         } else {
-            record_src(manifest, &src, &dst)
+            record_src(manifest, &src, &dst, wrote_nothing)
         };
         drop(held);
         recorded

@@ -124,7 +124,11 @@
 //!   values, and a destination row that stands for no source row (a key no
 //!   longer in the source, a duplicate, a stale kept value) is
 //!   [`Error::UnmatchedRow`] naming its line. Per-key counts and hashes keep
-//!   this within a resume's bounds: see `row_match.rs`.
+//!   this within a resume's bounds: see `row_match.rs`. A destination byte
+//!   for byte as the last complete run left it (its length and hash are in
+//!   the manifest too) over a source that still starts the same has
+//!   nothing to match, and the rerun leaves the pass out: see
+//!   `dst_digest.rs`.
 //!
 //! [`MapOptions::reconcile`] turns the last two errors (and a changed set
 //! of kept columns) into a rewrite: the destination becomes exactly what a
@@ -244,6 +248,7 @@ mod by_key;
 mod checking;
 mod create_or_resume;
 mod done_log;
+mod dst_digest;
 mod error;
 mod exact_value;
 mod flatmap_by_key;

@@ -112,7 +112,7 @@ fn prepare(
     opts: &MapOptions,
 ) -> Result<(Resumed, OldAnswers, Manifest), Error> {
     let old_keep = Manifest::load(dst)?.map_or_else(|| opts.keep_columns.clone(), |old| old.keep);
-    let manifest = check_manifest("map", src, dst, opts)?;
+    let manifest = check_manifest("map", src, dst, opts)?.manifest;
     let columns = Columns::new(&opts.key, &old_keep);
     let mut found = scan_map_dst(dst, &columns, &opts.common)?;
     let replaced = replaced::load(dst, &mut found.ids, &columns, &opts.common)?;
@@ -149,7 +149,7 @@ fn replace(src: &Path, dst: &Path, new: &Path, manifest: Manifest) -> Result<(),
     }
     std::fs::rename(new, dst).map_err(|e| Error::io("replacing", dst, e))?;
     sync_dir(dst)?;
-    record_src(manifest, src, dst)
+    record_src(manifest, src, dst, false)
 }
 
 /// Removes a new destination (and its replaced log), if there is one.

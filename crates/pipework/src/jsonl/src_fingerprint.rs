@@ -20,9 +20,10 @@
 //! most some 40 KB.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::Path;
 
+use memchr::{memchr, memchr_iter, memrchr};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -66,19 +67,25 @@ impl SrcFingerprint {
         };
         let mut hasher = Xxh3::new();
         let mut segment_bytes = 0u64;
-        each_line(src, file, |line| {
-            if !line.ends_with(b"\n") {
-                // A last line without its newline may yet be completed by an
-                // append: it is not covered.
-                return false;
-            }
-            hasher.update(line);
-            segment_bytes += line.len() as u64;
-            fingerprint.bytes += line.len() as u64;
-            fingerprint.lines += 1;
-            if segment_bytes >= target {
-                fingerprint.close_segment(&mut hasher);
-                segment_bytes = 0;
+        each_block_of_lines(src, file, |mut lines| {
+            while !lines.is_empty() {
+                let want = usize::try_from(target - segment_bytes).unwrap_or(usize::MAX);
+                // The segment ends with the line that takes it to `target`;
+                // `lines` ends with a newline, so there is one.
+                let cut = match lines.len() < want {
+                    true => lines.len(),
+                    false => memchr(b'\n', &lines[want - 1..]).map_or(lines.len(), |at| want + at),
+                };
+                let (taken, rest) = lines.split_at(cut);
+                hasher.update(taken);
+                segment_bytes += taken.len() as u64;
+                fingerprint.bytes += taken.len() as u64;
+                fingerprint.lines += memchr_iter(b'\n', taken).count() as u64;
+                if segment_bytes >= target {
+                    fingerprint.close_segment(&mut hasher);
+                    segment_bytes = 0;
+                }
+                lines = rest;
             }
             true
         })?;
@@ -97,38 +104,43 @@ impl SrcFingerprint {
     /// Checks that `src` still starts with the bytes this fingerprint
     /// covers: [`Error::SrcChanged`] naming the lines of the first segment
     /// that differs (or the end of the source, if it is shorter).
+    ///
+    /// Each segment is a byte range ending at a newline, so its bytes are
+    /// hashed as they come, whatever lines they hold now: equal hashes mean
+    /// equal bytes, and so the same lines.
     pub(crate) fn verify(&self, src: &Path, dst: &Path) -> Result<(), Error> {
         if !can_read_twice(src) {
             return Ok(());
         }
         let file = File::open(src).map_err(|e| Error::io("opening", src, e))?;
         let mut hasher = Xxh3::new();
-        let (mut bytes, mut lines, mut index) = (0u64, 0u64, 0usize);
+        let (mut bytes, mut index) = (0u64, 0usize);
         let mut changed = None;
-        let mut segment_start_line = 1;
-        each_line(src, file, |line| {
-            let Some((end, end_line, hash)) = self.segments.get(index) else {
-                return false;
-            };
-            hasher.update(line);
-            bytes += line.len() as u64;
-            lines += 1;
-            if bytes < *end {
-                return true;
+        each_block(src, file, |mut block| {
+            while let Some((end, end_line, hash)) = self.segments.get(index) {
+                if block.is_empty() {
+                    return true;
+                }
+                let want = usize::try_from(end - bytes).unwrap_or(usize::MAX);
+                let (taken, rest) = block.split_at(want.min(block.len()));
+                hasher.update(taken);
+                bytes += taken.len() as u64;
+                block = rest;
+                if bytes < *end {
+                    return true;
+                }
+                if format!("{:016x}", hasher.digest()) != *hash {
+                    changed = Some((self.first_line_of(index), *end_line));
+                    return false;
+                }
+                hasher.reset();
+                index += 1;
             }
-            if bytes > *end || lines != *end_line || format!("{:016x}", hasher.digest()) != *hash {
-                changed = Some((segment_start_line, *end_line));
-                return false;
-            }
-            hasher.reset();
-            index += 1;
-            segment_start_line = end_line + 1;
-            true
+            false
         })?;
         if changed.is_none() && index < self.segments.len() {
             // The source ends inside what the fingerprint covers.
-            let end_line = self.segments[index].1;
-            changed = Some((segment_start_line, end_line));
+            changed = Some((self.first_line_of(index), self.segments[index].1));
         }
         match changed {
             None => Ok(()),
@@ -141,6 +153,14 @@ impl SrcFingerprint {
             }),
         }
     }
+
+    /// The first line (counting from 1) of segment `index`.
+    fn first_line_of(&self, index: usize) -> u64 {
+        match index {
+            0 => 1,
+            _ => self.segments[index - 1].1 + 1,
+        }
+    }
 }
 
 /// Whether `src` is a regular file, which a resume may read before the run
@@ -151,20 +171,52 @@ pub(crate) fn can_read_twice(src: &Path) -> bool {
     std::fs::metadata(src).is_ok_and(|meta| meta.is_file())
 }
 
-/// Calls `f` with each line of `file` (its newline included; the last
-/// line may lack one) until `f` returns false or the file ends.
-fn each_line(path: &Path, file: File, mut f: impl FnMut(&[u8]) -> bool) -> Result<(), Error> {
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let mut line = Vec::new();
+/// Bytes read from the source at a time.
+const BLOCK: usize = 256 * 1024;
+
+/// Calls `f` with each block of `file` as read, until `f` returns false or
+/// the file ends.
+fn each_block(path: &Path, mut file: File, mut f: impl FnMut(&[u8]) -> bool) -> Result<(), Error> {
+    let mut buf = vec![0u8; BLOCK];
     loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io("reading", path, e))?;
-        if n == 0 || !f(&line) {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading", path, e)),
+        };
+        if n == 0 || !f(&buf[..n]) {
             return Ok(());
         }
     }
+}
+
+/// Calls `f` with the complete lines of `file` (each with its newline), a
+/// block's worth at a time, until `f` returns false or the file ends; the
+/// bytes after the last newline, a line an append may yet complete, are
+/// left out. A line longer than a block is held until its newline comes.
+fn each_block_of_lines(
+    path: &Path,
+    file: File,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> Result<(), Error> {
+    let mut carry: Vec<u8> = Vec::new();
+    each_block(path, file, |block| {
+        let Some(last) = memrchr(b'\n', block) else {
+            carry.extend_from_slice(block);
+            return true;
+        };
+        let (lines, tail) = block.split_at(last + 1);
+        let go_on = if carry.is_empty() {
+            f(lines)
+        } else {
+            carry.extend_from_slice(lines);
+            let go_on = f(&carry);
+            carry.clear();
+            go_on
+        };
+        carry.extend_from_slice(tail);
+        go_on
+    })
 }
 
 #[cfg(test)]
@@ -223,5 +275,66 @@ mod tests {
             first <= 5001 && 5001 <= last && last - first < 20,
             "{first}..{last}"
         );
+    }
+
+    /// The fingerprint as the definition says, a line at a time: each
+    /// segment closes with the line that takes it to the target size.
+    fn by_lines(text: &[u8]) -> SrcFingerprint {
+        let target = (text.len() as u64).div_ceil(SEGMENTS).max(1);
+        let mut fingerprint = SrcFingerprint {
+            bytes: 0,
+            lines: 0,
+            segments: Vec::new(),
+        };
+        let mut hasher = Xxh3::new();
+        let mut segment_bytes = 0;
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            if !line.ends_with(b"\n") {
+                break;
+            }
+            hasher.update(line);
+            segment_bytes += line.len() as u64;
+            fingerprint.bytes += line.len() as u64;
+            fingerprint.lines += 1;
+            if segment_bytes >= target {
+                fingerprint.close_segment(&mut hasher);
+                segment_bytes = 0;
+            }
+        }
+        if segment_bytes > 0 {
+            fingerprint.close_segment(&mut hasher);
+        }
+        fingerprint
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+        /// Reading in blocks gives the fingerprint of the definition, for
+        /// lines short and long (past a block), with or without a last
+        /// newline; and the source as it was verifies.
+        #[test]
+        fn blocks_give_the_fingerprint_of_lines(
+            lengths in proptest::collection::vec(
+                proptest::prop_oneof![8 => 0usize..40, 1 => 200_000usize..400_000],
+                0..120,
+            ),
+            last_newline in proptest::bool::ANY,
+        ) {
+            let mut text = Vec::new();
+            for (i, len) in lengths.iter().enumerate() {
+                text.extend((0..*len).map(|j| b'a' + ((i + j) % 26) as u8));
+                text.push(b'\n');
+            }
+            if !last_newline && text.last() == Some(&b'\n') {
+                text.pop();
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let src = dir.path().join("in.jsonl");
+            std::fs::write(&src, &text).unwrap();
+            let fingerprint = SrcFingerprint::of(&src).unwrap().unwrap();
+            proptest::prop_assert_eq!(&fingerprint, &by_lines(&text));
+            proptest::prop_assert!(fingerprint.verify(&src, Path::new("out")).is_ok());
+        }
     }
 }
