@@ -411,7 +411,7 @@ where
             let error = Error::DuplicateKey {
                 path: self.src.clone(),
                 line: src.line,
-                key: src.key,
+                key: src.key(),
                 first_line: state.first_line,
             };
             self.skip_row(run, error)?;
@@ -530,7 +530,7 @@ where
         // of a flatmap), which is always the row that starts a call; the
         // picked columns are only a fallback.
         let row = src.row.clone().unwrap_or_else(|| src.picked.to_row());
-        let key = src.key.clone();
+        let key = src.key();
         let f = &mut self.f;
         let called = catch_unwind(AssertUnwindSafe(|| f(row)));
         self.queue(src, None, true);
@@ -551,7 +551,7 @@ where
     fn queue(&mut self, src: SrcRow, ready: Option<Arc<S::Kept>>, first: bool) {
         self.pending.push_back(Pending {
             id: src.id,
-            key: src.key,
+            key: src.key(),
             base: src.picked,
             ready,
             first,

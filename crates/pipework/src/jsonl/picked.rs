@@ -102,33 +102,37 @@ impl PickedBatch {
     }
 
     /// Picks the columns of one line holding a JSON object and returns the
-    /// row's index in the batch with the value of the key column (parsed,
-    /// if the line has it), or the parse error (and keeps nothing).
-    pub(crate) fn pick(
-        &mut self,
-        line: &[u8],
-    ) -> Result<(usize, Option<Value>), serde_json::Error> {
+    /// row's index in the batch, or the parse error (and keeps nothing).
+    /// Every picked value is checked as parsing it would check it, the key
+    /// too, but none is built: a resume skips most rows without needing
+    /// their key as a value (see [`PickedBatch::key`]).
+    pub(crate) fn pick(&mut self, line: &[u8]) -> Result<usize, serde_json::Error> {
         let width = self.columns.names.len();
         let (text_len, spans_len) = (self.text.len(), self.spans.len());
         self.spans.resize(spans_len + width, None);
-        let mut key = None;
         let picked = deserialize_line(
             line,
             Pick {
                 names: &self.columns.names,
                 text: &mut self.text,
                 spans: &mut self.spans[spans_len..],
-                key: &mut key,
             },
         );
         match picked {
-            Ok(()) => Ok((spans_len / width, key)),
+            Ok(()) => Ok(spans_len / width),
             Err(e) => {
                 self.text.truncate(text_len);
                 self.spans.truncate(spans_len);
                 Err(e)
             }
         }
+    }
+
+    /// The key of row `row` as a value, if the row has one that can be a
+    /// key (a string, a number or a boolean).
+    pub(crate) fn key(&self, row: usize) -> Option<Value> {
+        let raw = self.raw(row, 0).filter(|raw| may_be_key(raw))?;
+        key_value(raw).ok()
     }
 
     /// Picks the columns of a row already parsed, and returns its index.
@@ -176,6 +180,12 @@ impl Picked {
     /// The JSON text of column `column`, if the row has it.
     pub(crate) fn raw(&self, column: usize) -> Option<&str> {
         self.batch.raw(self.row, column)
+    }
+
+    /// The key, as a value; `Null` for a row without one, which a source
+    /// row never is.
+    pub(crate) fn key(&self) -> Value {
+        self.batch.key(self.row).unwrap_or(Value::Null)
     }
 
     /// The columns the row has, in order.
@@ -308,8 +318,6 @@ struct Pick<'a> {
     names: &'a [String],
     text: &'a mut String,
     spans: &'a mut [Option<(usize, usize)>],
-    /// The key column's value, parsed (which checks it as [`Strict`] would).
-    key: &'a mut Option<Value>,
 }
 
 impl<'de> DeserializeSeed<'de> for Pick<'_> {
@@ -332,9 +340,7 @@ impl<'de> Visitor<'de> for Pick<'_> {
             match column {
                 Some(i) => {
                     let raw: &RawValue = map.next_value()?;
-                    if i == 0 {
-                        *self.key = Some(key_value(raw.get()).map_err(de::Error::custom)?);
-                    } else if may_be_loose(raw.get()) {
+                    if may_be_loose(raw.get()) {
                         serde_json::from_str::<Strict>(raw.get()).map_err(de::Error::custom)?;
                     }
                     let start = self.text.len();
@@ -382,11 +388,20 @@ fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     Ok(())
 }
 
+/// Whether `raw`, a checked JSON value, is one a key may be: a string, a
+/// number or a boolean (not `null`, an array or an object).
+pub(crate) fn may_be_key(raw: &str) -> bool {
+    matches!(
+        raw.as_bytes().first(),
+        Some(b'"' | b't' | b'f' | b'-' | b'0'..=b'9')
+    )
+}
+
 /// The key column's value, parsed from its text `raw`. A short integer
 /// (most keys that are not strings) is built from its digits, which spares
 /// serde_json's scratch buffer for numbers under `exact-numbers`; the value
 /// is the one parsing gives either way.
-fn key_value(raw: &str) -> Result<Value, serde_json::Error> {
+pub(crate) fn key_value(raw: &str) -> Result<Value, serde_json::Error> {
     let digits = raw.strip_prefix('-').unwrap_or(raw);
     let short = !digits.is_empty()
         && digits.len() <= PLAIN_DIGITS
@@ -506,9 +521,12 @@ mod tests {
             .pick(br#"{"id": "k", "n": {"deep": [1, 2]}}"#)
             .unwrap();
         let c = batch.pick(br#"{"n": 3}"#).unwrap();
-        assert_eq!(a, (0, Some(serde_json::json!(1.0))));
-        assert_eq!(b, (1, Some(serde_json::json!("k"))));
-        assert_eq!(c, (2, None));
+        assert_eq!((a, batch.key(a)), (0, Some(serde_json::json!(1.0))));
+        assert_eq!((b, batch.key(b)), (1, Some(serde_json::json!("k"))));
+        assert_eq!((c, batch.key(c)), (2, None));
+        // Not a value a key may be: picked, but no key.
+        let d = batch.pick(br#"{"id": [1], "n": 4}"#).unwrap();
+        assert_eq!((d, batch.key(d)), (3, None));
         assert_eq!(batch.raw(0, 0), Some("1.0"));
         assert_eq!(batch.raw(0, 1), Some(r#""caf\u00e9 \"q\"""#));
         assert_eq!(batch.raw(0, 2), None);
@@ -529,7 +547,7 @@ mod tests {
             assert!(batch.pick(bad).is_err());
         }
         let next = batch.pick(br#"{"text": "c", "id": 3}"#).unwrap();
-        assert_eq!(next.0, 1);
+        assert_eq!(next, 1);
         assert_eq!(batch.text_len(), r#"1"a""c"3"#.len());
         assert_eq!(batch.raw(1, 0), Some("3"));
         assert_eq!(batch.raw(1, 1), Some(r#""c""#));
@@ -572,7 +590,7 @@ mod tests {
     #[test]
     fn entries_and_to_row_give_the_columns_in_order() {
         let mut batch = batch(&["text", "gone"]);
-        let (first, _) = batch.pick(br#"{"id": 6, "gone": 0}"#).unwrap();
+        let first = batch.pick(br#"{"id": 6, "gone": 0}"#).unwrap();
         let row: Row = serde_json::from_str(r#"{"text": "é", "id": 7, "x": 1}"#).unwrap();
         let index = batch.pick_from(&row);
         assert_eq!((first, index), (0, 1));

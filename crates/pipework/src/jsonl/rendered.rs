@@ -135,7 +135,7 @@ mod tests {
     /// The line a source row and a result make.
     fn merged(source: &str, result: serde_json::Value) -> String {
         let mut batch = super::super::picked::PickedBatch::new(columns());
-        let (index, _) = batch.pick(source.as_bytes()).unwrap();
+        let index = batch.pick(source.as_bytes()).unwrap();
         let batch = Arc::new(batch);
         let result = Rendered::new(result.as_object().unwrap(), &columns());
         let mut buf = Vec::new();

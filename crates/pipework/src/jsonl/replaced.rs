@@ -265,7 +265,7 @@ mod tests {
     /// The record `write_record` writes for the source row `line`.
     fn record(line: &str, replaced: &[usize]) -> String {
         let mut batch = PickedBatch::new(columns());
-        let (index, _) = batch.pick(line.as_bytes()).unwrap();
+        let index = batch.pick(line.as_bytes()).unwrap();
         let batch = Arc::new(batch);
         let mut buf = Vec::new();
         write_record(

@@ -184,7 +184,7 @@ impl DstChunk {
                         // The line is a row (its key was found): picking it
                         // cannot fail where finding the key did not.
                         let hash = match picked.pick(buf) {
-                            Ok((row, _)) => kept_hash(picked, row, &[], &mut scratch),
+                            Ok(row) => kept_hash(picked, row, &[], &mut scratch),
                             Err(_) => 0,
                         };
                         chunk.hashes.push(hash);

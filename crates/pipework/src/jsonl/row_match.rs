@@ -167,8 +167,8 @@ pub(crate) fn each_chunk(
                     None => {
                         key_text_of_line(&buf, columns.key(), path, line, &mut chunk.keys).is_ok()
                     }
-                    Some(picked) => match picked.pick(&buf) {
-                        Ok((row, Some(key))) if is_key(&key) => {
+                    Some(picked) => match picked.pick(&buf).map(|row| (row, picked.key(row))) {
+                        Ok((row, Some(key))) => {
                             chunk
                                 .keys
                                 .push(|text| {
@@ -199,10 +199,6 @@ pub(crate) fn each_chunk(
         },
     );
     failed.map_or(Ok(()), Err)
-}
-
-fn is_key(key: &Value) -> bool {
-    matches!(key, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
 /// Matches the rows of `dst` (as `resumed` counted and summed them) with

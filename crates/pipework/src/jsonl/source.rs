@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::error::Error;
 use super::key_ids::{canonical, canonical_raw, KeyBatch, KeyIds};
-use super::picked::{Columns, Picked, PickedBatch};
+use super::picked::{may_be_key, Columns, Picked, PickedBatch};
 use super::read::{key_of, parse_row};
 use super::read_ahead::read_ahead;
 use super::Row;
@@ -35,7 +35,6 @@ const QUEUED_BATCHES: usize = 4;
 #[derive(Debug)]
 pub(crate) struct SrcRow {
     pub(crate) line: u64,
-    pub(crate) key: Value,
     /// The key's number: keys are numbered 0, 1, 2... in order of first appearance.
     pub(crate) id: usize,
     pub(crate) picked: Picked,
@@ -45,7 +44,6 @@ pub(crate) struct SrcRow {
 /// A row read but not yet sent: `index` is its place in the batch's picked text.
 struct Staged {
     line: u64,
-    key: Value,
     id: usize,
     index: usize,
     row: Option<Row>,
@@ -130,22 +128,21 @@ impl Batch {
     /// `line`, keeping its text in case it starts a new key.
     fn stage(&mut self, line: Result<u64, Error>, bytes: &[u8], path: &Path) {
         let item = line.and_then(|line| {
-            let (key, index) = light(bytes, &mut self.picked, path, line)?;
+            let index = light(bytes, &mut self.picked, path, line)?;
             self.text.extend_from_slice(bytes);
-            let raw = self.picked.raw(index, 0);
+            let (picked, raw) = (&self.picked, self.picked.raw(index, 0));
             self.keys.push(|text| {
                 // The key's text as the line spells it is most often
                 // canonical already: copied rather than written anew.
                 match raw.map(|raw| canonical_raw(raw, text)) {
                     Some(Some(Ok(()))) => {}
-                    _ => canonical(&key, text),
+                    _ => canonical(&picked.key(index).unwrap_or(Value::Null), text),
                 }
                 Ok::<(), Error>(())
             })?;
             self.rows.push(self.staged.len());
             Ok(Staged {
                 line,
-                key,
                 id: usize::MAX,
                 index,
                 row: None,
@@ -193,7 +190,6 @@ impl Batch {
             .map(|item| {
                 item.map(|row| SrcRow {
                     line: row.line,
-                    key: row.key,
                     id: row.id,
                     picked: Picked::new(&picked, row.index),
                     row: row.row,
@@ -204,25 +200,28 @@ impl Batch {
 }
 
 /// Picks the key and the kept columns of one line into `picked` and returns
-/// the key and the row's index there. On any problem the line is parsed in
-/// full, which gives the precise error (invalid JSON, not an object, missing
-/// or bad key).
-fn light(
-    bytes: &[u8],
-    picked: &mut PickedBatch,
-    path: &Path,
-    line: u64,
-) -> Result<(Value, usize), Error> {
-    if let Ok((index, Some(key @ (Value::String(_) | Value::Number(_) | Value::Bool(_))))) =
-        picked.pick(bytes)
-    {
-        return Ok((key, index));
+/// the row's index there. On any problem the line is parsed in full, which
+/// gives the precise error (invalid JSON, not an object, missing or bad
+/// key).
+fn light(bytes: &[u8], picked: &mut PickedBatch, path: &Path, line: u64) -> Result<usize, Error> {
+    if let Ok(index) = picked.pick(bytes) {
+        if picked.raw(index, 0).is_some_and(may_be_key) {
+            return Ok(index);
+        }
     }
     let row = parse_row(bytes, path, line)?;
-    let key = key_of(&row, picked.columns().key(), path, line)?;
+    key_of(&row, picked.columns().key(), path, line)?;
     // The full parse found nothing wrong, which the light one rules out:
     // take the full row's values to be sure.
-    Ok((key, picked.pick_from(&row)))
+    Ok(picked.pick_from(&row))
+}
+
+impl SrcRow {
+    /// The row's key, as a value: built on demand, as most rows of a
+    /// resume are skipped without it.
+    pub(crate) fn key(&self) -> Value {
+        self.picked.key()
+    }
 }
 
 #[cfg(test)]
