@@ -18,13 +18,13 @@
 //! the rerun to the full check, which then names what differs.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::error::Error;
+use super::src_fingerprint::each_block;
 
 /// A destination's length and hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,20 +38,14 @@ pub(crate) struct DstDigest {
 impl DstDigest {
     /// The digest of `dst` as it is now.
     pub(crate) fn of(dst: &Path) -> Result<DstDigest, Error> {
-        let mut file = File::open(dst).map_err(|e| Error::io("opening", dst, e))?;
+        let file = File::open(dst).map_err(|e| Error::io("opening", dst, e))?;
         let mut hasher = Xxh3::new();
-        let mut buf = vec![0u8; 256 * 1024];
         let mut bytes = 0u64;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("reading", dst, e)),
-            };
-            hasher.update(&buf[..n]);
-            bytes += n as u64;
-        }
+        each_block(dst, file, |block| {
+            hasher.update(block);
+            bytes += block.len() as u64;
+            true
+        })?;
         Ok(DstDigest {
             bytes,
             hash: format!("{:016x}", hasher.digest()),

@@ -176,7 +176,11 @@ const BLOCK: usize = 256 * 1024;
 
 /// Calls `f` with each block of `file` as read, until `f` returns false or
 /// the file ends.
-fn each_block(path: &Path, mut file: File, mut f: impl FnMut(&[u8]) -> bool) -> Result<(), Error> {
+pub(crate) fn each_block(
+    path: &Path,
+    mut file: File,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> Result<(), Error> {
     let mut buf = vec![0u8; BLOCK];
     loop {
         let n = match file.read(&mut buf) {
