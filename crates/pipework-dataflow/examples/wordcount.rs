@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pipework_dataflow::connectors::{DirSource, FileSink, FileSource};
+use pipework_dataflow::connectors::{DirSource, FileSink, FileSource, Line};
 use pipework_dataflow::{run, Dataflow, ExecutionArgs};
 
 /// Counts words in a file or a directory of files.
@@ -62,7 +62,7 @@ fn wordcount(input: PathBuf, output: PathBuf) -> Dataflow {
             flow.input("read", FileSource::new(&input))
         };
         lines
-            .flat_map("split", |line: String| words(&line))
+            .flat_map("split", |line: Line| words(&line))
             .key_on("key", |word: &String| word.clone())
             .stateful_map("count", |seen: Option<u64>, _word: String| {
                 let seen = seen.unwrap_or(0) + 1;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use pipework_dataflow::connectors::{
-    CsvSource, DirSink, DirSource, FileSink, FileSource, TestingItem, TestingSink, TestingSource,
+    CsvSource, DirSink, DirSource, FileSink, FileSource, Line, TestingItem, TestingSink,
+    TestingSource,
 };
 use pipework_dataflow::inputs::{DynamicSource, SourceError, StatelessSourcePartition};
 use pipework_dataflow::{ConfigError, Dataflow, ExecutionArgs, ExecutionConfig, RunError};
@@ -317,7 +318,7 @@ fn file_to_file_keeps_lines_and_order_with_one_partition() {
         let (input, output) = (fixture("blank-lines.txt"), out_path.clone());
         let flow = Dataflow::new("copy", move |flow| {
             flow.input("read", FileSource::new(&input))
-                .map("upper", |line: String| line.to_uppercase())
+                .map("upper", |line: Line| line.to_uppercase())
                 .key_on("one_file", |_| String::new())
                 .output_partitioned("write", FileSink::new(&output));
         });

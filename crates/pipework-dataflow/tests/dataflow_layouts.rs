@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use pipework_dataflow::connectors::{DirSink, DirSource, TestingSource};
+use pipework_dataflow::connectors::{DirSink, DirSource, Line, TestingSource};
 use pipework_dataflow::inputs::{DynamicSource, SourceError, StatelessSourcePartition};
 use pipework_dataflow::outputs::{DynamicSink, SinkError, StatelessSinkPartition};
 use pipework_dataflow::{Dataflow, ExecutionArgs, ExecutionConfig};
@@ -53,7 +53,7 @@ fn flow_named(name: &str, out: &Path) -> Dataflow {
         }),
         "dir_lines" => Dataflow::new("dir_lines", move |flow| {
             flow.input("read", DirSource::new(fixture("dir_input")).batch_size(2))
-                .map("kv", |line: String| (line.clone(), line.to_uppercase()))
+                .map("kv", |line: Line| (line.to_string(), line.to_uppercase()))
                 .output_partitioned("out", DirSink::new(&out, 4));
         }),
         "fails" => Dataflow::new("fails", move |flow| {

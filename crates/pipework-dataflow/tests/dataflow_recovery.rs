@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use pipework_dataflow::connectors::{
-    FileSink, FileSource, TestingItem, TestingSink, TestingSource,
+    FileSink, FileSource, Line, TestingItem, TestingSink, TestingSource,
 };
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig, RecoveryError};
 use pipework_dataflow::{Dataflow, ExecutionConfig, RunError};
@@ -286,14 +286,14 @@ fn resume_into_a_file_sink_is_exactly_once_with_another_worker_count() {
             let aborted = std::sync::Arc::clone(&aborted);
             let seen = std::cell::Cell::new(0usize);
             flow.input("read", FileSource::new(&input).batch_size(7))
-                .map("bomb", move |line: String| {
+                .map("bomb", move |line: Line| {
                     seen.set(seen.get() + 1);
                     if abort_at == Some(seen.get())
                         && !aborted.swap(true, std::sync::atomic::Ordering::SeqCst)
                     {
                         panic!("simulated crash");
                     }
-                    line
+                    line.into_string()
                 })
                 .key_on("key", |word: &String| word.clone())
                 .stateful_map("count", |seen: Option<u64>, _word: String| {

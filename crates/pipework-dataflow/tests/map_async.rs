@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipework_dataflow::connectors::{DirSink, DirSource, TestingSink, TestingSource};
+use pipework_dataflow::connectors::{DirSink, DirSource, Line, TestingSink, TestingSource};
 use pipework_dataflow::{
     Dataflow, ExecutionArgs, ExecutionConfig, MapAsyncError, MapAsyncOptions, OnError, Order,
     RunError,
@@ -438,7 +438,7 @@ fn flow_named(name: &str, out: &Path) -> Dataflow {
     Dataflow::new("ordered", move |flow| {
         let options = MapAsyncOptions::new().capacity(6);
         flow.input("read", DirSource::new(&input).batch_size(5))
-            .map_async("call", options, |line: String| async move {
+            .map_async("call", options, |line: Line| async move {
                 let n: u32 = line.split(':').nth(1).unwrap().parse().unwrap();
                 tokio::time::sleep(jitter(n)).await;
                 Ok::<_, std::io::Error>(line.to_uppercase())

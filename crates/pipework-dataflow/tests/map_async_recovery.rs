@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipework_dataflow::connectors::{DirSource, FileSink, TestingItem, TestingSource};
+use pipework_dataflow::connectors::{DirSource, FileSink, Line, TestingItem, TestingSource};
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig};
 use pipework_dataflow::{Dataflow, ExecutionArgs, ExecutionConfig, MapAsyncOptions, Order};
 use support::bounded_run::run;
@@ -258,7 +258,7 @@ fn crash_flow(spec: &str, out: &Path) -> Dataflow {
         let log = calls.join(format!("calls-{}.log", std::process::id()));
         let options = MapAsyncOptions::new().capacity(8).order(order);
         flow.input("read", DirSource::new(&input).batch_size(16))
-            .map_async("call", options, move |line: String| {
+            .map_async("call", options, move |line: Line| {
                 let log = log.clone();
                 async move {
                     let n: u32 = line.trim().parse().unwrap();

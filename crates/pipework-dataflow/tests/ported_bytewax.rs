@@ -13,7 +13,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use pipework_dataflow::connectors::{TestingSink, TestingSource};
+use pipework_dataflow::connectors::{Line, TestingSink, TestingSource};
 use pipework_dataflow::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
 use pipework_dataflow::{Dataflow, ExecutionConfig, RunError};
 use support::bounded_run::run;
@@ -237,18 +237,18 @@ mod test_file_input_resume_state {
         let inp = FileSource::new(&file_path).batch_size(1);
         let key = inp.list_parts()?[0].clone();
         let mut part = inp.build_part(SystemTime::now(), &key, None)?;
-        assert_eq!(part.next_batch()?, Some(strings(&["one1"])));
-        assert_eq!(part.next_batch()?, Some(strings(&["one2"])));
+        assert_eq!(part.next_batch()?.unwrap(), strings(&["one1"]));
+        assert_eq!(part.next_batch()?.unwrap(), strings(&["one2"]));
         let resume_state = part.snapshot();
-        assert_eq!(part.next_batch()?, Some(strings(&["one3"])));
-        assert_eq!(part.next_batch()?, Some(strings(&["one4"])));
+        assert_eq!(part.next_batch()?.unwrap(), strings(&["one3"]));
+        assert_eq!(part.next_batch()?.unwrap(), strings(&["one4"]));
         part.close()?;
 
         let inp = FileSource::new(&file_path).batch_size(1);
         let mut part = inp.build_part(SystemTime::now(), &key, Some(resume_state))?;
         assert_eq!(part.snapshot(), resume_state);
         for expected in ["one3", "one4", "one5", "one6"] {
-            assert_eq!(part.next_batch()?, Some(strings(&[expected])));
+            assert_eq!(part.next_batch()?.unwrap(), strings(&[expected]));
         }
         assert_eq!(part.next_batch()?, None);
         part.close()
@@ -708,7 +708,7 @@ mod test_dir_input {
         run(&flow, &ExecutionConfig::single()).unwrap();
         let out = out.items();
         for first in ["one1", "two1", "three1", "four1", "five1"] {
-            assert!(out.contains(&first.to_string()), "{first}");
+            assert!(out.iter().any(|line| line == first), "{first}");
         }
     }
 }
@@ -723,7 +723,7 @@ mod test_dir_input_raises_on_non_exist {
         let path = fixture("bluster");
         let flow = Dataflow::new("test_df", move |flow| {
             flow.input("inp", DirSource::new(&path))
-                .output("out", TestingSink::<String>::new());
+                .output("out", TestingSink::<Line>::new());
         });
         let err = run(&flow, &ExecutionConfig::single()).unwrap_err();
         let expect = format!(
@@ -744,7 +744,7 @@ mod test_dir_input_raises_on_file {
         let path = fixture("dir_input/partition-1.txt");
         let flow = Dataflow::new("test_df", move |flow| {
             flow.input("inp", DirSource::new(&path))
-                .output("out", TestingSink::<String>::new());
+                .output("out", TestingSink::<Line>::new());
         });
         let err = run(&flow, &ExecutionConfig::single()).unwrap_err();
         let expect = format!(
@@ -760,7 +760,7 @@ mod test_file_input {
     use super::*;
     use pipework_dataflow::connectors::FileSource;
 
-    fn read(name: &str) -> Vec<String> {
+    fn read(name: &str) -> Vec<Line> {
         let out = TestingSink::new();
         let (sink, path) = (out.clone(), fixture(name));
         let flow = Dataflow::new("test_df", move |flow| {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipework_dataflow::connectors::FileSource;
+use pipework_dataflow::connectors::{FileSource, Line};
 use pipework_dataflow::outputs::{FixedPartitionedSink, SinkError, StatefulSinkPartition};
 use pipework_dataflow::recovery::{init_db_dir, RecoveryConfig};
 use pipework_dataflow::{run, Dataflow, ExecutionConfig};
@@ -102,7 +102,7 @@ fn count_flow(job: &Job, totals: &Totals, crash_at: Option<u64>) -> anyhow::Resu
     Ok(Dataflow::new("dataflow-recovery", move |flow| {
         let mut seen = 0u64;
         flow.input("lines", FileSource::new(&path))
-            .try_map("len", move |line: String| {
+            .try_map("len", move |line: Line| {
                 seen += 1;
                 if Some(seen) == crash_at {
                     return Err("simulated crash");

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::files::{FileSinkPartition, LinesPartition, DEFAULT_BATCH_SIZE};
+use super::files::{FileSinkPartition, DEFAULT_BATCH_SIZE};
+use super::{Line, LinesPartition};
 use crate::inputs::{FixedPartitionedSource, SourceError};
 use crate::outputs::{FixedPartitionedSink, SinkError};
 use crate::routing::stable_hash;
@@ -63,7 +64,7 @@ impl DirSource {
 }
 
 impl FixedPartitionedSource for DirSource {
-    type Item = String;
+    type Item = Line;
     type State = u64;
     type Partition = LinesPartition;
 

@@ -1,11 +1,13 @@
 //! A file read line by line, and a file written line by line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::inputs::{FixedPartitionedSource, SourceError, StatefulSourcePartition};
+use super::{Line, LinesPartition};
+use crate::inputs::{FixedPartitionedSource, SourceError};
+
 use crate::outputs::{FixedPartitionedSink, SinkError, StatefulSinkPartition};
 
 /// Default number of lines per batch, as in bytewax.
@@ -13,7 +15,8 @@ pub(crate) const DEFAULT_BATCH_SIZE: usize = 1000;
 
 /// Reads one file line by line; one partition, whose key is the path.
 ///
-/// Each item is a line without its `\n` (or `\r\n`); blank lines are kept.
+/// Each item is a [`Line`] (text sharing the chunk it was read in, see
+/// [`LinesPartition`]) without its `\n` (or `\r\n`); blank lines are kept.
 /// The resume state is the byte offset of the next line, so a resumed read
 /// starts exactly after the last line emitted.
 ///
@@ -30,10 +33,10 @@ pub(crate) const DEFAULT_BATCH_SIZE: usize = 1000;
 /// let source = FileSource::new(&path).batch_size(2);
 /// let parts = source.list_parts()?;
 /// let mut part = source.build_part(SystemTime::now(), &parts[0], None)?;
-/// assert_eq!(part.next_batch()?, Some(vec!["a".to_string(), String::new()]));
+/// assert_eq!(part.next_batch()?.unwrap(), ["a", ""]);
 /// let offset = part.snapshot();
 /// assert_eq!(offset, 3);
-/// assert_eq!(part.next_batch()?, Some(vec!["b".to_string()]));
+/// assert_eq!(part.next_batch()?.unwrap(), ["b"]);
 /// assert_eq!(part.next_batch()?, None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -61,7 +64,7 @@ impl FileSource {
 }
 
 impl FixedPartitionedSource for FileSource {
-    type Item = String;
+    type Item = Line;
     type State = u64;
     type Partition = LinesPartition;
 
@@ -98,125 +101,6 @@ pub(crate) fn file_part(path: &Path) -> Result<String, SourceError> {
         });
     }
     Ok(path.display().to_string())
-}
-
-/// A partition reading a file's lines, resumable by byte offset; built by
-/// [`FileSource`] and [`DirSource`](super::DirSource).
-#[derive(Debug)]
-pub struct LinesPartition {
-    path: PathBuf,
-    reader: BufReader<File>,
-    offset: u64,
-    batch_size: usize,
-    line: Vec<u8>,
-}
-
-impl LinesPartition {
-    pub(crate) fn open(
-        path: &Path,
-        part: &str,
-        batch_size: usize,
-        resume_state: Option<u64>,
-    ) -> Result<Self, SourceError> {
-        SourceError::check_batch_size(batch_size)?;
-        let io = |source| SourceError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = File::open(path).map_err(io)?;
-        let offset = resume_state.unwrap_or(0);
-        let len = file.metadata().map_err(io)?.len();
-        if offset > len {
-            return Err(SourceError::InvalidResumeState {
-                part: part.to_owned(),
-                message: format!("offset {offset} is past the end of the file ({len} bytes)"),
-            });
-        }
-        file.seek(SeekFrom::Start(offset)).map_err(io)?;
-        Ok(LinesPartition {
-            path: path.to_path_buf(),
-            reader: BufReader::with_capacity(64 * 1024, file),
-            offset,
-            batch_size,
-            line: Vec::new(),
-        })
-    }
-}
-
-/// Decodes one line of `path` (without its `\n`), dropping a trailing `\r`.
-fn decode(path: &Path, bytes: &[u8], start: u64) -> Result<String, SourceError> {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text.to_owned()),
-        Err(err) => Err(SourceError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line at byte {start} is not valid UTF-8: {err}"),
-            ),
-        }),
-    }
-}
-
-impl StatefulSourcePartition for LinesPartition {
-    type Item = String;
-    type State = u64;
-
-    fn next_batch(&mut self) -> Result<Option<Vec<String>>, SourceError> {
-        // Lines are cut straight out of the reader's buffer; only a line that
-        // straddles two buffer fills is gathered in `self.line`. `self.offset`
-        // counts only bytes of lines already returned, so a snapshot never
-        // points into the middle of a line.
-        let mut batch = Vec::with_capacity(self.batch_size.min(DEFAULT_BATCH_SIZE));
-        while batch.len() < self.batch_size {
-            let available = match self.reader.fill_buf() {
-                Ok(available) => available,
-                Err(source) => {
-                    return Err(SourceError::Io {
-                        path: self.path.clone(),
-                        source,
-                    })
-                }
-            };
-            if available.is_empty() {
-                if !self.line.is_empty() {
-                    let line = std::mem::take(&mut self.line);
-                    batch.push(decode(&self.path, &line, self.offset)?);
-                    self.offset += line.len() as u64;
-                }
-                break;
-            }
-            match memchr::memchr(b'\n', available) {
-                Some(end) if self.line.is_empty() => {
-                    let line = decode(&self.path, &available[..end], self.offset);
-                    self.reader.consume(end + 1);
-                    batch.push(line?);
-                    self.offset += end as u64 + 1;
-                }
-                Some(end) => {
-                    self.line.extend_from_slice(&available[..end]);
-                    self.reader.consume(end + 1);
-                    let line = std::mem::take(&mut self.line);
-                    batch.push(decode(&self.path, &line, self.offset)?);
-                    self.offset += line.len() as u64 + 1;
-                }
-                None => {
-                    let len = available.len();
-                    self.line.extend_from_slice(available);
-                    self.reader.consume(len);
-                }
-            }
-        }
-        if batch.is_empty() {
-            Ok(None)
-        } else {
-            Ok(Some(batch))
-        }
-    }
-
-    fn snapshot(&self) -> u64 {
-        self.offset
-    }
 }
 
 /// Writes each value as one line of a single file (bytewax's `FileSink`).

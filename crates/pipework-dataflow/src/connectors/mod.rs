@@ -3,7 +3,7 @@
 //!
 //! | connector | kind | partitions | resume state |
 //! |---|---|---|---|
-//! | [`FileSource`] | lines of one file | 1 (the path) | byte offset |
+//! | [`FileSource`] | lines of one file, as [`Line`]s | 1 (the path) | byte offset |
 //! | [`DirSource`] | lines of each file matching a glob | 1 per file | byte offset |
 //! | [`CsvSource`] | rows of a CSV file as maps | 1 (the path) | byte offset and line |
 //! | [`TestingSource`] | a `Vec` with EOF / ABORT / PAUSE markers | 1 | index |
@@ -29,7 +29,7 @@
 //! part.next_batch()?;
 //! let offset = part.snapshot(); // after "one"
 //! let mut resumed = source.build_part(SystemTime::now(), key, Some(offset))?;
-//! assert_eq!(resumed.next_batch()?, Some(vec!["two".to_string()]));
+//! assert_eq!(resumed.next_batch()?.unwrap(), ["two"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -38,17 +38,21 @@ mod dir;
 mod files;
 #[cfg(feature = "kafka")]
 mod kafka;
+mod line;
+mod lines;
 mod testing;
 
 pub use self::csv::{CsvPartition, CsvPosition, CsvRow, CsvSource};
 pub use dir::{DirSink, DirSource};
-pub use files::{FileSink, FileSinkPartition, FileSource, LinesPartition};
+pub use files::{FileSink, FileSinkPartition, FileSource};
 #[cfg(feature = "kafka")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
 pub use kafka::{
     KafkaError, KafkaMessage, KafkaPartition, KafkaRecord, KafkaSink, KafkaSinkPartition,
     KafkaSource, OnDeserializeError, StartOffset,
 };
+pub use line::Line;
+pub use lines::LinesPartition;
 pub use testing::{
     TestingItem, TestingPartition, TestingSink, TestingSinkPartition, TestingSource,
 };
