@@ -7,12 +7,20 @@
 //! README for the scenarios, the line format and how to run it.
 //!
 //! ```text
-//! cargo run --release -p pipework-bench -- [--quick] [--peers] [SCENARIO...]
+//! cargo run --release -p pipework-bench -- [--quick] [--peers] [SCENARIO...] > run.jsonl
+//! cargo run --release -p pipework-bench -- report run.jsonl --out DIR
 //! ```
+//!
+//! The second writes `DIR/BENCHMARKS.md` and its charts from the first's
+//! stdout ([`benchmarks_report`]).
 
+mod benchmarks_report;
 mod child;
 mod cli;
+mod comparison;
+mod human;
 mod measure;
+mod meta;
 mod peers;
 mod report;
 mod run;
@@ -27,11 +35,12 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|arg| arg == measure::SUBCOMMAND) {
         return measure::main(&args[2..]);
     }
-    let options = match cli::parse(args) {
-        Ok(options) => options,
+    let outcome = match cli::parse(args) {
+        Ok(cli::Invocation::Run(options)) => run::run(&options),
+        Ok(cli::Invocation::Report(options)) => benchmarks_report::write(&options),
         Err(exit) => return exit,
     };
-    match run::run(&options) {
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             eprintln!("pipework-bench: {err:#}");

@@ -1,6 +1,6 @@
-//! The parent's loop: for each scenario, size and system, write the input
-//! if the work reads one, run the system in a child process, check what it
-//! reports, print its line.
+//! The parent's loop: print the run's meta line, then for each scenario,
+//! size and system, write the input if the work reads one, run the system
+//! in a child process, check what it reports, print its line.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,11 @@ use anyhow::Context;
 use crate::child;
 use crate::cli::Options;
 use crate::measure::{Measurement, SUBCOMMAND};
+use crate::meta::Meta;
 use crate::peers;
 use crate::report::{Failed, Figures, Line};
 use crate::scenario::{Runner, Scenario, System};
+use crate::scenarios::Scaling;
 use crate::summary;
 
 /// Longest a child may run before it is killed and reported as an error.
@@ -49,13 +51,18 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
     for name in &options.waiting {
         eprintln!("pipework-bench: {name}: no system implemented yet, skipped");
     }
+    Meta::collect(&options.command_line, options.runs)
+        .print()
+        .context("writing to stdout")?;
 
     let mut rust_failed = false;
     let mut all = Vec::new();
     for scenario in &options.scenarios {
         let mut inputs = Inputs::new(dir.path(), scenario);
         let mut lines = Vec::new();
-        for &size in scenario.sizes(options.quick) {
+        let scaling = Scaling::of(scenario.name).filter(|_| options.scaling);
+        let sizes = scaling.map_or_else(|| scenario.sizes(options.quick), |s| s.sizes);
+        for &size in sizes {
             for system in scenario.systems {
                 let program = match (&system.runner, &python) {
                     (Runner::Rust(_) | Runner::RustScaled { .. }, _) => Ok(exe.clone()),
@@ -65,7 +72,15 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let items = system.items(size);
-                let line = measure(scenario, system, items, program, &mut inputs, &settings);
+                let line = match scaling.and_then(|s| s.not_run(system.name, size)) {
+                    Some(why) => Line::Failed(Failed {
+                        scenario: scenario.name.to_owned(),
+                        system: system.name.to_owned(),
+                        items,
+                        error: why,
+                    }),
+                    None => measure(scenario, system, items, program, &mut inputs, &settings),
+                };
                 if matches!(line, Line::Failed(_)) && !system.is_peer() {
                     rust_failed = true;
                 }
@@ -85,7 +100,8 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs one system on `items` items `runs` times and turns the outcome
-/// into a line: the median time, the highest peak RSS, or the first error.
+/// into a line: the median time (and with several runs the fastest and
+/// slowest), the highest peak RSS, or the first error.
 fn measure(
     scenario: &'static Scenario,
     system: &'static System,
@@ -96,8 +112,8 @@ fn measure(
 ) -> Line {
     let failed = |error: String| {
         Line::Failed(Failed {
-            scenario: scenario.name,
-            system: system.name,
+            scenario: scenario.name.to_owned(),
+            system: system.name.to_owned(),
             items,
             error,
         })
@@ -141,12 +157,11 @@ fn measure(
             Err(error) => return failed(error),
         }
     }
-    seconds.sort_by(f64::total_cmp);
     Line::Figures(Figures::new(
         scenario.name,
         system.name,
         items,
-        seconds[seconds.len() / 2],
+        &seconds,
         peak_rss_bytes,
         scenario.ideal_seconds.map(|ideal| ideal(items)),
         bytes,

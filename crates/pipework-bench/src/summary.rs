@@ -1,7 +1,11 @@
 //! The human-readable summary on stderr: a table per scenario, then the
 //! ratios the targets are stated in (pipework's items/s over each other
-//! system's, seconds over the ideal, peak RSS across sizes).
+//! system's, seconds over the ideal, peak RSS across sizes). Which line
+//! compares with which is [`crate::comparison`]'s rule, shared with
+//! `pipework-bench report`.
 
+use crate::comparison;
+use crate::human::{mib, rate};
 use crate::report::{Figures, Line};
 use crate::scenario::Scenario;
 
@@ -33,38 +37,35 @@ pub(crate) fn scenario(scenario: &Scenario, lines: &[Line]) {
             Line::Failed(f) => eprintln!("   {:<26} {:>10} error: {}", f.system, f.items, f.error),
         }
     }
-    let figures: Vec<&Figures> = lines
-        .iter()
-        .filter_map(|line| match line {
-            Line::Figures(f) => Some(f),
-            Line::Failed(_) => None,
-        })
-        .collect();
-    ratios(&figures);
+    ratios(lines);
 }
 
-fn ratios(figures: &[&Figures]) {
-    let Some(reference) = figures
-        .iter()
-        .find(|f| f.system.starts_with("pipework"))
-        .or_else(|| figures.first())
-    else {
-        return;
-    };
-    for other in figures {
-        if other.system == reference.system {
-            continue;
-        }
+fn ratios(lines: &[Line]) {
+    for comparison in comparison::all(lines) {
+        let (reference, other) = (comparison.reference, comparison.other);
+        // Several lines of one system are several sizes: say which.
+        let several = lines.iter().filter(|l| l.system() == other.system).count() > 1;
+        let at = if several {
+            format!(" at {} items", other.items)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "   {} / {}: {:.2}× items/s",
+            "   {} / {}: {:.2}× items/s{at}",
             reference.system,
             other.system,
-            reference.items_per_s / other.items_per_s
+            comparison.ratio()
         );
     }
     // The same system at several sizes: how peak memory grows with the input.
-    let mut systems: Vec<&str> = figures.iter().map(|f| f.system).collect();
-    systems.dedup();
+    let figures: Vec<&Figures> = lines.iter().filter_map(Line::figures).collect();
+    // Lines come size by size, so a system's lines are not adjacent.
+    let mut systems: Vec<&str> = Vec::new();
+    for figures in &figures {
+        if !systems.contains(&figures.system.as_str()) {
+            systems.push(&figures.system);
+        }
+    }
     for system in systems {
         let runs: Vec<&&Figures> = figures.iter().filter(|f| f.system == system).collect();
         if let (Some(small), Some(large)) = (
@@ -99,18 +100,4 @@ pub(crate) fn closing(lines: &[Line]) {
         "pipework-bench: {} lines over {scenarios} scenarios, {failed} with an error",
         lines.len()
     );
-}
-
-fn rate(items_per_s: f64) -> String {
-    if items_per_s >= 1e6 {
-        format!("{:.2}M/s", items_per_s / 1e6)
-    } else if items_per_s >= 1e3 {
-        format!("{:.1}k/s", items_per_s / 1e3)
-    } else {
-        format!("{items_per_s:.1}/s")
-    }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

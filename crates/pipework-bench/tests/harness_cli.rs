@@ -60,10 +60,25 @@ fn quick_run_prints_one_contract_line_per_rust_system() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let lines: Vec<Value> = stdout
+    let mut lines: Vec<Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
+    // The first line says where and how the run was made; the report
+    // command reads it.
+    let meta = lines.remove(0);
+    let meta = meta["meta"].as_object().unwrap_or_else(|| panic!("{meta}"));
+    for field in ["cpu", "kernel", "date", "commit", "command"] {
+        assert!(
+            meta[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field}: {meta:?}"
+        );
+    }
+    assert!(meta["command"]
+        .as_str()
+        .unwrap()
+        .ends_with("--quick pipeline-trivial dataflow-file"));
+    assert_eq!(meta["runs"].as_u64(), Some(1));
     let systems: BTreeSet<(&str, &str)> = lines
         .iter()
         .map(|l| {
@@ -107,6 +122,31 @@ fn quick_run_prints_one_contract_line_per_rust_system() {
         assert!(line["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{line}");
     }
     assert_eq!(lines[0]["items"].as_u64(), Some(100_000));
+}
+
+#[test]
+fn several_runs_give_the_fastest_and_slowest_beside_the_median() {
+    let output = bench()
+        .args(["--quick", "--runs", "2", "pipeline-trivial"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let figures: Vec<Value> = stdout
+        .lines()
+        .skip(1)
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(!figures.is_empty());
+    for line in &figures {
+        let [min, median, max] =
+            ["seconds_min", "seconds", "seconds_max"].map(|key| line[key].as_f64().unwrap());
+        assert!(min <= median && median <= max, "{line}");
+    }
 }
 
 #[test]

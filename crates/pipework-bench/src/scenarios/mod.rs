@@ -1,6 +1,7 @@
 //! The scenarios of the benchmark contract, one file each. A file holds the
 //! workload (sizes, check value, ideal time, input file) and the Rust code
-//! of each Rust system; Python peers are scripts in `peers/`.
+//! of each Rust system; Python peers are scripts in `peers/`. `scaling.rs`
+//! lists the larger sizes of a `--scaling` run.
 
 mod bounded_tasks;
 mod buffered_sleep;
@@ -21,5 +22,7 @@ mod pipeline_trivial;
 mod registry;
 mod run_bounded_sleep;
 mod run_bounded_trivial;
+mod scaling;
 
 pub(crate) use registry::{find, names, ALL, WAITING};
+pub(crate) use scaling::{Scaling, NOT_RUN};
