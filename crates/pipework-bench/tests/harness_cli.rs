@@ -172,3 +172,13 @@ fn zero_runs_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn scaling_sizes_and_quick_sizes_together_are_a_usage_error() {
+    let output = bench()
+        .args(["--scaling", "--quick", "jsonl-map"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
