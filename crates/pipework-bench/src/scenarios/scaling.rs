@@ -60,7 +60,7 @@ pub(crate) const SCALING: &[Scaling] = &[
     },
     Scaling {
         scenario: "dataflow-file",
-        sizes: &[2_000_000, 20_000_000],
+        sizes: &[2_000_000, 20_000_000, 40_000_000],
         limits: &[],
     },
 ];
