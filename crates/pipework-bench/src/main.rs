@@ -19,6 +19,7 @@ mod child;
 mod cli;
 mod comparison;
 mod human;
+mod inputs;
 mod measure;
 mod meta;
 mod peers;
@@ -34,6 +35,9 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|arg| arg == measure::SUBCOMMAND) {
         return measure::main(&args[2..]);
+    }
+    if args.get(1).is_some_and(|arg| arg == inputs::SUBCOMMAND) {
+        return inputs::main(&args[2..]);
     }
     let outcome = match cli::parse(args) {
         Ok(cli::Invocation::Run(options)) => run::run(&options),

@@ -2,8 +2,7 @@
 //! size and system, write the input if the work reads one, run the system
 //! in a child process, check what it reports, print its line.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use anyhow::Context;
 
 use crate::child;
 use crate::cli::Options;
+use crate::inputs::Inputs;
 use crate::measure::{Measurement, SUBCOMMAND};
 use crate::meta::Meta;
 use crate::peers;
@@ -58,7 +58,7 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<ExitCode> {
     let mut rust_failed = false;
     let mut all = Vec::new();
     for scenario in &options.scenarios {
-        let mut inputs = Inputs::new(dir.path(), scenario);
+        let mut inputs = Inputs::new(&exe, dir.path(), scenario, settings.limit);
         let mut lines = Vec::new();
         let scaling = Scaling::of(scenario.name).filter(|_| options.scaling);
         let sizes = scaling.map_or_else(|| scenario.sizes(options.quick), |s| s.sizes);
@@ -226,7 +226,7 @@ struct Settings {
 }
 
 /// The last few lines of a child's output, for an error message.
-fn tail(text: &str) -> String {
+pub(crate) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(3);
     let joined = lines[start..].join(" | ");
@@ -234,40 +234,5 @@ fn tail(text: &str) -> String {
         "(no output)".to_owned()
     } else {
         joined
-    }
-}
-
-/// The input files of one scenario, written once per size on first use.
-#[derive(Debug)]
-struct Inputs<'a> {
-    dir: &'a Path,
-    scenario: &'static Scenario,
-    written: HashMap<u64, PathBuf>,
-}
-
-impl<'a> Inputs<'a> {
-    fn new(dir: &'a Path, scenario: &'static Scenario) -> Self {
-        Inputs {
-            dir,
-            scenario,
-            written: HashMap::new(),
-        }
-    }
-
-    /// The input for `items`, or `None` when the scenario reads none.
-    fn get(&mut self, items: u64) -> anyhow::Result<Option<PathBuf>> {
-        let Some(write) = self.scenario.input else {
-            return Ok(None);
-        };
-        if let Some(path) = self.written.get(&items) {
-            return Ok(Some(path.clone()));
-        }
-        let path = self
-            .dir
-            .join(format!("{}-{items}.input", self.scenario.name));
-        write(items, &path)
-            .with_context(|| format!("writing the input file {}", path.display()))?;
-        self.written.insert(items, path.clone());
-        Ok(Some(path))
     }
 }
