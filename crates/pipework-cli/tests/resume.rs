@@ -6,11 +6,10 @@
 //! measured on the machine as it is.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
-use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::support::killed_reruns::{kill_and_rerun, timed_clean_run};
 use crate::support::{assert_code, scripts, Env};
 
 const KEYS: i64 = 20;
@@ -65,45 +64,13 @@ fn sigkill_at_random_points_then_rerun_writes_every_row_exactly_once() {
         env.script("slow.sh", scripts::GATED_SLOW_ECHO);
     };
     // How long a whole run takes on this machine, now: the random kills
-    // below land within it, however busy the machine is.
-    let clean = {
-        let env = Env::new();
-        ready(&env);
-        env.write("go", "");
-        let started = Instant::now();
-        assert_code(&env.run(&args), 0);
-        started.elapsed()
-    };
+    // land within it, however busy the machine is.
+    let (clean, _) = timed_clean_run(ready, &args);
     for trial in 0..3 {
         let env = Env::new();
         ready(&env);
-        let mut kills = 0;
-        let mut finished = false;
-        for attempt in 0..6 {
-            let mut run = env.start(&args);
-            if attempt == 0 {
-                // The first kill lands surely mid-run: every job holds a
-                // command that waits for `go`, and no row is written.
-                env.wait_for_calls(JOBS);
-            } else {
-                std::thread::sleep(clean.mul_f64(rng.random_range(0.0..1.0)));
-            }
-            // SIGKILL: no cleanup, no flush, a crash. A run that ended just
-            // before it is seen by its exit status.
-            run.signal("KILL");
-            let (status, stderr) = run.finish();
-            if status.code().is_some() {
-                assert!(status.success(), "trial {trial}: {status}\n{stderr}");
-                finished = true;
-                break;
-            }
-            kills += 1;
-            env.write("go", "");
-        }
-        if !finished {
-            // The last run goes uninterrupted.
-            assert_code(&env.run(&args), 0);
-        }
+        let reruns = kill_and_rerun(&env, &args, &mut rng, clean, JOBS, 6, |_| ());
+        let kills = reruns.kills();
         assert!(kills >= 1, "trial {trial}: the run was never interrupted");
         check_complete(&env);
         let calls = env.calls().len();

@@ -2,6 +2,7 @@
 //! as POSIX sh scripts, and running the real `pipework` binary in it.
 
 pub(crate) mod http;
+pub(crate) mod killed_reruns;
 pub(crate) mod processes;
 pub(crate) mod running;
 pub(crate) mod scripts;

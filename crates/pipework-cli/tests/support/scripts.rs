@@ -7,16 +7,28 @@ printf '%s\n' "$row" >> "$CALLS"
 printf '{"input":%s}\n' "$row"
 "#;
 
-/// Like `ECHO` after a short random pause (up to ~60 ms), but first holds
-/// until a file `go` exists in the working directory, so a test can keep
-/// commands running as long as it needs (`go` made before the run: no hold).
-pub(crate) const GATED_SLOW_ECHO: &str = r#"row=$(cat)
+/// The start of the gated test commands: reads the row, logs it, holds until
+/// a file `go` exists in the working directory (so a test can keep commands
+/// running as long as it needs; `go` made before the run: no hold), then
+/// pauses a random 10 to 60 ms. A macro, so `concat!` can build each
+/// command's text from it.
+macro_rules! gated_slow_start {
+    () => {
+        r#"row=$(cat)
 printf '%s\n' "$row" >> "$CALLS"
 while [ ! -e go ]; do sleep 0.01; done
 n=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
 sleep "0.0$((n % 6 + 1))"
-printf '{"input":%s}\n' "$row"
-"#;
+"#
+    };
+}
+
+/// Like `ECHO` after a hold and a short random pause (`gated_slow_start`).
+pub(crate) const GATED_SLOW_ECHO: &str = concat!(
+    gated_slow_start!(),
+    r#"printf '{"input":%s}\n' "$row"
+"#
+);
 
 /// Fails (exit 3, a message on stderr) when its input contains "bad".
 pub(crate) const FAIL_ON_BAD: &str = r#"row=$(cat)
