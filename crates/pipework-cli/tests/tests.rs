@@ -4,6 +4,7 @@
 
 mod support;
 
+mod crash_campaign;
 mod exact_numbers;
 mod field_order;
 mod flatmap;

@@ -30,6 +30,30 @@ pub(crate) const GATED_SLOW_ECHO: &str = concat!(
 "#
 );
 
+/// A flatmap's command after a hold and a short random pause
+/// (`gated_slow_start`): as many objects `{"part": i, "input": ROW}` as its
+/// row's `parts` column says, 0, 1 or 2.
+pub(crate) const GATED_SLOW_PARTS: &str = concat!(
+    gated_slow_start!(),
+    r#"case "$row" in
+  *'"parts":0'*) ;;
+  *'"parts":1'*) printf '{"part":1,"input":%s}\n' "$row" ;;
+  *) printf '{"part":1,"input":%s}\n{"part":2,"input":%s}\n' "$row" "$row" ;;
+esac
+"#
+);
+
+/// A generate's command after a hold and a short random pause
+/// (`gated_slow_start`): `{"for": TOPIC}`, the `topic` string of its request.
+/// Not the index, which is only a hint (rows after a crash are numbered
+/// from the rows there), so any run's rows can be compared with a clean run's.
+pub(crate) const GATED_SLOW_TOPIC: &str = concat!(
+    gated_slow_start!(),
+    r#"topic=$(printf '%s' "$row" | sed -n 's/.*"topic":"\([^"]*\)".*/\1/p')
+printf '{"for":"%s"}\n' "$topic"
+"#
+);
+
 /// Fails (exit 3, a message on stderr) when its input contains "bad".
 pub(crate) const FAIL_ON_BAD: &str = r#"row=$(cat)
 printf '%s\n' "$row" >> "$CALLS"
