@@ -9,8 +9,9 @@
 use std::fmt::Write;
 
 use super::chart;
+use super::known_causes;
 use super::run_file::{RunFile, ScenarioLines};
-use super::trend::Trend;
+use super::trend::{Memory, Trend};
 use crate::comparison;
 use crate::human::{count, mib, rate, seconds};
 use crate::meta::{Meta, UNKNOWN};
@@ -189,6 +190,22 @@ fn unavailable(error: &str) -> String {
     }
 }
 
+/// The known causes of the growth `trend` shows, as sentences to follow
+/// its verdict; nothing for a curve that did not grow.
+fn causes(scenario: &str, system: &str, trend: &Trend<'_>) -> String {
+    let Some(cause) = known_causes::of(scenario, system) else {
+        return String::new();
+    };
+    let mut words = String::new();
+    if let (false, Some(why)) = (trend.is_flat(), cause.cost) {
+        let _ = write!(words, " Why the cost rises: {why}.");
+    }
+    if let (false, Some(why)) = (trend.memory() == Memory::Bounded, cause.memory) {
+        let _ = write!(words, " Why memory grows: {why}.");
+    }
+    words
+}
+
 fn scaling_words(out: &mut String, scenario: &ScenarioLines) {
     for system in scenario.systems() {
         match Trend::of(&scenario.lines, system) {
@@ -208,10 +225,11 @@ fn scaling_words(out: &mut String, scenario: &ScenarioLines) {
                 };
                 let _ = writeln!(
                     out,
-                    "- **{}**: {}; {}{gap}.",
+                    "- **{}**: {}; {}{gap}.{}",
                     cell(system),
                     trend.cost_words(),
-                    trend.memory_words()
+                    trend.memory_words(),
+                    causes(&scenario.name, system, &trend)
                 );
             }
             None => {
@@ -250,6 +268,26 @@ mod tests {
 
     fn report() -> String {
         benchmarks_md(&RunFile::parse(RUN).unwrap())
+    }
+
+    #[test]
+    fn a_known_cause_follows_only_a_curve_that_grew() {
+        // In RUN, jsonl-resume's memory stays bounded: no cause.
+        assert!(!report().contains("Why memory grows"), "{}", report());
+        let grown = RUN.replace(
+            r#""items":10000000,"seconds":10.0,"items_per_s":1000000.0,"peak_rss_bytes":4718592"#,
+            r#""items":10000000,"seconds":10.0,"items_per_s":1000000.0,"peak_rss_bytes":471859200"#,
+        );
+        let text = benchmarks_md(&RunFile::parse(&grown).unwrap());
+        let words = text
+            .lines()
+            .find(|l| l.starts_with("- **pipework**") && l.contains("peak RSS ×"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            words.contains("Why memory grows: a resume indexes every key"),
+            "{words}"
+        );
+        assert!(!words.contains("Why the cost rises"), "{words}");
     }
 
     #[test]

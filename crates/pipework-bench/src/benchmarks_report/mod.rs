@@ -23,6 +23,7 @@
 //!   peak RSS against the size for several.
 
 mod chart;
+mod known_causes;
 mod markdown;
 mod run_file;
 mod trend;
