@@ -136,7 +136,10 @@ impl LinesPartition {
             };
             if whole > 0 {
                 let bytes = self.tail.split_to(whole).freeze();
-                self.chunk = ByteString::try_from(bytes).map_err(|_| self.invalid_utf8())?;
+                // The clone is a reference count: it keeps the bytes for the
+                // error message if the check fails.
+                self.chunk =
+                    ByteString::try_from(bytes.clone()).map_err(|_| self.invalid_utf8(&bytes))?;
                 self.next = 0;
                 return Ok(());
             }
@@ -144,44 +147,36 @@ impl LinesPartition {
         Ok(())
     }
 
-    /// The error for a chunk that is not UTF-8, naming the line's offset.
-    ///
-    /// The chunk that failed is gone (moved into the failed conversion), so
-    /// the line is found by reading the file again from `offset`: errors
-    /// are rare, and this keeps the fast path free of bookkeeping.
-    fn invalid_utf8(&self) -> SourceError {
-        let io = |source| SourceError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        let reread = File::open(&self.path).and_then(|mut file| {
-            file.seek(SeekFrom::Start(self.offset))?;
-            file.read_to_end(&mut bytes)
-        });
-        if let Err(err) = reread {
-            return io(err);
-        }
+    /// The error for a chunk that is not UTF-8, naming the offset of the
+    /// first line that is not. The chunk starts at `offset`: a chunk is
+    /// only made once the one before was wholly returned.
+    fn invalid_utf8(&self, chunk: &[u8]) -> SourceError {
         let mut start = 0;
-        for line in bytes.split(|&b| b == b'\n') {
+        for line in chunk.split(|&b| b == b'\n') {
             if let Err(err) = std::str::from_utf8(line) {
-                return io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "line at byte {} is not valid UTF-8: {err}",
-                        self.offset + start as u64
+                return SourceError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "line at byte {} is not valid UTF-8: {err}",
+                            self.offset + start as u64
+                        ),
                     ),
-                ));
+                };
             }
             start += line.len() + 1;
         }
-        io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "text after byte {} is not valid UTF-8 (the file changed while it was read)",
-                self.offset
+        // Not reached: a `\n` is never part of a multi-byte character, so
+        // a chunk that is not UTF-8 has a line that is not. Said plainly all
+        // the same, rather than a panic in a reader.
+        SourceError::Io {
+            path: self.path.clone(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("text after byte {} is not valid UTF-8", self.offset),
             ),
-        ))
+        }
     }
 }
 
