@@ -357,7 +357,14 @@ fn campaign(subject: &Subject) {
         let kills = reruns.kills();
         assert!(kills >= 1, "{context}: the run was never interrupted");
         for (n, Attempt { before, calls, .. }) in reruns.attempts.iter().enumerate() {
-            let called: Vec<String> = calls.iter().map(|l| subject.called_key(l)).collect();
+            // An empty line is a command that pipework started and was
+            // killed before it wrote the row (a pipe write of one row is
+            // all or nothing): it got no input and computed nothing.
+            let called: Vec<String> = calls
+                .iter()
+                .filter(|line| !line.is_empty())
+                .map(|line| subject.called_key(line))
+                .collect();
             if let Err(e) = check_attempt(before, &called) {
                 panic!(
                     "{context}, attempt {n}: {e}\nattempts: {:#?}",
