@@ -115,13 +115,7 @@ impl LinesPartition {
                 match self.file.read(&mut self.tail[filled..]) {
                     Ok(read) => break read,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        self.tail.truncate(filled);
-                        return Err(SourceError::Io {
-                            path: self.path.clone(),
-                            source,
-                        });
-                    }
+                    Err(source) => return Err(self.io(source)),
                 }
             };
             self.tail.truncate(filled + read);
@@ -147,6 +141,30 @@ impl LinesPartition {
         Ok(())
     }
 
+    /// Forgets what was read after the last line returned, so that the
+    /// next read starts at `offset`.
+    fn rewind(&mut self) -> Result<(), SourceError> {
+        self.at_end = false;
+        self.tail.clear();
+        self.file
+            .seek(SeekFrom::Start(self.offset))
+            .map(drop)
+            .map_err(|source| self.io(source))
+    }
+
+    /// `source` as this partition's error.
+    fn io(&self, source: io::Error) -> SourceError {
+        SourceError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The error for text that is not UTF-8.
+    fn invalid_data(&self, message: String) -> SourceError {
+        self.io(io::Error::new(io::ErrorKind::InvalidData, message))
+    }
+
     /// The error for a chunk that is not UTF-8, naming the offset of the
     /// first line that is not. The chunk starts at `offset`: a chunk is
     /// only made once the one before was wholly returned.
@@ -154,29 +172,20 @@ impl LinesPartition {
         let mut start = 0;
         for line in chunk.split(|&b| b == b'\n') {
             if let Err(err) = std::str::from_utf8(line) {
-                return SourceError::Io {
-                    path: self.path.clone(),
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "line at byte {} is not valid UTF-8: {err}",
-                            self.offset + start as u64
-                        ),
-                    ),
-                };
+                return self.invalid_data(format!(
+                    "line at byte {} is not valid UTF-8: {err}",
+                    self.offset + start as u64
+                ));
             }
             start += line.len() + 1;
         }
         // Not reached: a `\n` is never part of a multi-byte character, so
         // a chunk that is not UTF-8 has a line that is not. Said plainly all
         // the same, rather than a panic in a reader.
-        SourceError::Io {
-            path: self.path.clone(),
-            source: io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("text after byte {} is not valid UTF-8", self.offset),
-            ),
-        }
+        self.invalid_data(format!(
+            "text after byte {} is not valid UTF-8",
+            self.offset
+        ))
     }
 }
 
@@ -192,19 +201,14 @@ impl StatefulSourcePartition for LinesPartition {
                 None if self.at_end => break,
                 None => {
                     if let Err(err) = self.read_chunk() {
+                        // Whatever the read took since the last line is
+                        // given back: the next call reads from the same
+                        // place again (and meets the same error).
+                        self.rewind()?;
                         if batch.is_empty() {
                             return Err(err);
                         }
-                        // The lines before the error go out; the error comes
-                        // with the next call, which reads from here again.
-                        self.at_end = false;
-                        self.tail.clear();
-                        self.file
-                            .seek(SeekFrom::Start(self.offset))
-                            .map_err(|source| SourceError::Io {
-                                path: self.path.clone(),
-                                source,
-                            })?;
+                        // The lines before the error go out first.
                         break;
                     }
                 }
