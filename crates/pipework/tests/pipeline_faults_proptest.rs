@@ -35,6 +35,8 @@
 mod drop_counter;
 #[path = "support/live_threads.rs"]
 mod live_threads;
+#[path = "support/planted_fault.rs"]
+mod planted_fault;
 #[path = "support/process_threads.rs"]
 mod process_threads;
 
@@ -47,6 +49,7 @@ use std::time::Duration;
 use drop_counter::{DropCounter, Tally};
 use live_threads::{tracked, tracked_iter, LiveThreads};
 use pipework::pipeline::{BoxError, Error, OnError, Pipeline, Report};
+use planted_fault::{cases, Fault};
 use process_threads::{counting_alone, process_threads, threads_after};
 use proptest::prelude::*;
 
@@ -56,23 +59,6 @@ const HANG: Duration = Duration::from_secs(20);
 /// How long the threads of a finished run may take to disappear from
 /// `/proc/self/task` after they were joined.
 const REAPED: Duration = Duration::from_secs(5);
-
-/// Cases per property: `PIPEWORK_FAULT_CASES`, else `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("PIPEWORK_FAULT_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
-/// What a planted fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    /// The step returns `Err`.
-    Error,
-    /// The step panics.
-    Panic,
-}
 
 /// One step of a generated pipeline.
 #[derive(Debug, Clone)]

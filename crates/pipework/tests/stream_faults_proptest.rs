@@ -30,6 +30,8 @@
 
 #[path = "support/drop_counter.rs"]
 mod drop_counter;
+#[path = "support/planted_fault.rs"]
+mod planted_fault;
 #[path = "support/process_threads.rs"]
 mod process_threads;
 
@@ -40,6 +42,7 @@ use std::time::{Duration, Instant};
 use drop_counter::{DropCounter, Tally};
 use futures::{stream, Stream, StreamExt};
 use pipework::stream::{Buffered, BufferedPipeline, StagePanic};
+use planted_fault::{cases, Fault};
 use process_threads::{counting_alone, process_threads, threads_after};
 use proptest::prelude::*;
 
@@ -49,23 +52,6 @@ const HANG: Duration = Duration::from_secs(20);
 /// How long the stage tasks may take to end after the consumer finished,
 /// and the runtime's threads to disappear after it was dropped.
 const SETTLED: Duration = Duration::from_secs(5);
-
-/// Cases per property: `PIPEWORK_FAULT_CASES`, else `default`.
-fn cases(default: u32) -> u32 {
-    std::env::var("PIPEWORK_FAULT_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
-/// What a planted fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    /// The stage's stream yields `Err` instead of the item.
-    Error,
-    /// The stage's stream panics at the item.
-    Panic,
-}
 
 /// The error type the stages carry.
 #[derive(Debug, PartialEq, Eq)]
