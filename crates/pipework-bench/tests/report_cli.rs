@@ -31,16 +31,22 @@ fn report(run: &str, out: &Path) -> Output {
         .unwrap()
 }
 
-#[test]
-fn report_writes_benchmarks_md_and_one_svg_per_scenario() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = report(RUN, dir.path());
+/// Runs the report on `RUN` into `dir` and returns the BENCHMARKS.md it
+/// wrote, failing with its stderr if it did not succeed.
+fn benchmarks_md(dir: &Path) -> String {
+    let output = report(RUN, dir);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+    std::fs::read_to_string(dir.join("BENCHMARKS.md")).unwrap()
+}
+
+#[test]
+fn report_writes_benchmarks_md_and_one_svg_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = benchmarks_md(dir.path());
     for name in [
         "pipeline-trivial",
         "jsonl-map",
@@ -69,13 +75,7 @@ fn report_writes_benchmarks_md_and_one_svg_per_scenario() {
 #[test]
 fn report_rows_give_the_ratio_the_error_and_the_scaling_words() {
     let dir = tempfile::tempdir().unwrap();
-    let output = report(RUN, dir.path());
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+    let text = benchmarks_md(dir.path());
     let row = |start: &str| {
         text.lines()
             .find(|line| line.starts_with(start))
